@@ -1,0 +1,33 @@
+# Code Studio: `make run` starts everything on embedded defaults; `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test toolchains deps bench flower clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+deps: $(STAMP) toolchains
+
+toolchains:
+	@./scripts/install-toolchains
+
+run: deps
+	$(BIN)/codestudio stack
+
+test: deps
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: deps
+	$(BIN)/python -m bench.run_bench
+
+flower: deps
+	$(BIN)/celery -A wsgi:celery flower --address=127.0.0.1 --port=5555
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

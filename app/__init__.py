@@ -1,0 +1,54 @@
+"""Code Studio API: application factory."""
+from __future__ import annotations
+
+import os
+
+import redis
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from config.settings import from_env
+
+from .celery import celery_init_app
+from .errors import register_error_handlers
+from .extensions import db, migrate, openapi
+
+MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    # API and workers share the SQLite file: WAL lets readers and one writer coexist
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=os.environ.get("CODESTUDIO_INSTANCE") or None,
+                instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(from_env(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+    app.json.sort_keys = False
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+    openapi.init_app(app)
+    app.extensions["redis"] = redis.Redis.from_url(app.config["REDIS_URL"], socket_timeout=app.config["RUN_WAIT_CAP_SECONDS"] + 10,
+                                                   socket_connect_timeout=3, health_check_interval=30)
+    celery_init_app(app)
+
+    from .api import runs, stats, system
+    for module in (runs, stats, system):
+        openapi.register_blueprint(module.bp)
+    register_error_handlers(app)
+
+    from .cli import register_commands
+    register_commands(app)
+    return app

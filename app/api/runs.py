@@ -1,0 +1,57 @@
+"""POST /codestudio/run and the executions it creates."""
+from __future__ import annotations
+
+from flask import g, request, url_for
+
+from ..auth import current_user
+from ..errors import Problem
+from ..schemas import ExecutionPageSchema, ExecutionSchema, PageArgsSchema, RunRequestSchema
+from ..services import runs
+from . import FORM_TYPES, Blueprint
+
+bp = Blueprint("runs", __name__, url_prefix="/codestudio", description="Run code")
+
+
+def _accepted(row):
+    return row, 202, {"Location": url_for("runs.execution", execution_id=row.id)}
+
+
+@bp.before_request
+def authenticate_and_check_body():
+    g.user = current_user()
+    if request.method == "POST":
+        if not request.mimetype or request.mimetype == "application/json" or request.mimetype.endswith("+json"):
+            return None
+        if request.mimetype not in FORM_TYPES:
+            raise Problem(415, "unsupported_media_type", f"send JSON (application/json), not {request.mimetype}")
+
+
+@bp.route("/run", methods=["POST"])
+@bp.arguments(RunRequestSchema)
+@bp.response(200, ExecutionSchema)
+@bp.alt_response(202, schema=ExecutionSchema, description="Accepted; poll the Location")
+def run(data):
+    """Run a program; with wait (default) the response carries the result."""
+    row = runs.submit(g.user, data)
+    if not data["wait"]:
+        return _accepted(row)
+    row = runs.wait_for(row, runs.wait_seconds(row))
+    if not runs.is_final(row):
+        return _accepted(row)
+    return row
+
+
+@bp.route("/executions/<execution_id>", endpoint="execution")
+@bp.response(200, ExecutionSchema)
+def get_execution(execution_id):
+    """One of the caller's executions."""
+    return runs.get_owned(g.user, execution_id)
+
+
+@bp.route("/executions")
+@bp.arguments(PageArgsSchema, location="query")
+@bp.response(200, ExecutionPageSchema)
+def list_executions(args):
+    """The caller's executions, newest first (cursor pagination)."""
+    rows, next_cursor = runs.page(g.user, args["limit"], args["cursor"], args["status"], args["language"])
+    return {"items": rows, "next_cursor": next_cursor}

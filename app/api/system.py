@@ -1,0 +1,55 @@
+"""Languages, health and readiness."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import current_app
+
+from sandbox import registry
+
+from ..errors import problem_response
+from ..extensions import db
+from ..schemas import LanguageSchema
+from ..services.workers import live_languages
+from . import Blueprint
+
+bp = Blueprint("system", __name__, description="Languages and health")
+
+
+@bp.route("/codestudio/languages")
+@bp.response(200, LanguageSchema(many=True))
+def languages():
+    """Every defined language; `available` when a live worker serves it, with its version."""
+    live = live_languages()
+    return [
+        {"id": lang.id, "name": lang.name, "version": live.get(lang.id), "aliases": list(lang.aliases),
+         "extension": lang.extension, "available": lang.id in live}
+        for lang in registry()
+    ]
+
+
+@bp.route("/healthz")
+def healthz():
+    """The process is up."""
+    return {"status": "ok"}
+
+
+def _check(name: str, probe) -> str | None:
+    try:
+        probe()
+        return None
+    except Exception as exc:  # any failure means not ready
+        return f"{name}: {type(exc).__name__}"
+
+
+@bp.route("/readyz")
+def readyz():
+    """Database and broker reachable."""
+    failures = [f for f in (
+        _check("database", lambda: db.session.execute(sa.text("SELECT 1"))),
+        _check("redis", lambda: current_app.extensions["redis"].ping()),
+        _check("broker", lambda: current_app.extensions["celery"].connection_for_write().ensure_connection(max_retries=1)),
+    ) if f]
+    db.session.rollback()
+    if failures:
+        return problem_response(503, "not_ready", "; ".join(failures), checks=failures)
+    return {"status": "ready"}

@@ -1,0 +1,25 @@
+"""Bearer-token (or X-API-Key) authentication."""
+from __future__ import annotations
+
+from flask import request
+
+from .errors import Problem
+from .services.apikeys import user_for_key
+
+
+def _presented_key() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.headers.get("X-API-Key") or None
+
+
+def current_user():
+    key = _presented_key()
+    if not key:
+        raise Problem(401, "unauthorized", "an API key is required (Authorization: Bearer <key> or X-API-Key)")
+    user = user_for_key(key)
+    if user is None:
+        raise Problem(401, "invalid_api_key", "the API key is not valid or has been revoked")
+    return user

@@ -1,0 +1,33 @@
+"""Celery wired into Flask with the Flask docs' celery_init_app pattern."""
+from __future__ import annotations
+
+from celery import Celery, Task, signals
+from flask import Flask
+
+from tasks.store import set_store
+
+from .extensions import db
+from .services.execution_store import SqlExecutionStore
+
+
+def celery_init_app(app: Flask) -> Celery:
+    class FlaskTask(Task):
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.config_from_object("celeryconfig")
+    celery_app.conf.update(broker_url=app.config["CELERY_BROKER_URL"],
+                           codestudio_redis_url=app.config["REDIS_URL"])
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    set_store(SqlExecutionStore())
+
+    @signals.worker_process_init.connect(weak=False)
+    def fresh_connections(**kwargs):
+        # forked pool processes must not share the parent's pooled DB connections
+        with app.app_context():
+            db.engine.dispose()
+
+    return celery_app

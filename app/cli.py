@@ -1,0 +1,95 @@
+"""Command line: `codestudio users …`, `codestudio keys …`, `codestudio stack`."""
+from __future__ import annotations
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from .extensions import db
+from .models import User
+from .services.apikeys import create_user, issue_key, revoke_key
+
+users = click.Group("users", help="Manage users.")
+keys = click.Group("keys", help="Manage API keys.")
+
+
+def _tier_choice():
+    return click.Choice(sorted(current_app.config["TIERS"]))
+
+
+def _user(email: str) -> User:
+    user = db.session.execute(sa.select(User).where(User.email == email.strip().lower())).scalar_one_or_none()
+    if user is None:
+        raise click.ClickException(f"no user {email}")
+    return user
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--tier", default="free", show_default=True)
+@with_appcontext
+def users_create(email, tier):
+    """Create a user and print a new API key."""
+    if tier not in current_app.config["TIERS"]:
+        raise click.BadParameter(f"tier must be one of {sorted(current_app.config['TIERS'])}")
+    if db.session.execute(sa.select(User.id).where(User.email == email.strip().lower())).first():
+        raise click.ClickException(f"user {email} exists")
+    _, key = create_user(email, tier)
+    click.echo(key)
+
+
+@users.command("list")
+@with_appcontext
+def users_list():
+    for user in db.session.execute(sa.select(User).order_by(User.id)).scalars():
+        click.echo(f"{user.id}\t{user.email}\t{user.tier}")
+
+
+@users.command("set-tier")
+@click.argument("email")
+@click.argument("tier")
+@with_appcontext
+def users_set_tier(email, tier):
+    if tier not in current_app.config["TIERS"]:
+        raise click.BadParameter(f"tier must be one of {sorted(current_app.config['TIERS'])}")
+    _user(email).tier = tier
+    db.session.commit()
+
+
+@keys.command("create")
+@click.argument("email")
+@with_appcontext
+def keys_create(email):
+    """Issue another API key for a user."""
+    key = issue_key(_user(email))
+    db.session.commit()
+    click.echo(key)
+
+
+@keys.command("revoke")
+@click.argument("prefix")
+@with_appcontext
+def keys_revoke(prefix):
+    """Revoke keys by their first 11 characters."""
+    click.echo(f"revoked {revoke_key(prefix)}")
+
+
+@click.command("stack")
+@click.option("--workers", default=2, show_default=True, help="worker processes")
+def stack(workers):
+    """Start the embedded stack: Redis, migrations, workers, API."""
+    from .stack import run_stack
+
+    run_stack(workers)
+
+
+def register_commands(app: Flask) -> None:
+    for command in (users, keys, stack):
+        app.cli.add_command(command)
+
+
+def main() -> None:
+    from . import create_app
+
+    FlaskGroup(create_app=create_app, add_default_commands=True)(prog_name="codestudio")

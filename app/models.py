@@ -1,0 +1,99 @@
+"""Database models: users, API keys, executions and their usage records."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+FINAL_STATUSES = ("success", "error", "compile_error", "timeout", "memory_limit", "output_limit", "internal_error")
+ACTIVE_STATUSES = ("queued", "running")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class User(db.Model):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(320), unique=True)
+    tier: Mapped[str] = mapped_column(sa.String(32), default="free")
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    keys: Mapped[list["ApiKey"]] = relationship(back_populates="user")
+
+
+class ApiKey(db.Model):
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    prefix: Mapped[str] = mapped_column(sa.String(16))
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    user: Mapped[User] = relationship(back_populates="keys")
+
+
+class Execution(db.Model):
+    __tablename__ = "executions"
+    __table_args__ = (sa.Index("ix_executions_user_created", "user_id", "created_at", "id"),)
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=new_id)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    project_id: Mapped[str | None] = mapped_column(sa.String(64))
+    language: Mapped[str] = mapped_column(sa.String(32))
+    status: Mapped[str] = mapped_column(sa.String(20), default="queued", index=True)
+    # request
+    code: Mapped[str] = mapped_column(sa.Text)
+    stdin: Mapped[bytes] = mapped_column(sa.LargeBinary, default=b"")
+    args: Mapped[list] = mapped_column(sa.JSON, default=list)
+    files: Mapped[list] = mapped_column(sa.JSON, default=list)
+    timeout: Mapped[float] = mapped_column(sa.Float)
+    memory_mb: Mapped[int] = mapped_column(sa.Integer)
+    # result
+    stdout: Mapped[str | None] = mapped_column(sa.Text)
+    stderr: Mapped[str | None] = mapped_column(sa.Text)
+    compile_output: Mapped[str | None] = mapped_column(sa.Text)
+    returncode: Mapped[int | None] = mapped_column(sa.Integer)
+    signal: Mapped[str | None] = mapped_column(sa.String(16))
+    execution_time: Mapped[float | None] = mapped_column(sa.Float)
+    cpu_time: Mapped[float | None] = mapped_column(sa.Float)
+    memory_kb: Mapped[int | None] = mapped_column(sa.Integer)
+    stdout_truncated: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    stderr_truncated: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    message: Mapped[str | None] = mapped_column(sa.Text)
+    # bookkeeping
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    queue_seconds: Mapped[float | None] = mapped_column(sa.Float)
+    usage: Mapped["UsageRecord | None"] = relationship(back_populates="execution")
+
+    @property
+    def truncated(self) -> dict[str, bool]:
+        return {"stdout": bool(self.stdout_truncated), "stderr": bool(self.stderr_truncated)}
+
+
+class UsageRecord(db.Model):
+    """Exactly one per finished execution (UNIQUE execution_id): the billing line."""
+    __tablename__ = "usage_records"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    execution_id: Mapped[str] = mapped_column(sa.ForeignKey("executions.id", ondelete="CASCADE"), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    language: Mapped[str] = mapped_column(sa.String(32))
+    tier: Mapped[str] = mapped_column(sa.String(32))
+    status: Mapped[str] = mapped_column(sa.String(20))
+    cpu_seconds: Mapped[float] = mapped_column(sa.Float)
+    wall_seconds: Mapped[float] = mapped_column(sa.Float)
+    cost: Mapped[Decimal] = mapped_column(sa.Numeric(14, 6))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    execution: Mapped[Execution] = relationship(back_populates="usage")

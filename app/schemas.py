@@ -1,0 +1,128 @@
+"""Request and response schemas (marshmallow), also the OpenAPI document."""
+from __future__ import annotations
+
+from datetime import timezone
+from pathlib import PurePosixPath
+
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+
+MAX_FILES = 32
+MAX_FILE_NAME = 255
+MAX_ARGS = 64
+MAX_ARG_LENGTH = 4096
+
+
+class Text(fields.String):
+    """A string that PostgreSQL and the file system can hold: valid UTF-8, no NUL."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError("must not contain NUL characters")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError("must be valid Unicode (no lone surrogates)") from None
+        return text
+
+
+def check_file_name(name: str) -> None:
+    path = PurePosixPath(name)
+    if not name or len(name) > MAX_FILE_NAME:
+        raise ValidationError(f"file name must be 1-{MAX_FILE_NAME} characters: {name!r}")
+    if path.is_absolute() or ".." in path.parts or name.endswith("/") or "//" in name:
+        raise ValidationError(f"file name must be a relative path without '..': {name!r}")
+    if any(ord(c) < 32 or c == "\x7f" or c == "\\" for c in name) or path.parts[0] == ".":
+        raise ValidationError(f"file name contains forbidden characters: {name!r}")
+
+
+class UtcDateTime(fields.DateTime):
+    """Timestamps are UTC; SQLite hands them back naive."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+class FileSchema(Schema):
+    name = Text(required=True)
+    content = Text(required=True)
+
+    @validates("name")
+    def _name(self, value, **kwargs):
+        check_file_name(value)
+
+
+class LimitsSchema(Schema):
+    timeout = fields.Float(validate=validate.Range(min=0.1, max=3600), metadata={"description": "wall seconds"})
+    memory_mb = fields.Integer(validate=validate.Range(min=32, max=65536))
+
+
+class RunRequestSchema(Schema):
+    language = Text(required=True, validate=validate.Length(min=1, max=64))
+    code = Text(required=True)
+    stdin = Text(load_default="")
+    args = fields.List(Text(validate=validate.Length(max=MAX_ARG_LENGTH)), load_default=list,
+                       validate=validate.Length(max=MAX_ARGS))
+    files = fields.List(fields.Nested(FileSchema), load_default=list, validate=validate.Length(max=MAX_FILES))
+    limits = fields.Nested(LimitsSchema, load_default=dict)
+    wait = fields.Boolean(load_default=True)
+    project_id = Text(load_default=None, allow_none=True, validate=validate.Length(max=64),
+                      metadata={"description": "reserved for projects"})
+
+    @validates_schema
+    def _unique_files(self, data, **kwargs):
+        names = [f["name"] for f in data.get("files", [])]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValidationError(f"duplicate file names: {dupes}", "files")
+
+
+class TruncatedSchema(Schema):
+    stdout = fields.Boolean()
+    stderr = fields.Boolean()
+
+
+class ExecutionSchema(Schema):
+    id = fields.String()
+    status = fields.String()
+    language = fields.String()
+    stdout = fields.String(allow_none=True)
+    stderr = fields.String(allow_none=True)
+    compile_output = fields.String(allow_none=True)
+    returncode = fields.Integer(allow_none=True)
+    signal = fields.String(allow_none=True)
+    execution_time = fields.Float(allow_none=True)
+    cpu_time = fields.Float(allow_none=True)
+    memory_kb = fields.Integer(allow_none=True)
+    truncated = fields.Nested(TruncatedSchema)
+    message = fields.String(allow_none=True)
+    timeout = fields.Float()
+    memory_mb = fields.Integer()
+    project_id = fields.String(allow_none=True)
+    created_at = UtcDateTime()
+    started_at = UtcDateTime(allow_none=True)
+    finished_at = UtcDateTime(allow_none=True)
+    queue_seconds = fields.Float(allow_none=True)
+
+
+class ExecutionPageSchema(Schema):
+    items = fields.List(fields.Nested(ExecutionSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class PageArgsSchema(Schema):
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    cursor = fields.String(load_default=None)
+    status = fields.String(load_default=None)
+    language = fields.String(load_default=None)
+
+
+class LanguageSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    version = fields.String(allow_none=True)
+    aliases = fields.List(fields.String())
+    extension = fields.String()
+    available = fields.Boolean()

@@ -1,0 +1,135 @@
+"""Accepting a run: validate limits, record the execution, enqueue, optionally wait."""
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import current_app
+
+from sandbox import UnknownLanguage, registry
+from tasks import keys
+from tasks.routing import EXECUTE_TASK
+
+from ..errors import Problem
+from ..extensions import db
+from ..models import FINAL_STATUSES, Execution, User
+from .workers import live_languages, redis
+
+
+def resolve_language(name: str):
+    try:
+        return registry().get(name)
+    except UnknownLanguage:
+        known = sorted(lang.id for lang in registry())
+        raise Problem(422, "unknown_language", f"unknown language {name!r}; known: {', '.join(known)}",
+                      language=name) from None
+
+
+def effective_limits(user: User, requested: dict) -> tuple[float, int]:
+    """Requested limits, or defaults clamped to the tier; above the tier maximum is refused."""
+    cfg = current_app.config
+    tier = cfg["TIERS"].get(user.tier) or cfg["TIERS"]["free"]
+    timeout = requested.get("timeout", min(cfg["RUN_DEFAULT_TIMEOUT"], tier["max_timeout"]))
+    memory = requested.get("memory_mb", min(cfg["RUN_DEFAULT_MEMORY_MB"], tier["max_memory_mb"]))
+    for field, value, maximum in (("timeout", timeout, tier["max_timeout"]),
+                                  ("memory_mb", memory, tier["max_memory_mb"])):
+        if value > maximum:
+            raise Problem(422, "limit_exceeded", f"{field}={value} is above the {user.tier} tier maximum {maximum}",
+                          limit=field, maximum=maximum, tier=user.tier)
+    return float(timeout), int(memory)
+
+
+def check_sizes(data: dict) -> None:
+    cfg = current_app.config
+    if len(data["code"].encode()) > cfg["MAX_CODE_BYTES"]:
+        raise Problem(413, "code_too_large", f"code is larger than {cfg['MAX_CODE_BYTES']} bytes")
+    if len(data["stdin"].encode()) > cfg["MAX_STDIN_BYTES"]:
+        raise Problem(413, "stdin_too_large", f"stdin is larger than {cfg['MAX_STDIN_BYTES']} bytes")
+    total = sum(len(f["content"].encode()) for f in data["files"])
+    if total > cfg["MAX_CODE_BYTES"]:
+        raise Problem(413, "files_too_large", f"files total more than {cfg['MAX_CODE_BYTES']} bytes")
+
+
+def submit(user: User, data: dict) -> Execution:
+    lang = resolve_language(data["language"])
+    check_sizes(data)
+    main_names = {lang.main}
+    clash = [f["name"] for f in data["files"] if f["name"] in main_names]
+    if clash:
+        raise Problem(422, "invalid_file_name", f"{clash[0]!r} is the entry file name", file=clash[0])
+    timeout, memory = effective_limits(user, data["limits"])
+    if data["wait"] and lang.id not in live_languages():
+        raise Problem(503, "no_worker", f"no worker is serving {lang.id} right now; retry later or submit with "
+                      "wait=false to queue it", language=lang.id)
+    execution = Execution(
+        user_id=user.id, language=lang.id, code=data["code"], stdin=data["stdin"].encode(),
+        args=list(data["args"]), files=list(data["files"]), timeout=timeout, memory_mb=memory,
+        project_id=data.get("project_id"),
+    )
+    db.session.add(execution)
+    db.session.commit()  # committed before enqueue: the worker must find the row
+    enqueue(execution)
+    return execution
+
+
+def enqueue(execution: Execution) -> None:
+    celery = current_app.extensions["celery"]
+    try:
+        celery.send_task(EXECUTE_TASK, args=[execution.id], kwargs={"language": execution.language})
+    except Exception as exc:
+        execution.status, execution.message = "internal_error", "could not enqueue: broker unavailable"
+        db.session.commit()
+        raise Problem(503, "broker_unavailable", "the queue broker is unavailable; retry later",
+                      execution_id=execution.id) from exc
+
+
+def wait_for(execution: Execution, seconds: float) -> Execution:
+    """Block on the worker's completion signal (no DB polling); then reload the row."""
+    redis().blpop([keys.done_key(execution.id)], timeout=max(1, int(seconds + 0.999)))
+    db.session.expire(execution)
+    return db.session.get(Execution, execution.id)
+
+
+def wait_seconds(execution: Execution) -> float:
+    return min(current_app.config["RUN_WAIT_CAP_SECONDS"], execution.timeout + 15)
+
+
+def is_final(execution: Execution) -> bool:
+    return execution.status in FINAL_STATUSES
+
+
+def get_owned(user: User, execution_id: str) -> Execution:
+    row = db.session.get(Execution, execution_id) if len(execution_id) <= 32 else None
+    if row is None or row.user_id != user.id:
+        raise Problem(404, "execution_not_found", f"no execution {execution_id!r}")
+    return row
+
+
+def encode_cursor(row: Execution) -> str:
+    return base64.urlsafe_b64encode(f"{row.created_at.isoformat()}|{row.id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        stamp, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(stamp), row_id
+    except (ValueError, UnicodeDecodeError):
+        raise Problem(422, "invalid_cursor", "cursor is not valid") from None
+
+
+def page(user: User, limit: int, cursor: str | None, status: str | None, language: str | None):
+    query = sa.select(Execution).where(Execution.user_id == user.id)
+    if status:
+        query = query.where(Execution.status == status)
+    if language:
+        query = query.where(Execution.language == resolve_language(language).id)
+    if cursor:
+        stamp, row_id = decode_cursor(cursor)
+        query = query.where(sa.tuple_(Execution.created_at, Execution.id) < sa.tuple_(stamp, row_id))
+    rows = db.session.execute(
+        query.order_by(Execution.created_at.desc(), Execution.id.desc()).limit(limit + 1)
+    ).scalars().all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(rows[-1]) if more and rows else None)

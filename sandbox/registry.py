@@ -1,0 +1,96 @@
+"""Language registry: loads the data definitions in ``languages.toml``."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+DEFINITIONS_FILE = Path(__file__).with_name("languages.toml")
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    proc: bool
+    pids: int
+    binds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Language:
+    id: str
+    name: str
+    aliases: tuple[str, ...]
+    extension: str
+    main: str
+    profile: Profile
+    run: tuple[str, ...]
+    compile: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    version_cmd: tuple[str, ...] = ()
+    version_regex: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    binds: tuple[str, ...] = ()
+
+    @property
+    def queue(self) -> str:
+        return f"lang.{self.id}"
+
+
+class UnknownLanguage(KeyError):
+    pass
+
+
+class Registry:
+    def __init__(self, languages: dict[str, Language]):
+        self.languages = languages
+        self._by_name = {}
+        for lang in languages.values():
+            for name in (lang.id, *lang.aliases):
+                self._by_name[name.lower()] = lang
+
+    def get(self, name: str) -> Language:
+        try:
+            return self._by_name[name.strip().lower()]
+        except KeyError:
+            raise UnknownLanguage(name) from None
+
+    def __iter__(self):
+        return iter(self.languages.values())
+
+    def queues(self) -> list[str]:
+        return [lang.queue for lang in self]
+
+
+def _language(lang_id: str, entry: dict, profiles: dict[str, Profile]) -> Language:
+    version = entry.get("version", {})
+    return Language(
+        id=lang_id,
+        name=entry["name"],
+        aliases=tuple(entry.get("aliases", ())),
+        extension=entry["extension"],
+        main=entry["main"],
+        profile=profiles[entry["profile"]],
+        run=tuple(entry["run"]),
+        compile=tuple(entry.get("compile", ())),
+        requires=tuple(entry.get("requires", ())),
+        version_cmd=tuple(version.get("cmd", ())),
+        version_regex=version.get("regex", ""),
+        env=dict(entry.get("env", {})),
+        binds=tuple(entry.get("binds", ())),
+    )
+
+
+def load_registry(path: Path = DEFINITIONS_FILE) -> Registry:
+    data = tomllib.loads(path.read_text())
+    profiles = {
+        name: Profile(name=name, proc=p["proc"], pids=p["pids"], binds=tuple(p.get("binds", ())))
+        for name, p in data["profiles"].items()
+    }
+    return Registry({lid: _language(lid, e, profiles) for lid, e in data["languages"].items()})
+
+
+@lru_cache(maxsize=1)
+def registry() -> Registry:
+    return load_registry()

@@ -1,0 +1,125 @@
+"""Runs a program under nsjail in a fresh work dir and per-run cgroup; returns the verdict."""
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import cgroups, workdir
+from .jail import StageLimits, expand, identity_files, nsjail_argv
+from .process import run_process
+from .registry import Language
+from .sanitize import sanitize
+from .settings import SandboxSettings
+from .verdict import classify, signal_name
+
+log = logging.getLogger(__name__)
+
+
+class SandboxInfraError(RuntimeError):
+    """The sandbox itself failed (not the user's program); safe to retry."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    language: Language
+    code: str
+    stdin: bytes = b""
+    args: tuple[str, ...] = ()
+    files: tuple[tuple[str, bytes], ...] = ()
+    timeout: float = 30.0
+    memory_mb: int = 512
+
+
+@dataclass
+class RunResult:
+    status: str
+    stdout: str = ""
+    stderr: str = ""
+    compile_output: str = ""
+    returncode: int | None = None
+    signal: str | None = None
+    wall_time: float = 0.0
+    cpu_time: float = 0.0
+    memory_kb: int = 0
+    truncated: dict[str, bool] = field(default_factory=lambda: {"stdout": False, "stderr": False})
+    message: str | None = None
+
+
+def _owner_alive(name: str) -> bool:
+    """Run dirs and cgroups are named '<pid>.<run>': the owning worker process."""
+    pid = name.split(".", 1)[0]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Runner:
+    def __init__(self, settings: SandboxSettings | None = None):
+        self.settings = settings or SandboxSettings.from_env()
+        self.cgroups = cgroups.detect(self.settings.cgroup_parent)
+        self.etc_dir = self.settings.runs_dir.parent / "etc"
+
+    def prepare(self) -> None:
+        """Check the host can enforce limits, create roots, sweep leftovers of dead workers."""
+        for binary in (self.settings.nsjail, self.settings.tini):
+            if not os.access(binary, os.X_OK):
+                raise SandboxInfraError(f"missing sandbox binary: {binary}")
+        self.cgroups.prepare()
+        workdir.prepare_runs_dir(self.settings.runs_dir)
+        identity_files(self.etc_dir)
+        swept = workdir.sweep(self.settings.runs_dir, lambda n: not _owner_alive(n))
+        swept += cgroups.sweep(self.cgroups, lambda n: not _owner_alive(n))
+        if swept:
+            log.info("swept %d stale sandbox leftovers", swept)
+
+    def run(self, spec: RunSpec) -> RunResult:
+        name = f"{os.getpid()}.{uuid.uuid4().hex[:12]}"
+        files = [(spec.language.main, spec.code.encode()), *spec.files]
+        try:
+            with workdir.Workdir(self.settings.runs_dir, name, self._work_mb(spec)) as work:
+                work.write_files(files)
+                command = expand(spec.language.run, spec.language, spec.memory_mb) + list(spec.args)
+                limits = StageLimits(spec.timeout, spec.timeout, spec.memory_mb, spec.language.profile.pids)
+                return self._stage(name, work.path, command, spec.stdin, limits, spec.language)
+        except (OSError, workdir.WorkdirError) as exc:
+            raise SandboxInfraError(str(exc)) from exc
+
+    def _work_mb(self, spec: RunSpec) -> int:
+        return min(self.settings.work_mb, spec.memory_mb)
+
+    def _stage(self, name: str, work_path: Path, command: list[str], stdin: bytes,
+               limits: StageLimits, lang: Language) -> RunResult:
+        cgroup = cgroups.RunCgroup(self.cgroups, name)
+        cgroup.create(limits.memory_mb * 1024 * 1024, limits.pids)
+        log_read, log_write = os.pipe()
+        try:
+            argv = nsjail_argv(self.settings, lang, work_path, command, limits, log_write, self.etc_dir)
+            outcome = run_process(
+                argv, stdin, cgroup.join_paths(), log_write, log_read,
+                self.settings.output_limit_bytes, limits.wall_seconds + 0.05, self.settings.kill_grace,
+            )
+            usage = cgroup.usage()
+        finally:
+            cgroup.destroy()
+        status, message = classify(outcome, usage, limits.cpu_seconds)
+        return RunResult(
+            status=status, stdout=sanitize(outcome.stdout), stderr=sanitize(outcome.stderr),
+            returncode=outcome.returncode, signal=self._signal(status, outcome.returncode),
+            wall_time=round(outcome.wall_seconds, 4), cpu_time=round(usage.cpu_seconds, 4),
+            memory_kb=usage.memory_peak_bytes // 1024, truncated=outcome.truncated, message=message,
+        )
+
+    @staticmethod
+    def _signal(status: str, returncode: int) -> str | None:
+        if status in ("memory_limit", "timeout", "output_limit"):
+            return "SIGKILL" if status != "output_limit" else "SIGTERM"
+        return signal_name(returncode)

