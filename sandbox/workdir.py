@@ -107,11 +107,22 @@ def remove(path: Path) -> None:
         pass
 
 
+def check_ancestors(path: Path) -> None:
+    """Every directory above the runs dir must be root-owned, not writable by others
+    (nothing can be planted on the path) and traversable (the jail binds from it)."""
+    for parent in path.resolve().parents:
+        st = os.stat(parent)
+        if st.st_uid != 0 or st.st_mode & 0o022 and not st.st_mode & 0o1000:
+            raise WorkdirError(f"{parent} must be root-owned and not group/other-writable")
+        if not st.st_mode & 0o001:
+            raise WorkdirError(f"{parent} must be traversable by others (mode o+x) for the jail")
+
+
 def prepare_runs_dir(runs_dir: Path) -> None:
-    """Root-owned, not writable by anyone else, so nothing can be planted on the path."""
     runs_dir.mkdir(mode=0o711, parents=True, exist_ok=True)
     os.chown(runs_dir, 0, 0)
     os.chmod(runs_dir, 0o711)
+    check_ancestors(runs_dir)
 
 
 def sweep(runs_dir: Path, is_stale) -> int:

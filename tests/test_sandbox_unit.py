@@ -1,0 +1,119 @@
+"""Narrow unit tests of the sandbox library's pure parts (no jail started)."""
+from pathlib import Path
+
+import pytest
+
+from sandbox import cgroups
+from sandbox.cgroups import CgroupV2, Usage, cgroup_mounts
+from sandbox.jail import StageLimits, expand, nsjail_argv
+from sandbox.process import ProcessOutcome
+from sandbox.registry import UnknownLanguage, registry
+from sandbox.sanitize import sanitize
+from sandbox.settings import SandboxSettings
+from sandbox.verdict import classify, signal_name
+
+STARTED = "[I] Executing '/usr/bin/tini-static' for '[STANDALONE MODE]'\n"
+V1_MOUNTINFO = """\
+30 25 0:26 / /sys/fs/cgroup/memory rw,relatime shared:10 - cgroup cgroup rw,memory
+31 25 0:27 / /sys/fs/cgroup/pids rw,relatime shared:11 - cgroup cgroup rw,pids
+32 25 0:28 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:12 - cgroup cgroup rw,cpu,cpuacct
+33 25 0:29 / /sys/fs/cgroup/unified rw,relatime shared:13 - cgroup2 cgroup2 rw
+"""
+
+
+def outcome(returncode=0, log=STARTED, killed_for=None):
+    return ProcessOutcome(returncode=returncode, wall_seconds=0.1, stdout=b"", stderr=b"", log=log,
+                          killed_for=killed_for)
+
+
+def usage(cpu=0.01, oom=False, pids=False):
+    return Usage(cpu_seconds=cpu, memory_peak_bytes=1 << 20, oom_killed=oom, pids_limited=pids)
+
+
+def test_sanitize_strips_ansi_and_controls_keeps_newline_tab_unicode():
+    raw = "\x1b[31mred\x1b[0m\tok\r\n\x07bell\x00nul \x1b]0;title\x07é✓\n".encode()
+    assert sanitize(raw) == "red\tok\nbellnul é✓\n"
+
+
+def test_sanitize_replaces_invalid_utf8():
+    assert sanitize(b"a\xffb") == "a\ufffdb"
+
+
+def test_registry_resolves_ids_and_aliases_case_insensitively():
+    assert registry().get("PY").id == "python"
+    assert registry().get("node").id == "javascript"
+    with pytest.raises(UnknownLanguage):
+        registry().get("cobol-2099")
+
+
+def test_mountinfo_v1_controllers_sharing_a_mount():
+    v1, v2 = cgroup_mounts(V1_MOUNTINFO)
+    assert v1["cpu"] == v1["cpuacct"] == Path("/sys/fs/cgroup/cpu,cpuacct")
+    assert v1["memory"] == Path("/sys/fs/cgroup/memory")
+    assert v2 == Path("/sys/fs/cgroup/unified")
+
+
+def test_v1_layout_is_chosen_when_unified_mount_has_no_memory_controller():
+    layout = cgroups.detect("cs", V1_MOUNTINFO)
+    assert layout.version == 1
+
+
+def test_v2_configuration_and_usage(tmp_path):
+    (tmp_path / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+    layout = CgroupV2(tmp_path, "cs")
+    (tmp_path / "cs").mkdir()
+    (tmp_path / "cs" / "cgroup.controllers").write_text("cpu memory pids\n")
+    layout.prepare()
+    assert (tmp_path / "cs" / "cgroup.subtree_control").read_text() == "+memory +pids +cpu"
+    run = tmp_path / "cs" / "r1"
+    run.mkdir()
+    for name in ("memory.swap.max", "cpu.max"):
+        (run / name).write_text("max")
+    layout.configure("r1", 256 << 20, 64, 1.0)
+    assert (run / "memory.max").read_text() == str(256 << 20)
+    assert (run / "memory.swap.max").read_text() == "0"
+    assert (run / "pids.max").read_text() == "64"
+    assert (run / "cpu.max").read_text() == "100000 100000"
+    (run / "cpu.stat").write_text("usage_usec 1500000\nuser_usec 1000000\n")
+    (run / "memory.peak").write_text(str(10 << 20))
+    (run / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
+    (run / "pids.events").write_text("max 0\n")
+    got = layout.usage("r1")
+    assert (got.cpu_seconds, got.memory_peak_bytes, got.oom_killed, got.pids_limited) == (1.5, 10 << 20, True, False)
+
+
+def test_v2_without_memory_controller_is_refused(tmp_path):
+    (tmp_path / "cgroup.controllers").write_text("cpu io\n")
+    with pytest.raises(cgroups.CgroupUnavailable):
+        CgroupV2(tmp_path, "cs")
+
+
+@pytest.mark.parametrize("case, expected", [
+    (dict(o=outcome(137), u=usage(oom=True)), "memory_limit"),
+    (dict(o=outcome(137), u=usage()), "error"),  # a user's exit(137): no evidence of a kill
+    (dict(o=outcome(137, log=STARTED + "run time >= time limit (2 >= 2)"), u=usage()), "timeout"),
+    (dict(o=outcome(137), u=usage(cpu=2.9)), "timeout"),  # CPU rlimit kill
+    (dict(o=outcome(143, killed_for="output_limit"), u=usage()), "output_limit"),
+    (dict(o=outcome(0), u=usage()), "success"),
+    (dict(o=outcome(255, log="[E] Couldn't launch"), u=usage()), "internal_error"),
+])
+def test_classify_uses_evidence_not_exit_codes(case, expected):
+    assert classify(case["o"], case["u"], cpu_limit=3.0)[0] == expected
+
+
+def test_signal_names_follow_the_128_plus_n_convention():
+    assert signal_name(139) == "SIGSEGV"
+    assert signal_name(1) is None
+
+
+def test_nsjail_argv_maps_to_unprivileged_outside_uid_and_never_enables_network(tmp_path):
+    settings = SandboxSettings(nsjail="/bin/nsjail", tini="/usr/bin/tini-static", runs_dir=tmp_path)
+    lang = registry().get("python")
+    argv = nsjail_argv(settings, lang, tmp_path / "w", expand(lang.run, lang, 256) + ["a b", "$HOME"],
+                       StageLimits(2.5, 2.5, 256, 64), 5, tmp_path)
+    assert argv[argv.index("--user") + 1] == "65534:65534:1"
+    assert argv[argv.index("--group") + 1] == "65534:65534:1"
+    assert argv[argv.index("--time_limit") + 1] == "3"
+    assert not any("clone_newnet" in a or "disable_clone" in a for a in argv)
+    assert argv[-2:] == ["a b", "$HOME"]  # user args stay single argv elements
+    assert argv[argv.index("--") + 1:argv.index("--") + 4] == ["/usr/bin/tini-static", "-s", "--"]
