@@ -44,14 +44,13 @@ def _http_error(exc: HTTPException):
     data = getattr(exc, "data", None) or {}
     status = exc.code or 500
     code = data.get("code") or STATUS_CODES.get(status, "http_error")
-    extra = {}
-    if "messages" in data:  # webargs/marshmallow validation
-        extra["errors"] = data["messages"].get("json", data["messages"])
     detail = data.get("message") or exc.description or ""
-    if status == 400 and "JSON" in str(detail):
-        code = "malformed_json"
-    if status == 422 and "errors" in extra:
-        detail = "request body failed validation"
+    messages, extra = data.get("messages"), {}
+    if status == 400 and messages:  # webargs: body is not JSON / not UTF-8
+        code, detail = "malformed_json", "the request body is not valid JSON (UTF-8)"
+    elif status == 422 and messages:  # marshmallow validation, by location
+        extra["errors"] = messages.get("json") or messages.get("query") or messages
+        detail = "the request failed validation; see errors"
     return problem_response(status, code, detail, **extra)
 
 

@@ -208,6 +208,15 @@ def join_cgroups(paths: list[bytes]) -> None:
             os.close(fd)
 
 
+def remove_parent(layout) -> None:
+    """Remove the (empty) parent cgroup, e.g. when a test deployment is torn down."""
+    for parent in {d.parent for d in layout.dirs("x")}:
+        try:
+            parent.rmdir()
+        except (FileNotFoundError, OSError):
+            pass
+
+
 def sweep(layout, is_stale) -> int:
     """Remove run cgroups left behind by dead workers; returns how many."""
     removed = 0

@@ -19,6 +19,8 @@ import pytest
 import redis
 import sqlalchemy as sa
 
+from sandbox import cgroups
+
 ROOT = Path(__file__).resolve().parent.parent
 SESSION = uuid.uuid4().hex[:8]
 
@@ -74,6 +76,7 @@ def stack_env(tmp_path_factory):
     for cleanup in cleanups:
         cleanup()
     shutil.rmtree(sandbox_root, ignore_errors=True)
+    cgroups.remove_parent(cgroups.detect(env["SANDBOX_CGROUP_PARENT"]))
 
 
 @pytest.fixture(scope="session")
