@@ -13,6 +13,9 @@ from pathlib import Path
 
 V1_CONTROLLERS = ("memory", "pids", "cpu", "cpuacct")
 CPU_PERIOD_US = 100_000
+# nsjail's own child cgroup gets looser limits than our run cgroup above it.
+CHILD_SLACK_BYTES = 32 << 20
+CHILD_SLACK_PIDS = 8
 
 
 class CgroupUnavailable(RuntimeError):
@@ -37,6 +40,15 @@ def _read(path: Path) -> str:
 def _keyed(text: str) -> dict[str, int]:
     pairs = (line.split() for line in text.splitlines())
     return {p[0]: int(p[1]) for p in pairs if len(p) == 2 and p[1].lstrip("-").isdigit()}
+
+
+def _eventfd_count(fd: int | None) -> int:
+    if fd is None:
+        return 0
+    try:
+        return os.eventfd_read(fd)
+    except BlockingIOError:
+        return 0
 
 
 def _write(path: Path, value: str) -> None:
@@ -90,19 +102,48 @@ class CgroupV1:
             _write(cpu / "cpu.cfs_period_us", str(CPU_PERIOD_US))
             _write(cpu / "cpu.cfs_quota_us", str(int(CPU_PERIOD_US * cpus)))
 
-    def usage(self, name: str) -> Usage:
+    def nsjail_flags(self, name: str, memory_bytes: int, pids: int) -> list[str]:
+        """nsjail puts the jail in a child of our run cgroup; the run cgroup's own (lower)
+        limits are the ones hit, so their counters survive nsjail removing its child."""
+        run = f"{self.parent}/{name}"
+        flags = ["--cgroup_mem_mount", str(self.mounts["memory"]), "--cgroup_mem_parent", run,
+                 "--cgroup_mem_max", str(memory_bytes + CHILD_SLACK_BYTES),
+                 "--cgroup_pids_mount", str(self.mounts["pids"]), "--cgroup_pids_parent", run,
+                 "--cgroup_pids_max", str(pids + CHILD_SLACK_PIDS)]
+        if "cpu" in self.mounts:
+            flags += ["--cgroup_cpu_mount", str(self.mounts["cpu"]), "--cgroup_cpu_parent", run,
+                      "--cgroup_cpu_ms_per_sec", "1000"]
+        return flags
+
+    def oom_watch(self, name: str) -> int:
+        """v1 counts oom_kill only in the victim's own cgroup (nsjail's child, deleted at
+        exit), so we ask the kernel to notify an eventfd when our run cgroup hits OOM."""
         mem = self.mounts["memory"] / self.parent / name
-        acct = self.mounts.get("cpuacct", self.mounts["memory"]) / self.parent / name
-        cpu_ns = _read(acct / "cpuacct.usage").strip()
+        efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        ofd = os.open(mem / "memory.oom_control", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _write(mem / "cgroup.event_control", f"{efd} {ofd}")
+        finally:
+            os.close(ofd)
+        return efd
+
+    def accounting_procs(self, name: str) -> list[Path]:
+        """nsjail joins memory/pids/cpu itself, never cpuacct: the worker moves the nsjail
+        process there right after spawning it, before it clones the jail."""
+        if "cpuacct" not in self.mounts:
+            return []
+        return [self.mounts["cpuacct"] / self.parent / name / "cgroup.procs"]
+
+    def usage(self, name: str, oom_fd: int | None) -> Usage:
+        mem = self.mounts["memory"] / self.parent / name
+        cpu_ns = _read(self.mounts.get("cpuacct", mem.parent.parent) / self.parent / name / "cpuacct.usage").strip()
         return Usage(
             cpu_seconds=int(cpu_ns) / 1e9 if cpu_ns.isdigit() else 0.0,
             memory_peak_bytes=int(_read(mem / "memory.max_usage_in_bytes").strip() or 0),
-            oom_killed=_keyed(_read(mem / "memory.oom_control")).get("oom_kill", 0) > 0,
+            oom_killed=_eventfd_count(oom_fd) > 0,
             pids_limited=_keyed(_read(self.mounts["pids"] / self.parent / name / "pids.events")).get("max", 0) > 0,
         )
 
-    def procs_files(self, name: str) -> list[Path]:
-        return [d / "cgroup.procs" for d in self.dirs(name)]
 
 
 class CgroupV2:
@@ -132,7 +173,18 @@ class CgroupV2:
         if (d / "cpu.max").exists():
             _write(d / "cpu.max", f"{int(CPU_PERIOD_US * cpus)} {CPU_PERIOD_US}")
 
-    def usage(self, name: str) -> Usage:
+    def nsjail_flags(self, name: str, memory_bytes: int, pids: int) -> list[str]:
+        return ["--use_cgroupv2", "--cgroupv2_mount", str(self.mount / self.parent / name),
+                "--cgroup_mem_max", str(memory_bytes + CHILD_SLACK_BYTES), "--cgroup_mem_swap_max", "0",
+                "--cgroup_pids_max", str(pids + CHILD_SLACK_PIDS), "--cgroup_cpu_ms_per_sec", "1000"]
+
+    def oom_watch(self, name: str) -> None:
+        return None  # v2 memory.events is hierarchical: oom_kill survives nsjail's child
+
+    def accounting_procs(self, name: str) -> list[Path]:
+        return []  # cpu.stat below is hierarchical
+
+    def usage(self, name: str, oom_fd: int | None) -> Usage:
         d = self.mount / self.parent / name
         return Usage(
             cpu_seconds=_keyed(_read(d / "cpu.stat")).get("usage_usec", 0) / 1e6,
@@ -141,8 +193,6 @@ class CgroupV2:
             pids_limited=_keyed(_read(d / "pids.events")).get("max", 0) > 0,
         )
 
-    def procs_files(self, name: str) -> list[Path]:
-        return [self.mount / self.parent / name / "cgroup.procs"]
 
 
 def detect(parent: str, mountinfo: str | None = None):
@@ -159,29 +209,42 @@ class RunCgroup:
     """One run's cgroup across all controllers: create, join, read, destroy."""
 
     def __init__(self, layout, name: str):
-        self.layout, self.name = layout, name
+        self.layout, self.name, self.oom_fd = layout, name, None
 
     def create(self, memory_bytes: int, pids: int, cpus: float = 1.0) -> None:
         for d in self.layout.dirs(self.name):
             d.mkdir()
         self.layout.configure(self.name, memory_bytes, pids, cpus)
+        self.oom_fd = self.layout.oom_watch(self.name)
 
-    def join_paths(self) -> list[bytes]:
-        """cgroup.procs paths, encoded up front so a forked child only writes."""
-        return [os.fsencode(p) for p in self.layout.procs_files(self.name)]
+    def nsjail_flags(self, memory_bytes: int, pids: int) -> list[str]:
+        return self.layout.nsjail_flags(self.name, memory_bytes, pids)
+
+    def adopt(self, pid: int) -> None:
+        for procs in self.layout.accounting_procs(self.name):
+            try:
+                _write(procs, str(pid))
+            except (ProcessLookupError, FileNotFoundError):
+                pass
 
     def usage(self) -> Usage:
-        return self.layout.usage(self.name)
+        return self.layout.usage(self.name, self.oom_fd)
 
-    def pids(self) -> list[int]:
-        found = set()
-        for f in self.layout.procs_files(self.name):
-            found.update(int(p) for p in _read(f).split())
-        return sorted(found)
+    def _tree(self) -> list[Path]:
+        """Our run cgroup dirs and any child nsjail left behind (deepest first)."""
+        dirs = []
+        for d in self.layout.dirs(self.name):
+            if d.is_dir():
+                dirs += [c for c in d.iterdir() if c.is_dir() and not c.is_symlink()] + [d]
+        return dirs
 
     def destroy(self) -> None:
+        if self.oom_fd is not None:
+            os.close(self.oom_fd)
+            self.oom_fd = None
+        tree = self._tree()
         for _ in range(50):
-            pids = self.pids()
+            pids = {int(p) for d in tree for p in _read(d / "cgroup.procs").split()}
             for pid in pids:
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -190,22 +253,11 @@ class RunCgroup:
             if not pids:
                 break
             time.sleep(0.02)
-        for d in self.layout.dirs(self.name):
+        for d in tree:
             try:
                 d.rmdir()
             except FileNotFoundError:
                 pass
-
-
-def join_cgroups(paths: list[bytes]) -> None:
-    """Runs in the forked child before exec: move this process into the run cgroup."""
-    pid = str(os.getpid()).encode()
-    for path in paths:
-        fd = os.open(path, os.O_WRONLY)
-        try:
-            os.write(fd, pid)
-        finally:
-            os.close(fd)
 
 
 def remove_parent(layout) -> None:

@@ -54,7 +54,7 @@ def _binds(lang: Language) -> list[str]:
 
 def nsjail_argv(
     settings: SandboxSettings, lang: Language, workdir: Path, command: list[str],
-    limits: StageLimits, log_fd: int, etc_dir: Path,
+    limits: StageLimits, log_fd: int, etc_dir: Path, cgroup_flags: list[str],
 ) -> list[str]:
     env = {**JAIL_ENV, **lang.env}
     argv = [
@@ -72,6 +72,7 @@ def nsjail_argv(
         "-B", "/dev/null", "-R", "/dev/zero", "-R", "/dev/urandom", "-R", "/dev/urandom:/dev/random",
         "-m", f"none:/tmp:tmpfs:size={settings.tmp_mb * 1024 * 1024},nr_inodes=4096,mode=1777",
         "-B", f"{workdir}:/work",
+        *cgroup_flags,
     ]
     if not lang.profile.proc:
         argv.append("--disable_proc")

@@ -8,8 +8,6 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-from .cgroups import join_cgroups
-
 READ_CHUNK = 65536
 
 
@@ -20,6 +18,7 @@ class ProcessOutcome:
     stdout: bytes
     stderr: bytes
     log: str
+    cpu_seconds: float = 0.0
     truncated: dict[str, bool] = field(default_factory=dict)
     killed_for: str | None = None  # "output_limit" or "wall_timeout", when the worker killed it
 
@@ -47,15 +46,23 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
         pass
 
 
-def run_process(argv: list[str], stdin: bytes, cgroup_paths: list[bytes], log_write_fd: int,
-                log_read_fd: int, output_cap: int, deadline_seconds: float, grace: float) -> ProcessOutcome:
+def _reap(proc: subprocess.Popen) -> tuple[int, float]:
+    """Exit code and CPU seconds of nsjail plus every process it (and tini) reaped."""
+    _, status, rusage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, rusage.ru_utime + rusage.ru_stime
+
+
+def run_process(argv: list[str], stdin: bytes, log_write_fd: int, log_read_fd: int, output_cap: int,
+                deadline_seconds: float, grace: float, on_spawn=None) -> ProcessOutcome:
     start = time.monotonic()
     proc = subprocess.Popen(
         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         pass_fds=(log_write_fd,), start_new_session=True, close_fds=True, env={},
-        preexec_fn=lambda: join_cgroups(cgroup_paths),
     )
     os.close(log_write_fd)
+    if on_spawn is not None:
+        on_spawn(proc.pid)
     captures = {"stdout": _Capture(output_cap), "stderr": _Capture(output_cap), "log": _Capture(1 << 20)}
     killed_for, term_sent_at = None, None
     sel = selectors.DefaultSelector()
@@ -95,7 +102,7 @@ def run_process(argv: list[str], stdin: bytes, cgroup_paths: list[bytes], log_wr
                 if not captures[name].add(data) and killed_for is None:
                     killed_for, term_sent_at = "output_limit", time.monotonic() - start
                     _signal_group(proc, signal.SIGTERM)
-        returncode = proc.wait()
+        returncode, cpu_seconds = _reap(proc)
     finally:
         sel.close()
         os.close(log_read_fd)
@@ -108,7 +115,7 @@ def run_process(argv: list[str], stdin: bytes, cgroup_paths: list[bytes], log_wr
     return ProcessOutcome(
         returncode=returncode, wall_seconds=time.monotonic() - start,
         stdout=captures["stdout"].value(), stderr=captures["stderr"].value(),
-        log=captures["log"].value().decode(errors="replace"),
+        log=captures["log"].value().decode(errors="replace"), cpu_seconds=cpu_seconds,
         truncated={"stdout": captures["stdout"].truncated, "stderr": captures["stderr"].truncated},
         killed_for=killed_for,
     )

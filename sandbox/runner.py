@@ -99,13 +99,16 @@ class Runner:
     def _stage(self, name: str, work_path: Path, command: list[str], stdin: bytes,
                limits: StageLimits, lang: Language) -> RunResult:
         cgroup = cgroups.RunCgroup(self.cgroups, name)
-        cgroup.create(limits.memory_mb * 1024 * 1024, limits.pids)
+        memory_bytes = limits.memory_mb * 1024 * 1024
+        cgroup.create(memory_bytes, limits.pids)
         log_read, log_write = os.pipe()
         try:
-            argv = nsjail_argv(self.settings, lang, work_path, command, limits, log_write, self.etc_dir)
+            argv = nsjail_argv(self.settings, lang, work_path, command, limits, log_write, self.etc_dir,
+                               cgroup.nsjail_flags(memory_bytes, limits.pids))
             outcome = run_process(
-                argv, stdin, cgroup.join_paths(), log_write, log_read,
+                argv, stdin, log_write, log_read,
                 self.settings.output_limit_bytes, limits.wall_seconds + 0.05, self.settings.kill_grace,
+                on_spawn=cgroup.adopt,
             )
             usage = cgroup.usage()
         finally:
@@ -114,7 +117,7 @@ class Runner:
         return RunResult(
             status=status, stdout=sanitize(outcome.stdout), stderr=sanitize(outcome.stderr),
             returncode=outcome.returncode, signal=self._signal(status, outcome.returncode),
-            wall_time=round(outcome.wall_seconds, 4), cpu_time=round(usage.cpu_seconds, 4),
+            wall_time=round(outcome.wall_seconds, 4), cpu_time=round(max(usage.cpu_seconds, outcome.cpu_seconds), 4),
             memory_kb=usage.memory_peak_bytes // 1024, truncated=outcome.truncated, message=message,
         )
 

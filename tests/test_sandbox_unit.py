@@ -21,13 +21,13 @@ V1_MOUNTINFO = """\
 """
 
 
-def outcome(returncode=0, log=STARTED, killed_for=None):
+def outcome(returncode=0, log=STARTED, killed_for=None, cpu=0.01):
     return ProcessOutcome(returncode=returncode, wall_seconds=0.1, stdout=b"", stderr=b"", log=log,
-                          killed_for=killed_for)
+                          killed_for=killed_for, cpu_seconds=cpu)
 
 
-def usage(cpu=0.01, oom=False, pids=False):
-    return Usage(cpu_seconds=cpu, memory_peak_bytes=1 << 20, oom_killed=oom, pids_limited=pids)
+def usage(oom=False, pids=False):
+    return Usage(cpu_seconds=0.01, memory_peak_bytes=1 << 20, oom_killed=oom, pids_limited=pids)
 
 
 def test_sanitize_strips_ansi_and_controls_keeps_newline_tab_unicode():
@@ -78,8 +78,11 @@ def test_v2_configuration_and_usage(tmp_path):
     (run / "memory.peak").write_text(str(10 << 20))
     (run / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
     (run / "pids.events").write_text("max 0\n")
-    got = layout.usage("r1")
+    got = layout.usage("r1", layout.oom_watch("r1"))
     assert (got.cpu_seconds, got.memory_peak_bytes, got.oom_killed, got.pids_limited) == (1.5, 10 << 20, True, False)
+    flags = layout.nsjail_flags("r1", 256 << 20, 64)
+    assert flags[:3] == ["--use_cgroupv2", "--cgroupv2_mount", str(run)]
+    assert flags[flags.index("--cgroup_mem_swap_max") + 1] == "0"
 
 
 def test_v2_without_memory_controller_is_refused(tmp_path):
@@ -92,7 +95,7 @@ def test_v2_without_memory_controller_is_refused(tmp_path):
     (dict(o=outcome(137), u=usage(oom=True)), "memory_limit"),
     (dict(o=outcome(137), u=usage()), "error"),  # a user's exit(137): no evidence of a kill
     (dict(o=outcome(137, log=STARTED + "run time >= time limit (2 >= 2)"), u=usage()), "timeout"),
-    (dict(o=outcome(137), u=usage(cpu=2.9)), "timeout"),  # CPU rlimit kill
+    (dict(o=outcome(137, cpu=2.9), u=usage()), "timeout"),  # CPU rlimit kill
     (dict(o=outcome(143, killed_for="output_limit"), u=usage()), "output_limit"),
     (dict(o=outcome(0), u=usage()), "success"),
     (dict(o=outcome(255, log="[E] Couldn't launch"), u=usage()), "internal_error"),
@@ -110,7 +113,7 @@ def test_nsjail_argv_maps_to_unprivileged_outside_uid_and_never_enables_network(
     settings = SandboxSettings(nsjail="/bin/nsjail", tini="/usr/bin/tini-static", runs_dir=tmp_path)
     lang = registry().get("python")
     argv = nsjail_argv(settings, lang, tmp_path / "w", expand(lang.run, lang, 256) + ["a b", "$HOME"],
-                       StageLimits(2.5, 2.5, 256, 64), 5, tmp_path)
+                       StageLimits(2.5, 2.5, 256, 64), 5, tmp_path, [])
     assert argv[argv.index("--user") + 1] == "65534:65534:1"
     assert argv[argv.index("--group") + 1] == "65534:65534:1"
     assert argv[argv.index("--time_limit") + 1] == "3"

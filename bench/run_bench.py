@@ -1,0 +1,148 @@
+"""Benchmark: the full path (HTTP -> queue -> worker -> nsjail -> DB) against the
+sandbox runner called directly, measured in the same run on the same machine.
+
+(a) latency: p50/p95 of POST /codestudio/run (wait) for print(1), vs Runner.run()
+(b) throughput: 200 runs through 2 worker processes, vs 2 processes calling Runner.run()
+
+Usage: python -m bench.run_bench [--runs 100] [--throughput-runs 200]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = "print(1)"
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+
+
+def _direct_runner():
+    from sandbox import Runner
+
+    runner = Runner()
+    runner.prepare()
+    return runner
+
+
+def _direct_once(_=None) -> float:
+    from sandbox import RunSpec, registry
+
+    global _RUNNER
+    if "_RUNNER" not in globals():
+        _RUNNER = _direct_runner()
+    start = time.perf_counter()
+    result = _RUNNER.run(RunSpec(language=registry().get("python"), code=PROGRAM, timeout=10, memory_mb=256))
+    assert result.status == "success", result
+    return time.perf_counter() - start
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_stack(instance: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "CODESTUDIO_INSTANCE": str(instance), "PORT": str(port), "HOST": "127.0.0.1",
+           "SANDBOX_RUNS_DIR": os.environ["SANDBOX_RUNS_DIR"]}
+    env.pop("REDIS_URL", None)
+    env.pop("DATABASE_URL", None)
+    log = open(instance / "stack.log", "w")
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("codestudio")), "stack", "--workers", "2"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            langs = requests.get(f"http://127.0.0.1:{port}/codestudio/languages", timeout=2).json()
+            if any(lang["id"] == "python" and lang["available"] for lang in langs):
+                return proc
+        except (requests.ConnectionError, ValueError):
+            pass
+        time.sleep(0.3)
+    proc.terminate()
+    raise SystemExit(f"stack did not become ready; see {instance / 'stack.log'}")
+
+
+def api_once(session: requests.Session, url: str, key: str) -> float:
+    start = time.perf_counter()
+    response = session.post(url, json={"language": "python", "code": PROGRAM, "limits": {"timeout": 10,
+                                       "memory_mb": 256}}, headers={"Authorization": f"Bearer {key}"})
+    elapsed = time.perf_counter() - start
+    assert response.status_code == 200 and response.json()["status"] == "success", response.text
+    return elapsed
+
+
+def throughput_api(url: str, key: str, runs: int, clients: int) -> float:
+    def worker(n):
+        with requests.Session() as session:
+            for _ in range(n):
+                api_once(session, url, key)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(worker, [runs // clients] * clients))
+    return runs / (time.perf_counter() - start)
+
+
+def throughput_direct(runs: int, processes: int) -> float:
+    start = time.perf_counter()
+    with ProcessPoolExecutor(processes) as pool:
+        list(pool.map(_direct_once, range(runs), chunksize=4))
+    return runs / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--throughput-runs", type=int, default=200)
+    opts = parser.parse_args()
+    sandbox_root = Path(tempfile.mkdtemp(prefix="cs-bench-"))
+    sandbox_root.chmod(0o711)
+    os.environ["SANDBOX_RUNS_DIR"] = str(sandbox_root / "runs")
+    instance = sandbox_root / "instance"
+    instance.mkdir()
+    port = free_port()
+    stack = start_stack(instance, port)
+    try:
+        key = (instance / "dev-api-key").read_text().strip()
+        url = f"http://127.0.0.1:{port}/codestudio/run"
+        session = requests.Session()
+        for _ in range(5):  # warm-up both paths
+            api_once(session, url, key)
+            _direct_once()
+        direct, api = [], []
+        for _ in range(opts.runs):  # interleaved so both see the same machine state
+            direct.append(_direct_once())
+            api.append(api_once(session, url, key))
+        tp_direct = throughput_direct(opts.throughput_runs, 2)
+        tp_api = throughput_api(url, key, opts.throughput_runs, 8)
+    finally:
+        stack.terminate()
+        stack.wait(timeout=60)
+    d50, d95, a50, a95 = (percentile(direct, 50), percentile(direct, 95), percentile(api, 50), percentile(api, 95))
+    print(f"(a) latency, print(1), {opts.runs} runs each")
+    print(f"    direct runner : p50 {d50 * 1000:7.1f} ms   p95 {d95 * 1000:7.1f} ms   mean {statistics.mean(direct) * 1000:.1f} ms")
+    print(f"    API (wait)    : p50 {a50 * 1000:7.1f} ms   p95 {a95 * 1000:7.1f} ms   mean {statistics.mean(api) * 1000:.1f} ms")
+    print(f"    ratio API/direct: p50 {a50 / d50:.2f}x  p95 {a95 / d95:.2f}x   (goal <= 1.3x)")
+    print(f"(b) throughput, {opts.throughput_runs} runs, 2 worker processes")
+    print(f"    direct runner (2 processes): {tp_direct:6.1f} runs/s")
+    print(f"    API + 2 workers            : {tp_api:6.1f} runs/s")
+    print(f"    ratio API/direct: {tp_api / tp_direct:.2f}x   (goal >= 0.8x)")
+
+
+if __name__ == "__main__":
+    main()
