@@ -76,12 +76,13 @@ def keys_revoke(prefix):
 
 
 @click.command("stack")
-@click.option("--workers", default=2, show_default=True, help="worker processes")
-def stack(workers):
+@click.option("--workers", default=2, show_default=True, help="worker concurrency")
+@click.option("--pool", default="prefork", show_default=True, type=click.Choice(["prefork", "threads", "solo"]))
+def stack(workers, pool):
     """Start the embedded stack: Redis, migrations, workers, API."""
     from .stack import run_stack
 
-    run_stack(workers)
+    run_stack(workers, pool)
 
 
 def register_commands(app: Flask) -> None:

@@ -81,7 +81,7 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-def run_stack(worker_processes: int) -> None:
+def run_stack(worker_processes: int, pool: str = "prefork") -> None:
     instance = Path(os.environ.setdefault("CODESTUDIO_INSTANCE", str(ROOT / "instance")))
     instance.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("SANDBOX_RUNS_DIR", str(instance / "sandbox" / "runs"))
@@ -94,7 +94,7 @@ def run_stack(worker_processes: int) -> None:
         _wait_for_redis(os.environ["REDIS_URL"], None)
     try:
         key = prepare_database(instance)
-        workers = subprocess.Popen([_bin("celery"), "-A", "wsgi:celery", "worker", "-E", "-c", str(worker_processes),
+        workers = subprocess.Popen([_bin("celery"), "-A", "wsgi:celery", "worker", "-E", "-P", pool, "-c", str(worker_processes),
                                     "-n", "codestudio@%h", "--loglevel", "INFO"], cwd=ROOT)
         api = subprocess.Popen([_bin("gunicorn"), "-b", f"{host}:{port}", "-w", "2", "-k", "gthread",
                                 "--threads", "16", "--timeout", "120", "wsgi:app"], cwd=ROOT)

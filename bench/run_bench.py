@@ -62,7 +62,8 @@ def start_stack(instance: Path, port: int) -> subprocess.Popen:
     env.pop("REDIS_URL", None)
     env.pop("DATABASE_URL", None)
     log = open(instance / "stack.log", "w")
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("codestudio")), "stack", "--workers", "2"],
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("codestudio")), "stack", "--workers", "2",
+                             "--pool", os.environ.get("BENCH_POOL", "prefork")],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

@@ -14,6 +14,8 @@ from sandbox import RunResult
 class ClaimedRun:
     execution_id: str
     attempt: int
+    user_id: int
+    tier: str
     language: str
     code: str
     stdin: bytes

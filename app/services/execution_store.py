@@ -30,17 +30,20 @@ def _aware(value):
 class SqlExecutionStore:
     def claim(self, execution_id: str, worker: str) -> ClaimedRun | None:
         try:
-            row = db.session.execute(
-                sa.select(Execution).where(Execution.id == execution_id).with_for_update()
-            ).scalar_one_or_none()
-            if row is None or row.status not in ACTIVE_STATUSES:
+            found = db.session.execute(
+                sa.select(Execution, User.tier).join(User).where(Execution.id == execution_id).with_for_update()
+            ).one_or_none()
+            if found is None or found[0].status not in ACTIVE_STATUSES:
+                db.session.rollback()
                 return None
+            row, tier = found
             now = utcnow()
             row.status, row.worker, row.attempts = "running", worker[:255], row.attempts + 1
             row.started_at = now
             row.queue_seconds = round((now - _aware(row.created_at)).total_seconds(), 4)
             claim = ClaimedRun(
-                execution_id=row.id, attempt=row.attempts, language=row.language, code=row.code,
+                execution_id=row.id, attempt=row.attempts, user_id=row.user_id, tier=tier,
+                language=row.language, code=row.code,
                 stdin=bytes(row.stdin or b""), args=tuple(row.args or ()),
                 files=tuple((f["name"], f["content"].encode()) for f in row.files or ()),
                 timeout=row.timeout, memory_mb=row.memory_mb,
@@ -64,26 +67,31 @@ class SqlExecutionStore:
             Execution.id == claim.execution_id, Execution.status == "running",
             Execution.attempts == claim.attempt,
         ).values(**values)
-        return self._finalize(claim.execution_id, fenced, result.status, result.cpu_time, result.wall_time)
+        usage = dict(execution_id=claim.execution_id, user_id=claim.user_id, language=claim.language,
+                     tier=claim.tier, status=result.status, cpu_seconds=result.cpu_time,
+                     wall_seconds=result.wall_time, cost=cost_of(claim.tier, result.cpu_time, result.status))
+        return self._finalize(fenced, usage)
 
     def fail(self, execution_id: str, message: str) -> None:
+        found = db.session.execute(
+            sa.select(Execution.user_id, Execution.language, User.tier).join(User).where(Execution.id == execution_id)
+        ).one_or_none()
+        if found is None:
+            return
         stmt = sa.update(Execution).where(
             Execution.id == execution_id, Execution.status.in_(ACTIVE_STATUSES)
         ).values(status="internal_error", message=message[:2000], finished_at=utcnow())
-        self._finalize(execution_id, stmt, "internal_error", 0.0, 0.0)
+        self._finalize(stmt, dict(execution_id=execution_id, user_id=found.user_id, language=found.language,
+                                  tier=found.tier, status="internal_error", cpu_seconds=0.0, wall_seconds=0.0,
+                                  cost=Decimal(0)))
 
-    def _finalize(self, execution_id, stmt, status, cpu, wall) -> bool:
+    def _finalize(self, stmt, usage: dict) -> bool:
         """Result and usage record commit together, or not at all."""
         try:
             if db.session.execute(stmt).rowcount != 1:
                 db.session.rollback()
                 return False
-            row = db.session.get(Execution, execution_id)
-            tier = db.session.get(User, row.user_id).tier
-            db.session.add(UsageRecord(
-                execution_id=execution_id, user_id=row.user_id, language=row.language, tier=tier,
-                status=status, cpu_seconds=cpu, wall_seconds=wall, cost=cost_of(tier, cpu, status),
-            ))
+            db.session.execute(sa.insert(UsageRecord).values(created_at=utcnow(), **usage))
             db.session.commit()
             return True
         except IntegrityError:

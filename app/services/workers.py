@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from flask import current_app
 
@@ -25,10 +26,17 @@ def live_workers() -> list[dict]:
     return workers
 
 
+CACHE_SECONDS = 1.0
+
+
 def live_languages() -> dict[str, str]:
-    """language id -> the toolchain version a live worker runs."""
+    """language id -> the toolchain version a live worker runs (cached for a second)."""
+    cache = current_app.extensions.setdefault("codestudio.live_languages", {"at": 0.0, "value": {}})
+    if time.monotonic() - cache["at"] < CACHE_SECONDS:
+        return cache["value"]
     found = {}
     for worker in live_workers():
         for lang, version in worker.get("languages", {}).items():
             found.setdefault(lang, version)
+    cache.update(at=time.monotonic(), value=found)
     return found
