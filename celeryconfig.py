@@ -3,16 +3,16 @@
 One queue per language, declared from the language registry; no result backend
 (the database is the truth); late acks so a lost worker's run is redelivered.
 """
-from kombu import Exchange, Queue
+import kombu as _kombu
 
-from sandbox.registry import registry
+from sandbox.registry import registry as _registry
 
-HARD_TIME_LIMIT = 300  # above the largest tier timeout plus compile time
+_HARD_TIME_LIMIT = 300  # above the largest tier timeout plus compile time
 
-EXCHANGE = Exchange("codestudio", type="direct")
-task_queues = [Queue(q, EXCHANGE, routing_key=q) for q in registry().queues()]
+_EXCHANGE = _kombu.Exchange("codestudio", type="direct")
+task_queues = [_kombu.Queue(q, _EXCHANGE, routing_key=q) for q in _registry().queues()]
 task_default_queue = task_queues[0].name
-task_default_exchange = EXCHANGE.name
+task_default_exchange = _EXCHANGE.name
 task_default_exchange_type = "direct"
 task_create_missing_queues = False
 task_routes = ("tasks.routing.route_task",)
@@ -26,15 +26,15 @@ result_backend = None
 task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
-task_time_limit = HARD_TIME_LIMIT
-task_soft_time_limit = HARD_TIME_LIMIT - 30
+task_time_limit = _HARD_TIME_LIMIT
+task_soft_time_limit = _HARD_TIME_LIMIT - 30
 worker_max_tasks_per_child = 500
 worker_cancel_long_running_tasks_on_connection_loss = True
 worker_soft_shutdown_timeout = 30
 broker_connection_retry_on_startup = True
 
 broker_transport_options = {
-    "visibility_timeout": HARD_TIME_LIMIT + 600,
+    "visibility_timeout": _HARD_TIME_LIMIT + 600,
     "socket_timeout": 10,
     "health_check_interval": 25,
 }

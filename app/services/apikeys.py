@@ -23,10 +23,9 @@ def issue_key(user: User) -> str:
 
 
 def user_for_key(key: str) -> User | None:
-    row = db.session.execute(
-        sa.select(ApiKey).where(ApiKey.key_hash == digest(key), ApiKey.revoked_at.is_(None))
+    return db.session.execute(
+        sa.select(User).join(ApiKey).where(ApiKey.key_hash == digest(key), ApiKey.revoked_at.is_(None))
     ).scalar_one_or_none()
-    return row.user if row else None
 
 
 def create_user(email: str, tier: str) -> tuple[User, str]:
