@@ -75,3 +75,7 @@ def execute_run(self, execution_id: str, language: str | None = None) -> None:
             store.fail(execution_id, f"infrastructure error: {exc}")
             raise
         raise self.retry(exc=exc, countdown=2 ** self.request.retries)
+    except Exception as exc:  # a bug or a Celery time limit: end the run visibly, never leave it running
+        log.exception("execution %s failed", execution_id)
+        store.fail(execution_id, f"internal error: {type(exc).__name__}")
+        raise

@@ -14,7 +14,7 @@ from sandbox import Runner, registry
 from sandbox.toolchains import available_toolchains
 
 from . import keys
-from .execution import redis_client
+from .execution import redis_client, runner
 
 log = logging.getLogger(__name__)
 EX_CONFIG = 78
@@ -81,6 +81,12 @@ def select_servable_queues(sender, instance, conf, **kwargs):
         _refuse("no language served (no toolchain for any selected queue)")
     _state["advertiser"] = Advertiser(conf.codestudio_redis_url, sender, served, sorted(queues.consume_from))
     log.info("serving %s", ", ".join(f"{k} {v}" for k, v in sorted(served.items())))
+
+
+@signals.worker_process_init.connect
+def prepare_pool_process(**kwargs):
+    # a replacement pool process also sweeps what a killed sibling left behind
+    runner().prepare()
 
 
 @signals.worker_ready.connect

@@ -90,3 +90,19 @@ def test_language_without_a_live_worker(app, stack_env, user, worker):
     assert queued.status_code == 202 and queued.get_json()["status"] == "queued"
     lonely_app.extensions["redis"].flushdb()
     app.extensions["celery"].set_default()
+
+
+def test_worker_refuses_to_start_without_a_usable_sandbox(stack_env, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, **stack_env, "SANDBOX_TINI": str(tmp_path / "no-tini")}
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("celery")), "-A", "wsgi:celery", "worker", "-c", "1",
+         "-n", f"refuse-{os.getpid()}@%h", "--without-mingle", "--without-gossip"],
+        cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 78
+    assert "sandbox unusable" in proc.stdout + proc.stderr

@@ -130,3 +130,10 @@ def test_health_and_readiness(client, worker):
 def test_openapi_document_is_served(client):
     spec = client.get("/codestudio/openapi.json").get_json()
     assert "/codestudio/run" in spec["paths"] and "/codestudio/executions/{execution_id}" in spec["paths"]
+
+
+def test_prometheus_metrics_report_queues_workers_and_active_runs(client, worker):
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'codestudio_queue_depth{queue="lang.python"}' in text
+    assert 'codestudio_live_workers{language="python"} 1.0' in text
+    assert 'codestudio_executions_active{status="queued"}' in text

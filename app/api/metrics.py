@@ -1,0 +1,35 @@
+"""GET /metrics: Prometheus gauges read at scrape time (valid across API processes)."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+
+from sandbox import registry
+
+from ..extensions import db
+from ..models import ACTIVE_STATUSES, Execution
+from ..services.workers import live_workers
+
+bp = Blueprint("metrics", __name__)
+
+
+@bp.route("/metrics")
+def metrics():
+    reg = CollectorRegistry()
+    depth = Gauge("codestudio_queue_depth", "Messages waiting in a language queue", ["queue"], registry=reg)
+    workers = Gauge("codestudio_live_workers", "Live workers serving a language", ["language"], registry=reg)
+    active = Gauge("codestudio_executions_active", "Executions not yet final", ["status"], registry=reg)
+    client = current_app.extensions["redis"]
+    for lang in registry():
+        depth.labels(lang.queue).set(client.llen(lang.queue))
+        workers.labels(lang.id).set(0)
+    for worker in live_workers():
+        for lang_id in worker.get("languages", {}):
+            workers.labels(lang_id).inc()
+    counts = dict(db.session.execute(
+        sa.select(Execution.status, sa.func.count()).where(Execution.status.in_(ACTIVE_STATUSES))
+        .group_by(Execution.status)).all())
+    for status in ACTIVE_STATUSES:
+        active.labels(status).set(counts.get(status, 0))
+    return Response(generate_latest(reg), mimetype=CONTENT_TYPE_LATEST)
