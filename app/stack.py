@@ -42,7 +42,7 @@ def start_embedded_redis(instance: Path) -> tuple[subprocess.Popen, str]:
         __redis_executable__, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
         "--dir", str(instance), "--dbfilename", "redis.rdb", "--save", "60 1",
         "--appendonly", "no", "--daemonize", "no", "--logfile", str(instance / "redis.log"),
-    ])
+    ], start_new_session=True)
     url = f"unix://{sock}"
     _wait_for_redis(url, proc)
     return proc, url
@@ -95,9 +95,11 @@ def run_stack(worker_processes: int, pool: str = "prefork") -> None:
     try:
         key = prepare_database(instance)
         workers = subprocess.Popen([_bin("celery"), "-A", "wsgi:celery", "worker", "-E", "-P", pool, "-c", str(worker_processes),
-                                    "-n", "codestudio@%h", "--loglevel", "INFO"], cwd=ROOT)
+                                    "-n", "codestudio@%h", "--loglevel", "INFO"], cwd=ROOT,
+                                   start_new_session=True)
         api = subprocess.Popen([_bin("gunicorn"), "-b", f"{host}:{port}", "-w", "2", "-k", "gthread",
-                                "--threads", "16", "--timeout", "120", "wsgi:app"], cwd=ROOT)
+                                "--threads", "16", "--timeout", "120", "wsgi:app"], cwd=ROOT,
+                               start_new_session=True)
         children += [workers, api]
         print(f"\nCode Studio is starting on http://{host}:{port}\n"
               f"Development API key: {key}  (also in {instance / 'dev-api-key'})\n"
@@ -115,8 +117,10 @@ def _supervise(children: list[subprocess.Popen]) -> None:
     def request_stop(signum, frame):
         stop["now"] = True
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    # children run in their own sessions: Ctrl-C reaches only this supervisor,
+    # which stops them in order (API, workers, then Redis)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, request_stop)
     while not stop["now"]:
         for child in children:
             if child.poll() is not None:
