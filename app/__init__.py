@@ -41,8 +41,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     openapi.init_app(app)
-    app.extensions["redis"] = redis.Redis.from_url(app.config["REDIS_URL"], socket_timeout=app.config["RUN_WAIT_CAP_SECONDS"] + 10,
-                                                   socket_connect_timeout=3, health_check_interval=30)
+    # waited requests block in BLPOP up to the wait cap: the socket timeout must outlast it
+    app.extensions["redis"] = redis.Redis.from_url(
+        app.config["REDIS_URL"], socket_timeout=app.config["RUN_WAIT_CAP_SECONDS"] + 10,
+        socket_connect_timeout=3, health_check_interval=30)
     celery_init_app(app)
 
     from .api import metrics, runs, stats, system

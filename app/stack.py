@@ -94,9 +94,9 @@ def run_stack(worker_processes: int, pool: str = "prefork") -> None:
         _wait_for_redis(os.environ["REDIS_URL"], None)
     try:
         key = prepare_database(instance)
-        workers = subprocess.Popen([_bin("celery"), "-A", "wsgi:celery", "worker", "-E", "-P", pool, "-c", str(worker_processes),
-                                    "-n", "codestudio@%h", "--loglevel", "INFO"], cwd=ROOT,
-                                   start_new_session=True)
+        workers = subprocess.Popen([_bin("celery"), "-A", "wsgi:celery", "worker", "-E", "-P", pool,
+                                    "-c", str(worker_processes), "-n", "codestudio@%h", "--loglevel", "INFO"],
+                                   cwd=ROOT, start_new_session=True)
         api = subprocess.Popen([_bin("gunicorn"), "-b", f"{host}:{port}", "-w", "2", "-k", "gthread",
                                 "--threads", "16", "--timeout", "120", "wsgi:app"], cwd=ROOT,
                                start_new_session=True)

@@ -74,7 +74,7 @@ def execute_run(self, execution_id: str, language: str | None = None) -> None:
             log.error("execution %s: infrastructure error, giving up: %s", execution_id, exc)
             store.fail(execution_id, f"infrastructure error: {exc}")
             raise
-        raise self.retry(exc=exc, countdown=2 ** self.request.retries)
+        raise self.retry(exc=exc, countdown=2 ** self.request.retries) from exc
     except Exception as exc:  # a bug or a Celery time limit: end the run visibly, never leave it running
         log.exception("execution %s failed", execution_id)
         store.fail(execution_id, f"internal error: {type(exc).__name__}")

@@ -7,8 +7,8 @@ on it) and CODESTUDIO_TEST_REDIS_URL to run the same suite against real servers.
 from __future__ import annotations
 
 import os
-import subprocess
 import shutil
+import subprocess
 import sys
 import tempfile
 import time

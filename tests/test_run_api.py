@@ -1,4 +1,7 @@
 """POST /codestudio/run end to end: API -> Redis queue -> real worker -> nsjail -> database."""
+import json
+import time
+
 import sqlalchemy as sa
 
 FIB = """
@@ -14,8 +17,6 @@ FIB_OUT = "".join(f"F({i}) = {v}\n" for i, v in enumerate([0, 1, 1, 2, 3, 5, 8, 
 
 
 def test_seed_example_with_curl_style_form_content_type(client, user, worker):
-    import json
-
     response = client.post("/codestudio/run", data=json.dumps({"language": "python", "code": FIB}),
                            content_type="application/x-www-form-urlencoded", headers=user["headers"])
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -64,9 +65,6 @@ def test_async_run_returns_202_with_location_then_completes(client, user, worker
     location = response.headers["Location"]
     assert location == f"/codestudio/executions/{response.get_json()['id']}"
     assert response.get_json()["status"] in ("queued", "running", "success")
-    from app.services.runs import wait_for  # noqa: F401  (the API's own wait is exercised elsewhere)
-
-    import time
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         body = client.get(location, headers=user["headers"]).get_json()

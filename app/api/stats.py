@@ -18,7 +18,8 @@ def _grouped(column):
                   sa.func.coalesce(sa.func.sum(UsageRecord.cost), 0))
         .where(UsageRecord.user_id == g.user.id).group_by(column)
     ).all()
-    return {key: {"executions": n, "cpu_seconds": round(float(cpu), 4), "cost": str(cost)} for key, n, cpu, cost in rows}
+    return {key: {"executions": n, "cpu_seconds": round(float(cpu), 4), "cost": str(cost)}
+            for key, n, cpu, cost in rows}
 
 
 @bp.before_request

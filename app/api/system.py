@@ -41,13 +41,18 @@ def _check(name: str, probe) -> str | None:
         return f"{name}: {type(exc).__name__}"
 
 
+def _broker_ping() -> None:
+    with current_app.extensions["celery"].connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1)
+
+
 @bp.route("/readyz")
 def readyz():
     """Database and broker reachable."""
     failures = [f for f in (
         _check("database", lambda: db.session.execute(sa.text("SELECT 1"))),
         _check("redis", lambda: current_app.extensions["redis"].ping()),
-        _check("broker", lambda: current_app.extensions["celery"].connection_for_write().ensure_connection(max_retries=1)),
+        _check("broker", _broker_ping),
     ) if f]
     db.session.rollback()
     if failures:
