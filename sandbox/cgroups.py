@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +51,15 @@ def _eventfd_count(fd: int | None) -> int:
         return os.eventfd_read(fd)
     except BlockingIOError:
         return 0
+
+
+def _v1_thread_cgroup(controller: str, proc_cgroup: str) -> str:
+    """This thread's cgroup path in a v1 hierarchy, from /proc/thread-self/cgroup."""
+    for line in proc_cgroup.splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            return path
+    return "/"
 
 
 def _write(path: Path, value: str) -> None:
@@ -127,12 +138,14 @@ class CgroupV1:
             os.close(ofd)
         return efd
 
-    def accounting_procs(self, name: str) -> list[Path]:
-        """nsjail joins memory/pids/cpu itself, never cpuacct: the worker moves the nsjail
-        process there right after spawning it, before it clones the jail."""
+    def accounting_tasks(self, name: str) -> tuple[Path, Path] | None:
+        """nsjail joins memory/pids/cpu itself, never cpuacct. v1 places threads, so the
+        spawning thread steps into the run's cpuacct group and nsjail inherits it."""
         if "cpuacct" not in self.mounts:
-            return []
-        return [self.mounts["cpuacct"] / self.parent / name / "cgroup.procs"]
+            return None
+        mount = self.mounts["cpuacct"]
+        current = _v1_thread_cgroup("cpuacct", _read(Path("/proc/thread-self/cgroup")))
+        return mount / self.parent / name / "tasks", mount / current.lstrip("/") / "tasks"
 
     def usage(self, name: str, oom_fd: int | None) -> Usage:
         mem = self.mounts["memory"] / self.parent / name
@@ -181,8 +194,8 @@ class CgroupV2:
     def oom_watch(self, name: str) -> None:
         return None  # v2 memory.events is hierarchical: oom_kill survives nsjail's child
 
-    def accounting_procs(self, name: str) -> list[Path]:
-        return []  # cpu.stat below is hierarchical
+    def accounting_tasks(self, name: str) -> None:
+        return None  # cpu.stat below is hierarchical and nsjail's child sits under it
 
     def usage(self, name: str, oom_fd: int | None) -> Usage:
         d = self.mount / self.parent / name
@@ -210,6 +223,7 @@ class RunCgroup:
 
     def __init__(self, layout, name: str):
         self.layout, self.name, self.oom_fd = layout, name, None
+        self.spawner_cpu = 0.0  # the worker thread's own CPU while it sat in the run group
 
     def create(self, memory_bytes: int, pids: int, cpus: float = 1.0) -> None:
         for d in self.layout.dirs(self.name):
@@ -220,15 +234,27 @@ class RunCgroup:
     def nsjail_flags(self, memory_bytes: int, pids: int) -> list[str]:
         return self.layout.nsjail_flags(self.name, memory_bytes, pids)
 
-    def adopt(self, pid: int) -> None:
-        for procs in self.layout.accounting_procs(self.name):
-            try:
-                _write(procs, str(pid))
-            except (ProcessLookupError, FileNotFoundError):
-                pass
+    @contextmanager
+    def spawning(self):
+        """Around the spawn of nsjail: on v1 the calling thread is in the run's cpuacct
+        group meanwhile, so the jail is accounted from its first instruction."""
+        tasks = self.layout.accounting_tasks(self.name)
+        if tasks is None:
+            yield
+            return
+        run_tasks, home_tasks = tasks
+        tid, start = str(threading.get_native_id()), time.thread_time()
+        _write(run_tasks, tid)
+        try:
+            yield
+        finally:
+            _write(home_tasks, tid)
+            self.spawner_cpu += time.thread_time() - start
 
     def usage(self) -> Usage:
-        return self.layout.usage(self.name, self.oom_fd)
+        usage = self.layout.usage(self.name, self.oom_fd)
+        usage.cpu_seconds = max(0.0, usage.cpu_seconds - self.spawner_cpu)
+        return usage
 
     def _tree(self) -> list[Path]:
         """Our run cgroup dirs and any child nsjail left behind (deepest first)."""

@@ -1,6 +1,7 @@
 """Runs one nsjail process: feeds stdin, reads capped stdout/stderr and the nsjail log."""
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import signal
@@ -54,15 +55,14 @@ def _reap(proc: subprocess.Popen) -> tuple[int, float]:
 
 
 def run_process(argv: list[str], stdin: bytes, log_write_fd: int, log_read_fd: int, output_cap: int,
-                deadline_seconds: float, grace: float, on_spawn=None) -> ProcessOutcome:
+                deadline_seconds: float, grace: float, spawning=contextlib.nullcontext) -> ProcessOutcome:
     start = time.monotonic()
-    proc = subprocess.Popen(
-        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        pass_fds=(log_write_fd,), start_new_session=True, close_fds=True, env={},
-    )
+    with spawning():
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            pass_fds=(log_write_fd,), start_new_session=True, close_fds=True, env={},
+        )
     os.close(log_write_fd)
-    if on_spawn is not None:
-        on_spawn(proc.pid)
     captures = {"stdout": _Capture(output_cap), "stderr": _Capture(output_cap), "log": _Capture(1 << 20)}
     killed_for, term_sent_at = None, None
     sel = selectors.DefaultSelector()

@@ -13,7 +13,7 @@ from .process import run_process
 from .registry import Language
 from .sanitize import sanitize
 from .settings import SandboxSettings
-from .verdict import classify, signal_name
+from .verdict import classify
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class Runner:
             outcome = run_process(
                 argv, stdin, log_write, log_read,
                 self.settings.output_limit_bytes, limits.wall_seconds + 0.05, self.settings.kill_grace,
-                on_spawn=cgroup.adopt,
+                spawning=cgroup.spawning,
             )
             usage = cgroup.usage()
         finally:
@@ -116,13 +116,12 @@ class Runner:
         status, message = classify(outcome, usage, limits.cpu_seconds)
         return RunResult(
             status=status, stdout=sanitize(outcome.stdout), stderr=sanitize(outcome.stderr),
-            returncode=outcome.returncode, signal=self._signal(status, outcome.returncode),
+            returncode=outcome.returncode, signal=self._signal(status),
             wall_time=round(outcome.wall_seconds, 4), cpu_time=round(max(usage.cpu_seconds, outcome.cpu_seconds), 4),
             memory_kb=usage.memory_peak_bytes // 1024, truncated=outcome.truncated, message=message,
         )
 
     @staticmethod
-    def _signal(status: str, returncode: int) -> str | None:
-        if status in ("memory_limit", "timeout", "output_limit"):
-            return "SIGKILL" if status != "output_limit" else "SIGTERM"
-        return signal_name(returncode)
+    def _signal(status: str) -> str | None:
+        """Only signals we have evidence of: the ones the sandbox itself sent."""
+        return {"memory_limit": "SIGKILL", "timeout": "SIGKILL", "output_limit": "SIGTERM"}.get(status)

@@ -12,7 +12,7 @@ CPU_SLACK = 0.95
 
 
 def signal_name(returncode: int) -> str | None:
-    """tini reports a signal death as 128+n, the shell convention."""
+    """The signal whose death tini would report as this status (128+n, the shell convention)."""
     if 128 < returncode < 128 + 65:
         try:
             return signal.Signals(returncode - 128).name
@@ -37,4 +37,7 @@ def classify(outcome: ProcessOutcome, usage: Usage, cpu_limit: float) -> tuple[s
         return "success", None
     if usage.pids_limited:
         return "error", "process limit reached"
+    name = signal_name(outcome.returncode)
+    if name:  # a program's own exit(128+n) looks the same, so this is a hint, not a verdict
+        return "error", f"exit status {outcome.returncode}: the status of a process killed by {name}"
     return "error", None

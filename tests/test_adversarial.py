@@ -12,6 +12,7 @@ def test_infinite_loop_is_timeout(run):
     body = run(code="while True: pass", limits=LIMITS)
     assert body["status"] == "timeout", body
     assert 2.5 < body["execution_time"] < 6 and time.monotonic() - start < 10
+    assert body["cpu_time"] > 2.5  # a killed run is still accounted (and billed) for its CPU
 
 
 def test_sleeping_program_hits_the_wall_clock_limit(run):
@@ -32,7 +33,19 @@ def test_node_allocation_is_memory_limit_or_heap_error(run):
 
 def test_user_exit_137_is_error_not_memory_limit(run):
     body = run(code="import sys; sys.exit(137)")
-    assert (body["status"], body["returncode"]) == ("error", 137), body
+    assert (body["status"], body["returncode"], body["signal"]) == ("error", 137, None), body
+
+
+def test_segfault_is_error_with_a_hint(run):
+    body = run(code="import ctypes; ctypes.string_at(0)")
+    assert (body["status"], body["returncode"], body["signal"]) == ("error", 139, None), body
+    assert "SIGSEGV" in body["message"]
+
+
+def test_cpu_of_a_partly_busy_run_is_measured(run):
+    body = run(code="import time\nt = time.process_time()\nwhile time.process_time() - t < 0.8: pass\n"
+                    "time.sleep(100)", limits={"timeout": 2, "memory_mb": 128})
+    assert body["status"] == "timeout" and 0.7 < body["cpu_time"] < 1.3, body
 
 
 def test_fork_bomb_is_contained_and_the_worker_serves_the_next_run(run):
