@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+FLOWER_PORT ?= 5555
 
 .PHONY: run test toolchains deps bench flower clean
 
@@ -27,7 +28,7 @@ bench: deps
 	$(BIN)/python -m bench.run_bench
 
 flower: deps
-	$(BIN)/celery -A wsgi:celery flower --address=127.0.0.1 --port=5555
+	$(BIN)/celery -A wsgi:celery flower --address=127.0.0.1 --port=$(FLOWER_PORT)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -1,6 +1,8 @@
 """Command line: `codestudio users …`, `codestudio keys …`, `codestudio stack`."""
 from __future__ import annotations
 
+import re
+
 import click
 import sqlalchemy as sa
 from flask import Flask, current_app
@@ -10,12 +12,21 @@ from .extensions import db
 from .models import User
 from .services.apikeys import create_user, issue_key, revoke_key
 
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 users = click.Group("users", help="Manage users.")
 keys = click.Group("keys", help="Manage API keys.")
 
 
-def _tier_choice():
-    return click.Choice(sorted(current_app.config["TIERS"]))
+def _check_tier(tier: str) -> None:
+    if tier not in current_app.config["TIERS"]:
+        raise click.BadParameter(f"tier must be one of {sorted(current_app.config['TIERS'])}")
+
+
+def _valid_email(email: str) -> str:
+    email = email.strip().lower()
+    if not EMAIL.fullmatch(email):
+        raise click.BadParameter(f"not an email address: {email!r}")
+    return email
 
 
 def _user(email: str) -> User:
@@ -31,9 +42,9 @@ def _user(email: str) -> User:
 @with_appcontext
 def users_create(email, tier):
     """Create a user and print a new API key."""
-    if tier not in current_app.config["TIERS"]:
-        raise click.BadParameter(f"tier must be one of {sorted(current_app.config['TIERS'])}")
-    if db.session.execute(sa.select(User.id).where(User.email == email.strip().lower())).first():
+    _check_tier(tier)
+    email = _valid_email(email)
+    if db.session.execute(sa.select(User.id).where(User.email == email)).first():
         raise click.ClickException(f"user {email} exists")
     _, key = create_user(email, tier)
     click.echo(key)
@@ -42,6 +53,7 @@ def users_create(email, tier):
 @users.command("list")
 @with_appcontext
 def users_list():
+    click.echo("id\temail\ttier")
     for user in db.session.execute(sa.select(User).order_by(User.id)).scalars():
         click.echo(f"{user.id}\t{user.email}\t{user.tier}")
 
@@ -51,10 +63,10 @@ def users_list():
 @click.argument("tier")
 @with_appcontext
 def users_set_tier(email, tier):
-    if tier not in current_app.config["TIERS"]:
-        raise click.BadParameter(f"tier must be one of {sorted(current_app.config['TIERS'])}")
+    _check_tier(tier)
     _user(email).tier = tier
     db.session.commit()
+    click.echo(f"{email.strip().lower()}: {tier}")
 
 
 @keys.command("create")
@@ -72,7 +84,10 @@ def keys_create(email):
 @with_appcontext
 def keys_revoke(prefix):
     """Revoke keys by their first 11 characters."""
-    click.echo(f"revoked {revoke_key(prefix)}")
+    revoked = revoke_key(prefix)
+    if not revoked:
+        raise click.ClickException(f"no active key starts with {prefix!r}")
+    click.echo(f"revoked {revoked}")
 
 
 @click.command("stack")

@@ -6,6 +6,8 @@ from pathlib import PurePosixPath
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
+STATUSES = ("queued", "running", "success", "error", "compile_error", "timeout", "memory_limit",
+            "output_limit", "internal_error")
 MAX_FILES = 32
 MAX_FILE_NAME = 255
 MAX_ARGS = 64
@@ -55,8 +57,8 @@ class FileSchema(Schema):
 
 
 class LimitsSchema(Schema):
-    timeout = fields.Float(validate=validate.Range(min=0.1, max=3600), metadata={"description": "wall seconds"})
-    memory_mb = fields.Integer(validate=validate.Range(min=32, max=65536))
+    timeout = fields.Float(validate=validate.Range(min=0.1), metadata={"description": "wall seconds"})
+    memory_mb = fields.Integer(validate=validate.Range(min=32))
 
 
 class RunRequestSchema(Schema):
@@ -77,6 +79,34 @@ class RunRequestSchema(Schema):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValidationError(f"duplicate file names: {dupes}", "files")
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, with a stable machine-readable `code`."""
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    code = fields.String()
+    detail = fields.String()
+    instance = fields.String()
+    errors = fields.Dict(metadata={"description": "per-field validation messages"})
+
+
+class StatsGroupSchema(Schema):
+    executions = fields.Integer()
+    cpu_seconds = fields.Float()
+    cost = fields.String()
+
+
+class StatsSchema(Schema):
+    tier = fields.String()
+    executions = fields.Integer()
+    pending = fields.Integer()
+    success_rate = fields.Float(allow_none=True)
+    cpu_seconds = fields.Float()
+    cost = fields.String()
+    by_language = fields.Dict(keys=fields.String(), values=fields.Nested(StatsGroupSchema))
+    by_status = fields.Dict(keys=fields.String(), values=fields.Nested(StatsGroupSchema))
 
 
 class TruncatedSchema(Schema):
@@ -115,7 +145,7 @@ class ExecutionPageSchema(Schema):
 class PageArgsSchema(Schema):
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
     cursor = fields.String(load_default=None)
-    status = fields.String(load_default=None)
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
     language = fields.String(load_default=None)
 
 

@@ -98,7 +98,7 @@ def run_stack(worker_processes: int, pool: str = "prefork") -> None:
                                     "-c", str(worker_processes), "-n", "codestudio@%h", "--loglevel", "INFO"],
                                    cwd=ROOT, start_new_session=True)
         api = subprocess.Popen([_bin("gunicorn"), "-b", f"{host}:{port}", "-w", "2", "-k", "gthread",
-                                "--threads", "16", "--timeout", "120", "wsgi:app"], cwd=ROOT,
+                                "--threads", "16", "--timeout", "120", "--no-control-socket", "wsgi:app"], cwd=ROOT,
                                start_new_session=True)
         children += [workers, api]
         print(f"\nCode Studio is starting on http://{host}:{port}\n"
@@ -115,6 +115,7 @@ def _supervise(children: list[subprocess.Popen]) -> None:
     stop = {"now": False}
 
     def request_stop(signum, frame):
+        print(f"received {signal.Signals(signum).name}; stopping", file=sys.stderr, flush=True)
         stop["now"] = True
 
     # children run in their own sessions: Ctrl-C reaches only this supervisor,

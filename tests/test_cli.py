@@ -13,6 +13,8 @@ def test_users_create_prints_a_working_key_and_keys_revoke(app, client):
     assert runner.invoke(args=["users", "create", "cli.user@example.test"]).exit_code != 0  # duplicate
     second = runner.invoke(args=["keys", "create", "cli.user@example.test"]).output.strip()
     assert runner.invoke(args=["keys", "revoke", key[:11]]).output.strip() == "revoked 1"
+    assert runner.invoke(args=["keys", "revoke", key[:11]]).exit_code != 0  # nothing left to revoke
+    assert runner.invoke(args=["users", "create", "not-an-email"]).exit_code != 0
     assert client.get("/codestudio/stats", headers={"Authorization": f"Bearer {key}"}).status_code == 401
     assert client.get("/codestudio/stats", headers={"Authorization": f"Bearer {second}"}).status_code == 200
 

@@ -115,6 +115,19 @@ def test_unknown_execution_is_404(client, user):
     problem(client.get("/codestudio/executions/" + "x" * 500, headers=user["headers"]), 404, "execution_not_found")
 
 
+def test_huge_limits_name_the_tier_maximum(client, user):
+    body = problem(post(client, user, {"language": "python", "code": "1", "limits": {"timeout": 100000}}), 422,
+                   "limit_exceeded")
+    assert (body["limit"], body["maximum"]) == ("timeout", 30)
+    body = problem(post(client, user, {"language": "python", "code": "1", "limits": {"memory_mb": 10 ** 9}}), 422,
+                   "limit_exceeded")
+    assert body["limit"] == "memory_mb"
+
+
+def test_unknown_status_filter_is_422(client, user):
+    problem(client.get("/codestudio/executions?status=bogus", headers=user["headers"]), 422, "validation_error")
+
+
 def test_bad_cursor_and_limit_are_422(client, user):
     problem(client.get("/codestudio/executions?cursor=%%%", headers=user["headers"]), 422, "invalid_cursor")
     problem(client.get("/codestudio/executions?limit=0", headers=user["headers"]), 422, "validation_error")

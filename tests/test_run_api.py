@@ -125,9 +125,14 @@ def test_health_and_readiness(client, worker):
     assert client.get("/readyz").get_json() == {"status": "ready"}
 
 
-def test_openapi_document_is_served(client):
+def test_openapi_document_describes_auth_and_problem_errors(client):
     spec = client.get("/codestudio/openapi.json").get_json()
     assert "/codestudio/run" in spec["paths"] and "/codestudio/executions/{execution_id}" in spec["paths"]
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    unauthorized = spec["components"]["responses"]["UNAUTHORIZED"]["content"]
+    assert unauthorized["application/problem+json"]["schema"]["$ref"].endswith("/Problem")
+    assert spec["components"]["schemas"]["Problem"]["properties"]["code"]["type"] == "string"
+    assert spec["paths"]["/codestudio/languages"]["get"]["security"] == []
 
 
 def test_prometheus_metrics_report_queues_workers_and_active_runs(client, worker):

@@ -32,4 +32,4 @@ def metrics():
         .group_by(Execution.status)).all())
     for status in ACTIVE_STATUSES:
         active.labels(status).set(counts.get(status, 0))
-    return Response(generate_latest(reg), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(reg), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -30,6 +30,10 @@ def authenticate_and_check_body():
 @bp.arguments(RunRequestSchema)
 @bp.response(200, ExecutionSchema)
 @bp.alt_response(202, schema=ExecutionSchema, description="Accepted; poll the Location")
+@bp.alt_response(401, response="UNAUTHORIZED")
+@bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
+@bp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
+@bp.alt_response(503, response="SERVICE_UNAVAILABLE")
 def run(data):
     """Run a program; with wait (default) the response carries the result."""
     row = runs.submit(g.user, data)
@@ -43,6 +47,8 @@ def run(data):
 
 @bp.route("/executions/<execution_id>", endpoint="execution")
 @bp.response(200, ExecutionSchema)
+@bp.alt_response(401, response="UNAUTHORIZED")
+@bp.alt_response(404, response="NOT_FOUND")
 def get_execution(execution_id):
     """One of the caller's executions."""
     return runs.get_owned(g.user, execution_id)
@@ -51,6 +57,7 @@ def get_execution(execution_id):
 @bp.route("/executions")
 @bp.arguments(PageArgsSchema, location="query")
 @bp.response(200, ExecutionPageSchema)
+@bp.alt_response(401, response="UNAUTHORIZED")
 def list_executions(args):
     """The caller's executions, newest first (cursor pagination)."""
     rows, next_cursor = runs.page(g.user, args["limit"], args["cursor"], args["status"], args["language"])

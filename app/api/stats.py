@@ -1,12 +1,15 @@
 """GET /codestudio/stats: the caller's usage totals."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 import sqlalchemy as sa
 from flask import g
 
 from ..auth import current_user
 from ..extensions import db
 from ..models import Execution, UsageRecord
+from ..schemas import StatsSchema
 from . import Blueprint
 
 bp = Blueprint("stats", __name__, url_prefix="/codestudio", description="Usage statistics")
@@ -28,6 +31,8 @@ def authenticate():
 
 
 @bp.route("/stats")
+@bp.response(200, StatsSchema)
+@bp.alt_response(401, response="UNAUTHORIZED")
 def stats():
     """Totals, success rate, CPU seconds and cost, by language and by status."""
     by_status = _grouped(UsageRecord.status)
@@ -41,7 +46,7 @@ def stats():
         "pending": pending,
         "success_rate": round(by_status.get("success", {}).get("executions", 0) / finished, 4) if finished else None,
         "cpu_seconds": round(sum(v["cpu_seconds"] for v in by_status.values()), 4),
-        "cost": str(sum((float(v["cost"]) for v in by_status.values()), 0.0)),
+        "cost": str(sum((Decimal(v["cost"]) for v in by_status.values()), Decimal(0))),
         "by_language": _grouped(UsageRecord.language),
         "by_status": by_status,
     }

@@ -16,6 +16,7 @@ bp = Blueprint("system", __name__, description="Languages and health")
 
 
 @bp.route("/codestudio/languages")
+@bp.doc(security=[])
 @bp.response(200, LanguageSchema(many=True))
 def languages():
     """Every defined language; `available` when a live worker serves it, with its version."""
@@ -28,6 +29,7 @@ def languages():
 
 
 @bp.route("/healthz")
+@bp.doc(security=[])
 def healthz():
     """The process is up."""
     return {"status": "ok"}
@@ -47,6 +49,8 @@ def _broker_ping() -> None:
 
 
 @bp.route("/readyz")
+@bp.doc(security=[])
+@bp.alt_response(503, response="SERVICE_UNAVAILABLE")
 def readyz():
     """Database and broker reachable."""
     failures = [f for f in (
