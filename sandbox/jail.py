@@ -11,8 +11,7 @@ from .settings import JAIL_GID, JAIL_UID, SandboxSettings
 
 BASE_BINDS = ("/usr", "/lib", "/lib64", "/bin", "/etc/alternatives", "/etc/ld.so.cache")
 JAIL_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/work", "LANG": "C.UTF-8"}
-PASSWD = f"sandbox:x:{JAIL_UID}:{JAIL_GID}:sandbox:/work:/bin/sh\n"
-GROUP = f"sandbox:x:{JAIL_GID}:\n"
+BASE_CONFIG = Path(__file__).with_name("nsjail.cfg")  # /dev, identity files, seccomp
 
 
 @dataclass(frozen=True)
@@ -33,17 +32,6 @@ def expand(template: tuple[str, ...], lang: Language, memory_mb: int) -> list[st
     return [part.format(**values) for part in template]
 
 
-def identity_files(etc_dir: Path) -> Path:
-    """A fake /etc/passwd and /etc/group naming only the jail user."""
-    etc_dir.mkdir(parents=True, exist_ok=True)
-    for name, content in (("passwd", PASSWD), ("group", GROUP)):
-        path = etc_dir / name
-        if not path.exists() or path.read_text() != content:
-            path.write_text(content)
-            os.chmod(path, 0o644)
-    return etc_dir
-
-
 def _binds(lang: Language) -> list[str]:
     argv = []
     for path in (*BASE_BINDS, *lang.profile.binds, *lang.binds):
@@ -54,11 +42,11 @@ def _binds(lang: Language) -> list[str]:
 
 def nsjail_argv(
     settings: SandboxSettings, lang: Language, workdir: Path, command: list[str],
-    limits: StageLimits, log_fd: int, etc_dir: Path, cgroup_flags: list[str],
+    limits: StageLimits, log_fd: int, cgroup_flags: list[str],
 ) -> list[str]:
     env = {**JAIL_ENV, **lang.env}
     argv = [
-        settings.nsjail, "--mode", "o", "--log_fd", str(log_fd),
+        settings.nsjail, "--config", str(BASE_CONFIG), "--mode", "o", "--log_fd", str(log_fd),
         "--user", f"{JAIL_UID}:{JAIL_UID}:1", "--group", f"{JAIL_GID}:{JAIL_GID}:1",
         "--hostname", "sandbox", "--cwd", "/work",
         "--time_limit", str(max(1, math.ceil(limits.wall_seconds))),
@@ -67,15 +55,12 @@ def nsjail_argv(
         "--rlimit_nofile", str(settings.open_files), "--rlimit_nproc", "max",
         "--rlimit_core", "0", "--rlimit_stack", "8",
         *_binds(lang),
-        "-R", f"{etc_dir / 'passwd'}:/etc/passwd", "-R", f"{etc_dir / 'group'}:/etc/group",
-        "-m", "none:/dev:tmpfs:size=65536,mode=755",
-        "-B", "/dev/null", "-R", "/dev/zero", "-R", "/dev/urandom", "-R", "/dev/urandom:/dev/random",
         "-m", f"none:/tmp:tmpfs:size={settings.tmp_mb * 1024 * 1024},nr_inodes=4096,mode=1777",
         "-B", f"{workdir}:/work",
         *cgroup_flags,
     ]
-    if not lang.profile.proc:
-        argv.append("--disable_proc")
+    if lang.profile.proc:  # read-only procfs; the base config mounts none
+        argv += ["--proc_path", "/proc"]
     for key, value in env.items():
         argv += ["--env", f"{key}={value}"]
     return argv + ["--", settings.tini, "-s", "--", *command]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import cgroups, workdir
-from .jail import StageLimits, expand, identity_files, nsjail_argv
+from .jail import StageLimits, expand, nsjail_argv
 from .process import run_process
 from .registry import Language
 from .sanitize import sanitize
@@ -66,7 +66,6 @@ class Runner:
     def __init__(self, settings: SandboxSettings | None = None):
         self.settings = settings or SandboxSettings.from_env()
         self.cgroups = cgroups.detect(self.settings.cgroup_parent)
-        self.etc_dir = self.settings.runs_dir.parent / "etc"
 
     def prepare(self) -> None:
         """Check the host can enforce limits, create roots, sweep leftovers of dead workers."""
@@ -75,7 +74,6 @@ class Runner:
                 raise SandboxInfraError(f"missing sandbox binary: {binary}")
         self.cgroups.prepare()
         workdir.prepare_runs_dir(self.settings.runs_dir)
-        identity_files(self.etc_dir)
         swept = workdir.sweep(self.settings.runs_dir, lambda n: not _owner_alive(n))
         swept += cgroups.sweep(self.cgroups, lambda n: not _owner_alive(n))
         if swept:
@@ -103,7 +101,7 @@ class Runner:
         cgroup.create(memory_bytes, limits.pids)
         log_read, log_write = os.pipe()
         try:
-            argv = nsjail_argv(self.settings, lang, work_path, command, limits, log_write, self.etc_dir,
+            argv = nsjail_argv(self.settings, lang, work_path, command, limits, log_write,
                                cgroup.nsjail_flags(memory_bytes, limits.pids))
             outcome = run_process(
                 argv, stdin, log_write, log_read,

@@ -29,7 +29,7 @@ class SandboxSettings:
     tmp_mb: int = 16
     kill_grace: float = 2.0
     file_size_mb: int = 16
-    open_files: int = 128
+    open_files: int = 64
 
     @classmethod
     def from_env(cls) -> "SandboxSettings":

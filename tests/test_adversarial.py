@@ -109,3 +109,36 @@ def test_writing_outside_work_and_tmp_is_read_only(run):
 def test_ansi_and_control_characters_are_removed_from_output(run):
     body = run(code="print('\\x1b[31mred\\x1b[0m\\x07\\x00ok\\r')")
     assert body["stdout"] == "redok\n"
+
+
+def test_seccomp_refuses_namespaces_tracing_vsock_and_io_uring(run):
+    code = """
+import ctypes, errno, socket
+libc = ctypes.CDLL(None, use_errno=True)
+def call(name, *args):
+    rc = getattr(libc, name)(*args)
+    return errno.errorcode.get(ctypes.get_errno(), rc) if rc == -1 else rc
+print("unshare", call("unshare", 0x10000000 | 0x40000000))
+print("ptrace", call("ptrace", 0, 0, 0, 0))
+print("io_uring", call("syscall", 425, 8, None))
+print("keyctl", call("syscall", 250, 0, 0, 0, 0))
+try:
+    socket.socket(40, socket.SOCK_STREAM)
+    print("vsock", "opened")
+except OSError as e:
+    print("vsock", errno.errorcode[e.errno])
+"""
+    assert run(code=code)["stdout"] == "unshare EPERM\nptrace EPERM\nio_uring ENOSYS\nkeyctl EPERM\nvsock EPERM\n"
+
+
+def test_seccomp_is_active_and_there_are_no_capabilities(run):
+    body = run("javascript", "const s=require('fs').readFileSync('/proc/self/status','utf8');"
+                             "console.log(s.split('\\n').filter(l=>/^(Seccomp|NoNewPrivs|CapEff):/.test(l)).join(' '))")
+    assert body["stdout"].split() == ["CapEff:", "0000000000000000", "NoNewPrivs:", "1", "Seccomp:", "2"]
+
+
+def test_dev_is_read_only_and_passwd_names_only_the_jail_user(run):
+    code = ("import os\nprint(sorted(os.listdir('/dev')))\ntry:\n    os.mkdir('/dev/x')\nexcept OSError as e:\n"
+            "    print(e.strerror)\nprint(open('/etc/passwd').read().strip())\n")
+    assert run(code=code)["stdout"] == ("['null', 'random', 'urandom', 'zero']\nRead-only file system\n"
+                                        "sandbox:x:65534:65534:sandbox:/work:/bin/sh\n")

@@ -113,7 +113,7 @@ def test_nsjail_argv_maps_to_unprivileged_outside_uid_and_never_enables_network(
     settings = SandboxSettings(nsjail="/bin/nsjail", tini="/usr/bin/tini-static", runs_dir=tmp_path)
     lang = registry().get("python")
     argv = nsjail_argv(settings, lang, tmp_path / "w", expand(lang.run, lang, 256) + ["a b", "$HOME"],
-                       StageLimits(2.5, 2.5, 256, 64), 5, tmp_path, [])
+                       StageLimits(2.5, 2.5, 256, 64), 5, [])
     assert argv[argv.index("--user") + 1] == "65534:65534:1"
     assert argv[argv.index("--group") + 1] == "65534:65534:1"
     assert argv[argv.index("--time_limit") + 1] == "3"
