@@ -74,11 +74,15 @@ class RunRequestSchema(Schema):
                       metadata={"description": "reserved for projects"})
 
     @validates_schema
-    def _unique_files(self, data, **kwargs):
+    def _consistent_files(self, data, **kwargs):
         names = [f["name"] for f in data.get("files", [])]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValidationError(f"duplicate file names: {dupes}", "files")
+        directories = {str(parent) for n in names for parent in PurePosixPath(n).parents}
+        clash = sorted(set(names) & directories)
+        if clash:
+            raise ValidationError(f"{clash[0]!r} is both a file and a directory", "files")
 
 
 class ProblemSchema(Schema):

@@ -56,13 +56,19 @@ def _reap(proc: subprocess.Popen) -> tuple[int, float]:
 
 def run_process(argv: list[str], stdin: bytes, log_write_fd: int, log_read_fd: int, output_cap: int,
                 deadline_seconds: float, grace: float, spawning=contextlib.nullcontext) -> ProcessOutcome:
+    """Owns both log pipe ends: they are closed whatever happens."""
     start = time.monotonic()
-    with spawning():
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            pass_fds=(log_write_fd,), start_new_session=True, close_fds=True, env={},
-        )
-    os.close(log_write_fd)
+    try:
+        with spawning():
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=(log_write_fd,), start_new_session=True, close_fds=True, env={},
+            )
+    except BaseException:
+        os.close(log_read_fd)
+        raise
+    finally:
+        os.close(log_write_fd)
     captures = {"stdout": _Capture(output_cap), "stderr": _Capture(output_cap), "log": _Capture(1 << 20)}
     killed_for, term_sent_at = None, None
     sel = selectors.DefaultSelector()

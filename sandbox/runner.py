@@ -48,18 +48,26 @@ class RunResult:
     message: str | None = None
 
 
-def _owner_alive(name: str) -> bool:
-    """Run dirs and cgroups are named '<pid>.<run>': the owning worker process."""
-    pid = name.split(".", 1)[0]
-    if not pid.isdigit():
-        return False
+def _start_ticks(pid: int) -> str | None:
     try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _owner_token() -> str:
+    """'<pid>-<start time>': names this worker process, immune to pid reuse."""
+    return f"{os.getpid()}-{_start_ticks(os.getpid())}"
+
+
+def _owner_alive(name: str) -> bool:
+    """Run dirs and cgroups are named '<owner token>.<run>'; other names are never ours."""
+    owner, _, run = name.partition(".")
+    pid, _, ticks = owner.partition("-")
+    if not (pid.isdigit() and ticks.isdigit() and run):
+        return True  # not a run of ours: leave it alone
+    return _start_ticks(int(pid)) == ticks
 
 
 class Runner:
@@ -80,11 +88,15 @@ class Runner:
             log.info("swept %d stale sandbox leftovers", swept)
 
     def run(self, spec: RunSpec) -> RunResult:
-        name = f"{os.getpid()}.{uuid.uuid4().hex[:12]}"
+        name = f"{_owner_token()}.{uuid.uuid4().hex[:12]}"
         files = [(spec.language.main, spec.code.encode()), *spec.files]
         try:
             with workdir.Workdir(self.settings.runs_dir, name, self._work_mb(spec)) as work:
-                work.write_files(files)
+                try:
+                    work.write_files(files)
+                except OSError as exc:  # the request's files cannot be laid out: not worth a retry
+                    return RunResult(status="internal_error",
+                                     message=f"could not place the input files: {exc.strerror}: {exc.filename}")
                 command = expand(spec.language.run, spec.language, spec.memory_mb) + list(spec.args)
                 limits = StageLimits(spec.timeout, spec.timeout, spec.memory_mb, spec.language.profile.pids)
                 return self._stage(name, work.path, command, spec.stdin, limits, spec.language)
@@ -98,11 +110,13 @@ class Runner:
                limits: StageLimits, lang: Language) -> RunResult:
         cgroup = cgroups.RunCgroup(self.cgroups, name)
         memory_bytes = limits.memory_mb * 1024 * 1024
-        cgroup.create(memory_bytes, limits.pids)
         log_read, log_write = os.pipe()
+        pipe_handed_over = False
         try:
+            cgroup.create(memory_bytes, limits.pids)
             argv = nsjail_argv(self.settings, lang, work_path, command, limits, log_write,
                                cgroup.nsjail_flags(memory_bytes, limits.pids))
+            pipe_handed_over = True  # run_process closes both ends
             outcome = run_process(
                 argv, stdin, log_write, log_read,
                 self.settings.output_limit_bytes, limits.wall_seconds + 0.05, self.settings.kill_grace,
@@ -111,6 +125,9 @@ class Runner:
             usage = cgroup.usage()
         finally:
             cgroup.destroy()
+            if not pipe_handed_over:
+                os.close(log_read)
+                os.close(log_write)
         status, message = classify(outcome, usage, limits.cpu_seconds)
         return RunResult(
             status=status, stdout=sanitize(outcome.stdout), stderr=sanitize(outcome.stderr),

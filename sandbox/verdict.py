@@ -9,6 +9,7 @@ from .process import ProcessOutcome
 NSJAIL_WALL_TIMEOUT = "run time >= time limit"
 NSJAIL_STARTED = "Executing '"
 CPU_SLACK = 0.95
+SIGKILL_STATUS = 128 + signal.SIGKILL  # RLIMIT_CPU kills (soft = hard limit)
 
 
 def signal_name(returncode: int) -> str | None:
@@ -31,7 +32,7 @@ def classify(outcome: ProcessOutcome, usage: Usage, cpu_limit: float) -> tuple[s
         return "memory_limit", "killed: memory limit exceeded"
     if outcome.killed_for == "wall_timeout" or NSJAIL_WALL_TIMEOUT in outcome.log:
         return "timeout", "killed: wall-clock time limit exceeded"
-    if outcome.returncode != 0 and max(usage.cpu_seconds, outcome.cpu_seconds) >= cpu_limit * CPU_SLACK:
+    if outcome.returncode == SIGKILL_STATUS and max(usage.cpu_seconds, outcome.cpu_seconds) >= cpu_limit * CPU_SLACK:
         return "timeout", "killed: CPU time limit exceeded"
     if outcome.returncode == 0:
         return "success", None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import stat
 from pathlib import Path, PurePosixPath
 
 from .settings import JAIL_GID, JAIL_UID
@@ -108,21 +109,29 @@ def remove(path: Path) -> None:
 
 
 def check_ancestors(path: Path) -> None:
-    """Every directory above the runs dir must be root-owned, not writable by others
-    (nothing can be planted on the path) and traversable (the jail binds from it)."""
-    for parent in path.resolve().parents:
-        st = os.stat(parent)
-        if st.st_uid != 0 or st.st_mode & 0o022 and not st.st_mode & 0o1000:
+    """The runs dir and every directory above it must be real directories (no symlink),
+    root-owned, not writable by others unless sticky like /tmp (nothing can be planted or
+    swapped on the path), and traversable (the jail binds from it)."""
+    path = Path(os.path.abspath(path))
+    for parent in (path, *path.parents):
+        st = os.lstat(parent)
+        if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+            raise WorkdirError(f"{parent} must be a directory, not a symlink")
+        if st.st_uid != 0 or (st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX):
             raise WorkdirError(f"{parent} must be root-owned and not group/other-writable")
         if not st.st_mode & 0o001:
             raise WorkdirError(f"{parent} must be traversable by others (mode o+x) for the jail")
 
 
 def prepare_runs_dir(runs_dir: Path) -> None:
+    existing = Path(os.path.abspath(runs_dir))
+    while not os.path.lexists(existing):
+        existing = existing.parent
+    check_ancestors(existing)  # before creating anything below it
     runs_dir.mkdir(mode=0o711, parents=True, exist_ok=True)
+    check_ancestors(runs_dir)
     os.chown(runs_dir, 0, 0)
     os.chmod(runs_dir, 0o711)
-    check_ancestors(runs_dir)
 
 
 def sweep(runs_dir: Path, is_stale) -> int:

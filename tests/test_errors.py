@@ -74,6 +74,8 @@ def test_unknown_language_is_422(client, user):
     ({"language": "python", "code": "1", "files": [{"name": "/etc/passwd", "content": ""}]}, "files"),
     ({"language": "python", "code": "1", "files": [{"name": "a\nb", "content": ""}]}, "files"),
     ({"language": "python", "code": "1", "files": [{"name": "a.py", "content": ""}] * 2}, "files"),
+    ({"language": "python", "code": "1", "files": [{"name": "lib", "content": ""},
+                                                   {"name": "lib/x.py", "content": ""}]}, "files"),
     ([1, 2, 3], "_schema"),
 ])
 def test_bad_fields_are_422_naming_the_field(client, user, payload, field):
@@ -86,6 +88,12 @@ def test_offending_file_name_is_named(client, user):
                                        "files": [{"name": "ok.py", "content": ""}, {"name": "x/../../y", "content": ""}]}),
                    422, "validation_error")
     assert "x/../../y" in json.dumps(body["errors"])
+
+
+def test_entry_file_used_as_a_directory_is_422(client, user):
+    body = problem(post(client, user, {"language": "python", "code": "1",
+                                       "files": [{"name": "main.py/x", "content": ""}]}), 422, "invalid_file_name")
+    assert body["file"] == "main.py/x"
 
 
 def test_entry_file_name_clash_is_422(client, user):

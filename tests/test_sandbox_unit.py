@@ -120,3 +120,30 @@ def test_nsjail_argv_maps_to_unprivileged_outside_uid_and_never_enables_network(
     assert not any("clone_newnet" in a or "disable_clone" in a for a in argv)
     assert argv[-2:] == ["a b", "$HOME"]  # user args stay single argv elements
     assert argv[argv.index("--") + 1:argv.index("--") + 4] == ["/usr/bin/tini-static", "-s", "--"]
+
+
+def test_runs_dir_ancestors_must_not_be_symlinks_or_writable():
+    import shutil
+    import tempfile
+
+    from sandbox.workdir import WorkdirError, check_ancestors
+
+    base = Path(tempfile.mkdtemp(prefix="cs-ancestors-"))  # under sticky /tmp, like a real deployment may be
+    try:
+        _check_ancestor_rules(base, check_ancestors, WorkdirError)
+    finally:
+        shutil.rmtree(base)
+
+
+def _check_ancestor_rules(base, check_ancestors, WorkdirError):
+    base.chmod(0o711)
+    real = base / "real"
+    real.mkdir()
+    real.chmod(0o711)
+    (base / "link").symlink_to(real)
+    check_ancestors(real)
+    with pytest.raises(WorkdirError, match="symlink"):
+        check_ancestors(base / "link")
+    real.chmod(0o777)
+    with pytest.raises(WorkdirError, match="not group/other-writable"):
+        check_ancestors(real)

@@ -54,8 +54,7 @@ def check_sizes(data: dict) -> None:
 def submit(user: User, data: dict) -> Execution:
     lang = resolve_language(data["language"])
     check_sizes(data)
-    main_names = {lang.main}
-    clash = [f["name"] for f in data["files"] if f["name"] in main_names]
+    clash = [f["name"] for f in data["files"] if f["name"].split("/", 1)[0] == lang.main]
     if clash:
         raise Problem(422, "invalid_file_name", f"{clash[0]!r} is the entry file name", file=clash[0])
     timeout, memory = effective_limits(user, data["limits"])
