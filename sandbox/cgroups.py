@@ -209,9 +209,10 @@ class CgroupV2:
 
 
 def detect(parent: str, mountinfo: str | None = None):
-    """The cgroup layout of this host; v2 is used only where it has memory and pids."""
+    """The cgroup layout of this host; v2 is used only where it has memory and pids
+    (a hybrid host whose v2 lacks them falls back to the v1 hierarchies)."""
     v1, v2 = cgroup_mounts(mountinfo if mountinfo is not None else _read(Path("/proc/self/mountinfo")))
-    if v2 is not None and "memory" in _read(v2 / "cgroup.controllers").split():
+    if v2 is not None and {"memory", "pids"} <= set(_read(v2 / "cgroup.controllers").split()):
         return CgroupV2(v2, parent)
     if v1:
         return CgroupV1(v1, parent)
