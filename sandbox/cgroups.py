@@ -53,15 +53,6 @@ def _eventfd_count(fd: int | None) -> int:
         return 0
 
 
-def _v1_thread_cgroup(controller: str, proc_cgroup: str) -> str:
-    """This thread's cgroup path in a v1 hierarchy, from /proc/thread-self/cgroup."""
-    for line in proc_cgroup.splitlines():
-        _, controllers, path = line.split(":", 2)
-        if controller in controllers.split(","):
-            return path
-    return "/"
-
-
 def _write(path: Path, value: str) -> None:
     with open(path, "w") as fh:
         fh.write(value)
@@ -138,20 +129,13 @@ class CgroupV1:
             os.close(ofd)
         return efd
 
-    def accounting_tasks(self, name: str) -> tuple[Path, Path] | None:
-        """nsjail joins memory/pids/cpu itself, never cpuacct. v1 places threads, so the
-        spawning thread steps into the run's cpuacct group and nsjail inherits it."""
-        if "cpuacct" not in self.mounts:
-            return None
-        mount = self.mounts["cpuacct"]
-        current = _v1_thread_cgroup("cpuacct", _read(Path("/proc/thread-self/cgroup")))
-        return mount / self.parent / name / "tasks", mount / current.lstrip("/") / "tasks"
+    def thread_cpu(self, owner: str) -> "ThreadCpu":
+        return ThreadCpu(self.mounts.get("cpuacct"), self.parent, owner)
 
     def usage(self, name: str, oom_fd: int | None) -> Usage:
         mem = self.mounts["memory"] / self.parent / name
-        cpu_ns = _read(self.mounts.get("cpuacct", mem.parent.parent) / self.parent / name / "cpuacct.usage").strip()
         return Usage(
-            cpu_seconds=int(cpu_ns) / 1e9 if cpu_ns.isdigit() else 0.0,
+            cpu_seconds=0.0,  # v1: measured by ThreadCpu (nsjail never joins cpuacct)
             memory_peak_bytes=int(_read(mem / "memory.max_usage_in_bytes").strip() or 0),
             oom_killed=_eventfd_count(oom_fd) > 0,
             pids_limited=_keyed(_read(self.mounts["pids"] / self.parent / name / "pids.events")).get("max", 0) > 0,
@@ -194,8 +178,8 @@ class CgroupV2:
     def oom_watch(self, name: str) -> None:
         return None  # v2 memory.events is hierarchical: oom_kill survives nsjail's child
 
-    def accounting_tasks(self, name: str) -> None:
-        return None  # cpu.stat below is hierarchical and nsjail's child sits under it
+    def thread_cpu(self, owner: str) -> "ThreadCpu":
+        return ThreadCpu(None, self.parent, owner)  # cpu.stat below is hierarchical
 
     def usage(self, name: str, oom_fd: int | None) -> Usage:
         d = self.mount / self.parent / name
@@ -224,7 +208,6 @@ class RunCgroup:
 
     def __init__(self, layout, name: str):
         self.layout, self.name, self.oom_fd = layout, name, None
-        self.spawner_cpu = 0.0  # the worker thread's own CPU while it sat in the run group
 
     def create(self, memory_bytes: int, pids: int, cpus: float = 1.0) -> None:
         for d in self.layout.dirs(self.name):
@@ -235,27 +218,8 @@ class RunCgroup:
     def nsjail_flags(self, memory_bytes: int, pids: int) -> list[str]:
         return self.layout.nsjail_flags(self.name, memory_bytes, pids)
 
-    @contextmanager
-    def spawning(self):
-        """Around the spawn of nsjail: on v1 the calling thread is in the run's cpuacct
-        group meanwhile, so the jail is accounted from its first instruction."""
-        tasks = self.layout.accounting_tasks(self.name)
-        if tasks is None:
-            yield
-            return
-        run_tasks, home_tasks = tasks
-        tid, start = str(threading.get_native_id()), time.thread_time()
-        _write(run_tasks, tid)
-        try:
-            yield
-        finally:
-            _write(home_tasks, tid)
-            self.spawner_cpu += time.thread_time() - start
-
     def usage(self) -> Usage:
-        usage = self.layout.usage(self.name, self.oom_fd)
-        usage.cpu_seconds = max(0.0, usage.cpu_seconds - self.spawner_cpu)
-        return usage
+        return self.layout.usage(self.name, self.oom_fd)
 
     def _tree(self) -> list[Path]:
         """Our run cgroup dirs and any child nsjail left behind (deepest first)."""
@@ -285,6 +249,45 @@ class RunCgroup:
                 d.rmdir()
             except FileNotFoundError:
                 pass
+
+
+class ThreadCpu:
+    """CPU used by what a worker thread spawns, on cgroup v1 where nsjail never joins
+    cpuacct: each worker thread lives in its own cpuacct group (joined once, on first
+    use), everything it spawns inherits it, and a run's CPU is the group's delta minus
+    the thread's own. No per-run cgroup migration, so no race and no extra latency."""
+
+    _local = threading.local()
+
+    def __init__(self, mount: Path | None, parent: str, owner: str):
+        self.mount, self.parent, self.owner = mount, parent, owner
+        self.seconds = 0.0
+
+    def _group(self) -> Path:
+        group = getattr(self._local, "group", None)
+        if group is None or not group.is_dir():
+            tid = threading.get_native_id()
+            group = self.mount / self.parent / f"{self.owner}.acct-{tid}"
+            group.mkdir(exist_ok=True)
+            _write(group / "tasks", str(tid))
+            self._local.group = group
+        return group
+
+    def _usage_ns(self, group: Path) -> int:
+        return int(_read(group / "cpuacct.usage").strip() or 0)
+
+    @contextmanager
+    def measure(self):
+        if self.mount is None:
+            yield self
+            return
+        group = self._group()
+        before, own_before = self._usage_ns(group), time.thread_time()
+        try:
+            yield self
+        finally:
+            spent = (self._usage_ns(group) - before) / 1e9 - (time.thread_time() - own_before)
+            self.seconds = max(0.0, spent)
 
 
 def remove_parent(layout) -> None:

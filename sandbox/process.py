@@ -1,7 +1,6 @@
 """Runs one nsjail process: feeds stdin, reads capped stdout/stderr and the nsjail log."""
 from __future__ import annotations
 
-import contextlib
 import os
 import selectors
 import signal
@@ -55,15 +54,14 @@ def _reap(proc: subprocess.Popen) -> tuple[int, float]:
 
 
 def run_process(argv: list[str], stdin: bytes, log_write_fd: int, log_read_fd: int, output_cap: int,
-                deadline_seconds: float, grace: float, spawning=contextlib.nullcontext) -> ProcessOutcome:
+                deadline_seconds: float, grace: float) -> ProcessOutcome:
     """Owns both log pipe ends: they are closed whatever happens."""
     start = time.monotonic()
     try:
-        with spawning():
-            proc = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                pass_fds=(log_write_fd,), start_new_session=True, close_fds=True, env={},
-            )
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            pass_fds=(log_write_fd,), start_new_session=True, close_fds=True, env={},
+        )
     except BaseException:
         os.close(log_read_fd)
         raise

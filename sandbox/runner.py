@@ -56,9 +56,15 @@ def _start_ticks(pid: int) -> str | None:
         return None
 
 
+_token: dict[int, str] = {}
+
+
 def _owner_token() -> str:
     """'<pid>-<start time>': names this worker process, immune to pid reuse."""
-    return f"{os.getpid()}-{_start_ticks(os.getpid())}"
+    pid = os.getpid()
+    if pid not in _token:  # per process: a forked pool process gets its own
+        _token[pid] = f"{pid}-{_start_ticks(pid)}"
+    return _token[pid]
 
 
 def _owner_alive(name: str) -> bool:
@@ -117,12 +123,13 @@ class Runner:
             argv = nsjail_argv(self.settings, lang, work_path, command, limits, log_write,
                                cgroup.nsjail_flags(memory_bytes, limits.pids))
             pipe_handed_over = True  # run_process closes both ends
-            outcome = run_process(
-                argv, stdin, log_write, log_read,
-                self.settings.output_limit_bytes, limits.wall_seconds + 0.05, self.settings.kill_grace,
-                spawning=cgroup.spawning,
-            )
+            with self.cgroups.thread_cpu(_owner_token()).measure() as thread_cpu:
+                outcome = run_process(
+                    argv, stdin, log_write, log_read,
+                    self.settings.output_limit_bytes, limits.wall_seconds + 0.05, self.settings.kill_grace,
+                )
             usage = cgroup.usage()
+            usage.cpu_seconds = max(usage.cpu_seconds, thread_cpu.seconds)
         finally:
             cgroup.destroy()
             if not pipe_handed_over:
