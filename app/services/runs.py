@@ -14,7 +14,7 @@ from tasks.routing import EXECUTE_TASK
 from ..errors import Problem
 from ..extensions import db
 from ..models import FINAL_STATUSES, Execution, User
-from .workers import live_languages, redis
+from .workers import is_live, redis
 
 
 def resolve_language(name: str):
@@ -58,7 +58,7 @@ def submit(user: User, data: dict) -> Execution:
     if clash:
         raise Problem(422, "invalid_file_name", f"{clash[0]!r} is the entry file name", file=clash[0])
     timeout, memory = effective_limits(user, data["limits"])
-    if data["wait"] and lang.id not in live_languages():
+    if data["wait"] and not is_live(lang.id):
         raise Problem(503, "no_worker", f"no worker is serving {lang.id} right now; retry later or submit with "
                       "wait=false to queue it", language=lang.id)
     execution = Execution(

@@ -29,10 +29,15 @@ def live_workers() -> list[dict]:
 CACHE_SECONDS = 1.0
 
 
-def live_languages() -> dict[str, str]:
+def is_live(language_id: str) -> bool:
+    """A hit may come from the cache; a miss is always checked afresh."""
+    return language_id in live_languages() or language_id in live_languages(fresh=True)
+
+
+def live_languages(fresh: bool = False) -> dict[str, str]:
     """language id -> the toolchain version a live worker runs (cached for a second)."""
     cache = current_app.extensions.setdefault("codestudio.live_languages", {"at": 0.0, "value": {}})
-    if time.monotonic() - cache["at"] < CACHE_SECONDS:
+    if not fresh and time.monotonic() - cache["at"] < CACHE_SECONDS:
         return cache["value"]
     found = {}
     for worker in live_workers():
