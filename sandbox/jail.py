@@ -20,6 +20,7 @@ class StageLimits:
     cpu_seconds: float
     memory_mb: int
     pids: int
+    tmp_mb: int = 16
 
 
 def heap_mb(memory_mb: int) -> int:
@@ -27,9 +28,17 @@ def heap_mb(memory_mb: int) -> int:
     return max(16, int(memory_mb * 0.75))
 
 
-def expand(template: tuple[str, ...], lang: Language, memory_mb: int) -> list[str]:
+def expand(template: tuple[str, ...], lang: Language, memory_mb: int, file_names: tuple[str, ...] = ()) -> list[str]:
+    """Fill a definition's argv template. `{sources}` (a whole element) becomes the entry
+    file plus every extra file with the language's extension, one element each."""
     values = {"main": lang.main, "heap_mb": heap_mb(memory_mb), "memory_mb": memory_mb}
-    return [part.format(**values) for part in template]
+    argv = []
+    for part in template:
+        if part == "{sources}":
+            argv += [lang.main, *sorted(n for n in file_names if n.endswith(lang.extension))]
+        else:
+            argv.append(part.format(**values))
+    return argv
 
 
 def _binds(lang: Language) -> list[str]:
@@ -55,7 +64,7 @@ def nsjail_argv(
         "--rlimit_nofile", str(settings.open_files), "--rlimit_nproc", "max",
         "--rlimit_core", "0", "--rlimit_stack", "8",
         *_binds(lang),
-        "-m", f"none:/tmp:tmpfs:size={settings.tmp_mb * 1024 * 1024},nr_inodes=4096,mode=1777",
+        "-m", f"none:/tmp:tmpfs:size={limits.tmp_mb * 1024 * 1024},nr_inodes=4096,mode=1777",
         "-B", f"{workdir}:/work",
         *cgroup_flags,
     ]

@@ -10,11 +10,20 @@ DEFINITIONS_FILE = Path(__file__).with_name("languages.toml")
 
 
 @dataclass(frozen=True)
+class CompileLimits:
+    timeout: float = 30.0
+    memory_mb: int = 1024
+    pids: int = 64
+    tmp_mb: int = 256
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     proc: bool
     pids: int
     binds: tuple[str, ...] = ()
+    compile: CompileLimits = CompileLimits()
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,8 @@ class Language:
     version_regex: str = ""
     env: dict[str, str] = field(default_factory=dict)
     binds: tuple[str, ...] = ()
+    compile_limits: CompileLimits = CompileLimits()
+    pids: int = 64
 
     @property
     def queue(self) -> str:
@@ -63,15 +74,20 @@ class Registry:
         return [lang.queue for lang in self]
 
 
+def _compile_limits(base: CompileLimits, overrides: dict) -> CompileLimits:
+    return CompileLimits(**{**base.__dict__, **overrides})
+
+
 def _language(lang_id: str, entry: dict, profiles: dict[str, Profile]) -> Language:
     version = entry.get("version", {})
+    profile = profiles[entry["profile"]]
     return Language(
         id=lang_id,
         name=entry["name"],
         aliases=tuple(entry.get("aliases", ())),
         extension=entry["extension"],
         main=entry["main"],
-        profile=profiles[entry["profile"]],
+        profile=profile,
         run=tuple(entry["run"]),
         compile=tuple(entry.get("compile", ())),
         requires=tuple(entry.get("requires", ())),
@@ -79,13 +95,16 @@ def _language(lang_id: str, entry: dict, profiles: dict[str, Profile]) -> Langua
         version_regex=version.get("regex", ""),
         env=dict(entry.get("env", {})),
         binds=tuple(entry.get("binds", ())),
+        compile_limits=_compile_limits(profile.compile, entry.get("compile_limits", {})),
+        pids=entry.get("pids", profile.pids),
     )
 
 
 def load_registry(path: Path = DEFINITIONS_FILE) -> Registry:
     data = tomllib.loads(path.read_text())
     profiles = {
-        name: Profile(name=name, proc=p["proc"], pids=p["pids"], binds=tuple(p.get("binds", ())))
+        name: Profile(name=name, proc=p["proc"], pids=p["pids"], binds=tuple(p.get("binds", ())),
+                      compile=_compile_limits(CompileLimits(), p.get("compile_limits", {})))
         for name, p in data["profiles"].items()
     }
     return Registry({lid: _language(lid, e, profiles) for lid, e in data["languages"].items()})

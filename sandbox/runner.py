@@ -46,6 +46,7 @@ class RunResult:
     memory_kb: int = 0
     truncated: dict[str, bool] = field(default_factory=lambda: {"stdout": False, "stderr": False})
     message: str | None = None
+    compile_cpu_time: float = 0.0
 
 
 def _start_ticks(pid: int) -> str | None:
@@ -103,11 +104,38 @@ class Runner:
                 except OSError as exc:  # the request's files cannot be laid out: not worth a retry
                     return RunResult(status="internal_error",
                                      message=f"could not place the input files: {exc.strerror}: {exc.filename}")
-                command = expand(spec.language.run, spec.language, spec.memory_mb) + list(spec.args)
-                limits = StageLimits(spec.timeout, spec.timeout, spec.memory_mb, spec.language.profile.pids)
-                return self._stage(name, work.path, command, spec.stdin, limits, spec.language)
+                return self._compile_and_run(name, work.path, spec)
         except (OSError, workdir.WorkdirError) as exc:
             raise SandboxInfraError(str(exc)) from exc
+
+    def _compile_and_run(self, name: str, work_path: Path, spec: RunSpec) -> RunResult:
+        lang, compiled = spec.language, None
+        if lang.compile:
+            compiled = self._compile(name, work_path, spec)
+            if compiled.status != "success":
+                return compiled
+        command = expand(lang.run, lang, spec.memory_mb) + list(spec.args)
+        limits = StageLimits(spec.timeout, spec.timeout, spec.memory_mb, lang.pids, self.settings.tmp_mb)
+        result = self._stage(f"{name}-run", work_path, command, spec.stdin, limits, lang)
+        if compiled is not None:
+            result.compile_output, result.compile_cpu_time = compiled.compile_output, compiled.cpu_time
+        return result
+
+    def _compile(self, name: str, work_path: Path, spec: RunSpec) -> RunResult:
+        """The compile stage: its own jail and limits; the compiler is untrusted input's first reader."""
+        lang, cl = spec.language, spec.language.compile_limits
+        command = expand(lang.compile, lang, cl.memory_mb, tuple(n for n, _ in spec.files))
+        limits = StageLimits(cl.timeout, cl.timeout, cl.memory_mb, cl.pids, cl.tmp_mb)
+        result = self._stage(f"{name}-compile", work_path, command, b"", limits, lang)
+        result.compile_output = (result.stdout + result.stderr).strip("\n")
+        if result.status == "success" or result.status == "internal_error":
+            return result
+        reasons = {"timeout": "compilation exceeded its time limit", "memory_limit": "the compiler ran out of memory",
+                   "output_limit": "compiler output exceeded the limit"}
+        result.message = reasons.get(result.status, result.message)
+        result.status, result.returncode, result.signal = "compile_error", None, None
+        result.stdout = result.stderr = ""
+        return result
 
     def _work_mb(self, spec: RunSpec) -> int:
         return min(self.settings.work_mb, spec.memory_mb)

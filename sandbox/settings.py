@@ -26,7 +26,7 @@ class SandboxSettings:
     cgroup_parent: str = "codestudio"
     output_limit_bytes: int = 1 << 20
     work_mb: int = 64
-    tmp_mb: int = 16
+    tmp_mb: int = 16  # the run stage's /tmp; compile stages use their language's limits
     kill_grace: float = 2.0
     file_size_mb: int = 16
     open_files: int = 64

@@ -67,9 +67,10 @@ class SqlExecutionStore:
             Execution.id == claim.execution_id, Execution.status == "running",
             Execution.attempts == claim.attempt,
         ).values(**values)
+        cpu = round(result.cpu_time + result.compile_cpu_time, 4)  # compiling is billed like running
         usage = dict(execution_id=claim.execution_id, user_id=claim.user_id, language=claim.language,
-                     tier=claim.tier, status=result.status, cpu_seconds=result.cpu_time,
-                     wall_seconds=result.wall_time, cost=cost_of(claim.tier, result.cpu_time, result.status))
+                     tier=claim.tier, status=result.status, cpu_seconds=cpu,
+                     wall_seconds=result.wall_time, cost=cost_of(claim.tier, cpu, result.status))
         return self._finalize(fenced, usage)
 
     def fail(self, execution_id: str, message: str) -> None:
