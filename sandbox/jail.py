@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .registry import Language
 from .settings import JAIL_GID, JAIL_UID, SandboxSettings
@@ -28,14 +29,28 @@ def heap_mb(memory_mb: int) -> int:
     return max(16, int(memory_mb * 0.75))
 
 
-def expand(template: tuple[str, ...], lang: Language, memory_mb: int, file_names: tuple[str, ...] = ()) -> list[str]:
-    """Fill a definition's argv template. `{sources}` (a whole element) becomes the entry
-    file plus every extra file with the language's extension, one element each."""
-    values = {"main": lang.main, "heap_mb": heap_mb(memory_mb), "memory_mb": memory_mb}
+def entry_file(lang: Language, code: str) -> str:
+    """The entry file's name: fixed, or taken from the code where the language insists
+    (Java: a public class must live in <Name>.java)."""
+    if lang.entry_regex:
+        match = re.search(lang.entry_regex, code)
+        if match:
+            return match.group(1) + lang.extension
+    return lang.main
+
+
+def expand(template: tuple[str, ...], lang: Language, memory_mb: int, main: str | None = None,
+           file_names: tuple[str, ...] = ()) -> list[str]:
+    """Fill a definition's argv template: {main} (entry file), {entry} (its name without
+    extension), {heap_mb}, {memory_mb}; `{sources}` (a whole element) becomes the entry file
+    plus every extra file with the language's extension, one element each."""
+    main = main or lang.main
+    values = {"main": main, "entry": PurePosixPath(main).stem, "heap_mb": heap_mb(memory_mb),
+              "jvm_heap_mb": max(16, int(memory_mb * 0.6)), "memory_mb": memory_mb}
     argv = []
     for part in template:
         if part == "{sources}":
-            argv += [lang.main, *sorted(n for n in file_names if n.endswith(lang.extension))]
+            argv += [main, *sorted(n for n in file_names if n.endswith(lang.extension) and n != main)]
         else:
             argv.append(part.format(**values))
     return argv

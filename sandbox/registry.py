@@ -43,6 +43,7 @@ class Language:
     binds: tuple[str, ...] = ()
     compile_limits: CompileLimits = CompileLimits()
     pids: int = 64
+    entry_regex: str = ""
 
     @property
     def queue(self) -> str:
@@ -97,6 +98,7 @@ def _language(lang_id: str, entry: dict, profiles: dict[str, Profile]) -> Langua
         binds=tuple(entry.get("binds", ())),
         compile_limits=_compile_limits(profile.compile, entry.get("compile_limits", {})),
         pids=entry.get("pids", profile.pids),
+        entry_regex=entry.get("entry_regex", ""),
     )
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import cgroups, workdir
-from .jail import StageLimits, expand, nsjail_argv
+from .jail import StageLimits, entry_file, expand, nsjail_argv
 from .process import run_process
 from .registry import Language
 from .sanitize import sanitize
@@ -96,7 +96,8 @@ class Runner:
 
     def run(self, spec: RunSpec) -> RunResult:
         name = f"{_owner_token()}.{uuid.uuid4().hex[:12]}"
-        files = [(spec.language.main, spec.code.encode()), *spec.files]
+        main = entry_file(spec.language, spec.code)
+        files = [(main, spec.code.encode()), *((n, c) for n, c in spec.files if n != main)]
         try:
             with workdir.Workdir(self.settings.runs_dir, name, self._work_mb(spec)) as work:
                 try:
@@ -104,27 +105,27 @@ class Runner:
                 except OSError as exc:  # the request's files cannot be laid out: not worth a retry
                     return RunResult(status="internal_error",
                                      message=f"could not place the input files: {exc.strerror}: {exc.filename}")
-                return self._compile_and_run(name, work.path, spec)
+                return self._compile_and_run(name, work.path, spec, main)
         except (OSError, workdir.WorkdirError) as exc:
             raise SandboxInfraError(str(exc)) from exc
 
-    def _compile_and_run(self, name: str, work_path: Path, spec: RunSpec) -> RunResult:
+    def _compile_and_run(self, name: str, work_path: Path, spec: RunSpec, main: str) -> RunResult:
         lang, compiled = spec.language, None
         if lang.compile:
-            compiled = self._compile(name, work_path, spec)
+            compiled = self._compile(name, work_path, spec, main)
             if compiled.status != "success":
                 return compiled
-        command = expand(lang.run, lang, spec.memory_mb) + list(spec.args)
+        command = expand(lang.run, lang, spec.memory_mb, main) + list(spec.args)
         limits = StageLimits(spec.timeout, spec.timeout, spec.memory_mb, lang.pids, self.settings.tmp_mb)
         result = self._stage(f"{name}-run", work_path, command, spec.stdin, limits, lang)
         if compiled is not None:
             result.compile_output, result.compile_cpu_time = compiled.compile_output, compiled.cpu_time
         return result
 
-    def _compile(self, name: str, work_path: Path, spec: RunSpec) -> RunResult:
+    def _compile(self, name: str, work_path: Path, spec: RunSpec, main: str) -> RunResult:
         """The compile stage: its own jail and limits; the compiler is untrusted input's first reader."""
         lang, cl = spec.language, spec.language.compile_limits
-        command = expand(lang.compile, lang, cl.memory_mb, tuple(n for n, _ in spec.files))
+        command = expand(lang.compile, lang, cl.memory_mb, main, tuple(n for n, _ in spec.files))
         limits = StageLimits(cl.timeout, cl.timeout, cl.memory_mb, cl.pids, cl.tmp_mb)
         result = self._stage(f"{name}-compile", work_path, command, b"", limits, lang)
         result.compile_output = (result.stdout + result.stderr).strip("\n")
