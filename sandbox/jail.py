@@ -43,14 +43,18 @@ def expand(template: tuple[str, ...], lang: Language, memory_mb: int, main: str 
            file_names: tuple[str, ...] = ()) -> list[str]:
     """Fill a definition's argv template: {main} (entry file), {entry} (its name without
     extension), {heap_mb}, {memory_mb}; `{sources}` (a whole element) becomes the entry file
-    plus every extra file with the language's extension, one element each."""
+    plus every extra file with the language's extension, one element each; `{others}` just
+    those extra files."""
     main = main or lang.main
     values = {"main": main, "entry": PurePosixPath(main).stem, "heap_mb": heap_mb(memory_mb),
               "jvm_heap_mb": max(16, int(memory_mb * 0.6)), "memory_mb": memory_mb}
     argv = []
     for part in template:
+        others = sorted(n for n in file_names if n.endswith(lang.extension) and n != main)
         if part == "{sources}":
-            argv += [main, *sorted(n for n in file_names if n.endswith(lang.extension) and n != main)]
+            argv += [main, *others]
+        elif part == "{others}":  # for compilers that need dependencies before the entry file
+            argv += others
         else:
             argv.append(part.format(**values))
     return argv
@@ -58,9 +62,9 @@ def expand(template: tuple[str, ...], lang: Language, memory_mb: int, main: str 
 
 def _binds(lang: Language) -> list[str]:
     argv = []
-    for path in (*BASE_BINDS, *lang.profile.binds, *lang.binds):
-        if os.path.exists(path):
-            argv += ["-R", path]
+    for bind in (*BASE_BINDS, *lang.profile.binds, *lang.binds):  # "path" or "host:jail"
+        if os.path.exists(bind.partition(":")[0]):
+            argv += ["-R", bind]
     return argv
 
 
@@ -76,14 +80,14 @@ def nsjail_argv(
         "--time_limit", str(max(1, math.ceil(limits.wall_seconds))),
         "--rlimit_cpu", str(max(1, math.ceil(limits.cpu_seconds)) + 1),
         "--rlimit_as", "inf", "--rlimit_fsize", str(settings.file_size_mb),
-        "--rlimit_nofile", str(settings.open_files), "--rlimit_nproc", "max",
+        "--rlimit_nofile", str(lang.open_files or settings.open_files), "--rlimit_nproc", "max",
         "--rlimit_core", "0", "--rlimit_stack", "8",
         *_binds(lang),
         "-m", f"none:/tmp:tmpfs:size={limits.tmp_mb * 1024 * 1024},nr_inodes=4096,mode=1777",
         "-B", f"{workdir}:/work",
         *cgroup_flags,
     ]
-    if lang.profile.proc:  # read-only procfs; the base config mounts none
+    if lang.proc:  # read-only procfs; the base config mounts none
         argv += ["--proc_path", "/proc"]
     for key, value in env.items():
         argv += ["--env", f"{key}={value}"]

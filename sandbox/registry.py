@@ -1,12 +1,15 @@
 """Language registry: loads the data definitions in ``languages.toml``."""
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 DEFINITIONS_FILE = Path(__file__).with_name("languages.toml")
+# Toolchains installed from npm/PyPI live here (`make toolchains`); definitions say {toolchains}.
+TOOLCHAINS_DIR = os.environ.get("CODESTUDIO_TOOLCHAINS") or str(Path(__file__).resolve().parent.parent / ".toolchains")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class Language:
     compile_limits: CompileLimits = CompileLimits()
     pids: int = 64
     entry_regex: str = ""
+    proc: bool = False
+    open_files: int | None = None
 
     @property
     def queue(self) -> str:
@@ -99,11 +104,13 @@ def _language(lang_id: str, entry: dict, profiles: dict[str, Profile]) -> Langua
         compile_limits=_compile_limits(profile.compile, entry.get("compile_limits", {})),
         pids=entry.get("pids", profile.pids),
         entry_regex=entry.get("entry_regex", ""),
+        proc=entry.get("proc", profile.proc),
+        open_files=entry.get("open_files"),
     )
 
 
 def load_registry(path: Path = DEFINITIONS_FILE) -> Registry:
-    data = tomllib.loads(path.read_text())
+    data = tomllib.loads(path.read_text().replace("{toolchains}", TOOLCHAINS_DIR))
     profiles = {
         name: Profile(name=name, proc=p["proc"], pids=p["pids"], binds=tuple(p.get("binds", ())),
                       compile=_compile_limits(CompileLimits(), p.get("compile_limits", {})))
