@@ -42,6 +42,7 @@ class Language:
     requires: tuple[str, ...] = ()
     version_cmd: tuple[str, ...] = ()
     version_regex: str = ""
+    version_stdin: str = ""
     env: dict[str, str] = field(default_factory=dict)
     binds: tuple[str, ...] = ()
     compile_limits: CompileLimits = CompileLimits()
@@ -49,6 +50,7 @@ class Language:
     entry_regex: str = ""
     proc: bool = False
     open_files: int | None = None
+    prelude: str = ""
 
     @property
     def queue(self) -> str:
@@ -99,6 +101,7 @@ def _language(lang_id: str, entry: dict, profiles: dict[str, Profile]) -> Langua
         requires=tuple(entry.get("requires", ())),
         version_cmd=tuple(version.get("cmd", ())),
         version_regex=version.get("regex", ""),
+        version_stdin=version.get("stdin", ""),
         env=dict(entry.get("env", {})),
         binds=tuple(entry.get("binds", ())),
         compile_limits=_compile_limits(profile.compile, entry.get("compile_limits", {})),
@@ -106,6 +109,7 @@ def _language(lang_id: str, entry: dict, profiles: dict[str, Profile]) -> Langua
         entry_regex=entry.get("entry_regex", ""),
         proc=entry.get("proc", profile.proc),
         open_files=entry.get("open_files"),
+        prelude=entry.get("prelude", ""),
     )
 
 

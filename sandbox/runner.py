@@ -97,7 +97,8 @@ class Runner:
     def run(self, spec: RunSpec) -> RunResult:
         name = f"{_owner_token()}.{uuid.uuid4().hex[:12]}"
         main = entry_file(spec.language, spec.code)
-        files = [(main, spec.code.encode()), *((n, c) for n, c in spec.files if n != main)]
+        source = (spec.language.prelude + spec.code).encode()
+        files = [(main, source), *((n, c) for n, c in spec.files if n != main)]
         try:
             with workdir.Workdir(self.settings.runs_dir, name, self._work_mb(spec)) as work:
                 try:

@@ -18,8 +18,8 @@ def detect_version(lang: Language) -> str | None:
         return "unknown"
     try:
         proc = subprocess.run(
-            list(lang.version_cmd), capture_output=True, timeout=VERSION_TIMEOUT,
-            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}, check=False,
+            list(lang.version_cmd), capture_output=True, timeout=VERSION_TIMEOUT, input=lang.version_stdin.encode(),
+            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}, check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
