@@ -77,3 +77,14 @@ def test_compile_error_is_reported_with_compiler_output(run, compiled_language):
     body = run(compiled_language, samples(compiled_language)["compile_error"])
     assert body["status"] == "compile_error", body
     assert body["compile_output"].strip() and body["stdout"] == "" and body["returncode"] is None
+
+
+@pytest.mark.parametrize("language_id", ["dart", "swift"])
+def test_a_language_no_worker_serves_is_listed_unavailable_and_refused_clearly(client, user, worker, language_id):
+    if detect_version(registry().get(language_id)) is not None:
+        pytest.skip(f"{language_id} is installed here; its sample programs run above")
+    listed = {lang["id"]: lang for lang in client.get("/codestudio/languages").get_json()}
+    assert listed[language_id]["available"] is False and listed[language_id]["version"] is None
+    response = client.post("/codestudio/run", json={"language": language_id, "code": samples(language_id)["hello"]},
+                           headers=user["headers"])
+    assert response.status_code == 503 and response.get_json()["code"] == "no_worker"
