@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FLOWER_PORT ?= 5555
 
-.PHONY: run test toolchains deps bench flower clean
+.PHONY: run test toolchains deps bench worker flower clean
+comma := ,
+space := $(subst ,, )
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +28,11 @@ test: deps
 
 bench: deps
 	$(BIN)/python -m bench.run_bench
+
+# a worker for some languages only: make worker LANGS=java,kotlin (default: all it can serve)
+worker: deps
+	$(BIN)/celery -A wsgi:celery worker -E -n $(or $(subst $(comma),-,$(LANGS)),all)@%h \
+		$(if $(LANGS),-Q $(subst $(space),$(comma),$(patsubst %,lang.%,$(subst $(comma), ,$(LANGS)))))
 
 flower: deps
 	$(BIN)/celery -A wsgi:celery flower --address=127.0.0.1 --port=$(FLOWER_PORT)
