@@ -102,13 +102,11 @@ class StatsGroupSchema(Schema):
     cost = fields.String()
 
 
-class StatsSchema(Schema):
+class StatsSchema(StatsGroupSchema):
+    """Totals (the group fields) plus the same figures by language and by status."""
     tier = fields.String()
-    executions = fields.Integer()
     pending = fields.Integer()
     success_rate = fields.Float(allow_none=True)
-    cpu_seconds = fields.Float()
-    cost = fields.String()
     by_language = fields.Dict(keys=fields.String(), values=fields.Nested(StatsGroupSchema))
     by_status = fields.Dict(keys=fields.String(), values=fields.Nested(StatsGroupSchema))
 

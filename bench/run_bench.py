@@ -146,8 +146,9 @@ def main() -> None:
         stack.wait(timeout=60)
     d50, d95, a50, a95 = (percentile(direct, 50), percentile(direct, 95), percentile(api, 50), percentile(api, 95))
     print(f"(a) latency, print(1), {opts.runs} runs each")
-    print(f"    direct runner : p50 {d50 * 1000:7.1f} ms   p95 {d95 * 1000:7.1f} ms   mean {statistics.mean(direct) * 1000:.1f} ms")
-    print(f"    API (wait)    : p50 {a50 * 1000:7.1f} ms   p95 {a95 * 1000:7.1f} ms   mean {statistics.mean(api) * 1000:.1f} ms")
+    for label, values, p50, p95 in (("direct runner", direct, d50, d95), ("API (wait)   ", api, a50, a95)):
+        print(f"    {label} : p50 {p50 * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms   "
+              f"mean {statistics.mean(values) * 1000:.1f} ms")
     print(f"    ratio API/direct: p50 {a50 / d50:.2f}x  p95 {a95 / d95:.2f}x   (goal <= 1.3x)")
     p50, p95 = percentile(paced, 50), percentile(paced, 95)
     print(f"    direct runner, 25 ms idle between runs: p50 {p50 * 1000:.1f} ms  p95 {p95 * 1000:.1f} ms "

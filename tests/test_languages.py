@@ -88,3 +88,11 @@ def test_a_language_no_worker_serves_is_listed_unavailable_and_refused_clearly(c
     response = client.post("/codestudio/run", json={"language": language_id, "code": samples(language_id)["hello"]},
                            headers=user["headers"])
     assert response.status_code == 503 and response.get_json()["code"] == "no_worker"
+
+
+def test_jvm_running_out_of_memory_is_explained(run, worker):
+    installed("java")
+    body = run("java", "public class Main { public static void main(String[] a) {"
+                       " var kept = new java.util.ArrayList<byte[]>(); while (true) kept.add(new byte[1 << 20]); } }")
+    assert body["status"] == "memory_limit" or (
+        body["status"] == "error" and "OutOfMemoryError" in body["stderr"]), body

@@ -1,0 +1,99 @@
+"""Per-language benchmark: hello world end to end through the API (compile + run) next to
+the same toolchain commands run bare (no jail, no API) in the same run.
+
+Usage: python -m bench.languages [--runs 10] [--only python,java]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+import requests
+
+from sandbox.jail import entry_file, expand
+from sandbox.registry import TOOLCHAINS_DIR, registry
+from sandbox.toolchains import detect_version
+
+from .run_bench import free_port, start_stack
+
+PROGRAMS = Path(__file__).resolve().parent.parent / "tests" / "programs"
+CLEAN_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+
+def hello(lang_id: str) -> str:
+    return tomllib.loads((PROGRAMS / f"{lang_id}.toml").read_text())["hello"]
+
+
+def host_argv(argv: list[str], work: Path) -> list[str]:
+    """The jail's paths mapped back onto the host for a bare run."""
+    kotlin_home = f"{TOOLCHAINS_DIR}/node_modules/kotlin-compiler"
+    return [a.replace("/work", str(work)).replace("/opt/toolchains/kotlin", kotlin_home)
+             .replace("/opt/toolchains", TOOLCHAINS_DIR) for a in argv]
+
+
+def bare_once(lang, code: str) -> float:
+    work = Path(tempfile.mkdtemp(prefix="cs-bare-"))
+    try:
+        main = entry_file(lang, code)
+        (work / main).write_text(lang.prelude + code)
+        env = {**CLEAN_ENV, "HOME": str(work), **{k: v.replace("/tmp", str(work)) for k, v in lang.env.items()}}
+        start = time.perf_counter()
+        for template in (lang.compile, lang.run):
+            if template:
+                argv = host_argv(expand(template, lang, 512, main), work)
+                subprocess.run(argv, cwd=work, env=env, check=True, capture_output=True, timeout=120)
+        return time.perf_counter() - start
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def api_once(session, url: str, key: str, lang_id: str, code: str) -> float:
+    start = time.perf_counter()
+    body = session.post(url, json={"language": lang_id, "code": code}, headers={"Authorization": f"Bearer {key}"},
+                        timeout=120).json()
+    elapsed = time.perf_counter() - start
+    assert body.get("status") == "success", body
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--only", default="")
+    opts = parser.parse_args()
+    wanted = set(filter(None, opts.only.split(",")))
+    langs = [lang for lang in registry() if (not wanted or lang.id in wanted) and detect_version(lang)]
+    root = Path(tempfile.mkdtemp(prefix="cs-bench-"))
+    root.chmod(0o711)
+    os.environ["SANDBOX_RUNS_DIR"] = str(root / "runs")
+    (root / "instance").mkdir()
+    port = free_port()
+    stack = start_stack(root / "instance", port)
+    try:
+        key = (root / "instance" / "dev-api-key").read_text().strip()
+        url, session = f"http://127.0.0.1:{port}/codestudio/run", requests.Session()
+        print(f"{'language':<12} {'bare p50':>10} {'API p50':>10} {'ratio':>7}")
+        for lang in langs:
+            code = hello(lang.id)
+            api_once(session, url, key, lang.id, code)  # warm-up
+            bare_once(lang, code)
+            bare, api = [], []
+            for _ in range(opts.runs):
+                bare.append(bare_once(lang, code))
+                api.append(api_once(session, url, key, lang.id, code))
+            b, a = statistics.median(bare), statistics.median(api)
+            print(f"{lang.id:<12} {b * 1000:8.0f}ms {a * 1000:8.0f}ms {a / b:6.2f}x", flush=True)
+    finally:
+        stack.terminate()
+        stack.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    main()
