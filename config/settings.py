@@ -27,8 +27,8 @@ def broker_url(redis: str) -> str:
     explicit = os.environ.get("CELERY_BROKER_URL")
     if explicit:
         return explicit
-    if redis.startswith("unix://"):
-        return "redis+socket://" + redis[len("unix://"):]
+    if redis.startswith("unix://"):  # kombu spells a socket's database number virtual_host
+        return "redis+socket://" + redis[len("unix://"):].replace("?db=", "?virtual_host=")
     return redis
 
 
