@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timezone
 from pathlib import PurePosixPath
 
-from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates, validates_schema
 
 STATUSES = ("queued", "running", "success", "error", "compile_error", "timeout", "memory_limit",
             "output_limit", "internal_error")
@@ -86,7 +86,11 @@ class RunRequestSchema(Schema):
 
 
 class ProblemSchema(Schema):
-    """RFC 9457 problem details, with a stable machine-readable `code`."""
+    """RFC 9457 problem details, with a stable machine-readable `code` and extension members
+    (e.g. `language`, `limit`, `maximum`, `tier`, `file`)."""
+
+    class Meta:
+        unknown = INCLUDE
     type = fields.String()
     title = fields.String()
     status = fields.Integer()
@@ -94,6 +98,10 @@ class ProblemSchema(Schema):
     detail = fields.String()
     instance = fields.String()
     errors = fields.Dict(metadata={"description": "per-field validation messages"})
+
+
+class StatusSchema(Schema):
+    status = fields.String()
 
 
 class StatsGroupSchema(Schema):

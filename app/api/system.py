@@ -8,7 +8,7 @@ from sandbox import registry
 
 from ..errors import problem_response
 from ..extensions import db
-from ..schemas import LanguageSchema
+from ..schemas import LanguageSchema, StatusSchema
 from ..services.workers import live_languages
 from . import Blueprint
 
@@ -30,6 +30,7 @@ def languages():
 
 @bp.route("/healthz")
 @bp.doc(security=[])
+@bp.response(200, StatusSchema)
 def healthz():
     """The process is up."""
     return {"status": "ok"}
@@ -50,6 +51,7 @@ def _broker_ping() -> None:
 
 @bp.route("/readyz")
 @bp.doc(security=[])
+@bp.response(200, StatusSchema)
 @bp.alt_response(503, response="SERVICE_UNAVAILABLE")
 def readyz():
     """Database and broker reachable."""
