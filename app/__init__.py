@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from config.settings import from_env
+from config.settings import check_production, from_env
 
 from .celery import celery_init_app
 from .errors import register_error_handlers
@@ -36,6 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(from_env(app.instance_path))
     if test_config:
         app.config.update(test_config)
+    check_production(app.config)
     app.json.sort_keys = False
 
     db.init_app(app)

@@ -40,11 +40,27 @@ def load_tiers(path: Path = TIERS_FILE) -> dict[str, dict]:
     return tiers
 
 
+DEV_SECRET = "dev-insecure-secret"
+
+
+class InsecureConfig(RuntimeError):
+    pass
+
+
+def check_production(config: dict) -> None:
+    """Production (CODESTUDIO_ENV=production) refuses to start on development defaults."""
+    if config.get("ENV_NAME") != "production":
+        return
+    if not config.get("SECRET_KEY") or config["SECRET_KEY"] == DEV_SECRET or len(config["SECRET_KEY"]) < 32:
+        raise InsecureConfig("production needs SECRET_KEY: a random value of at least 32 characters")
+
+
 def from_env(instance_path: str) -> dict:
     redis = redis_url(instance_path)
     env = os.environ
     return {
-        "SECRET_KEY": env.get("SECRET_KEY", "dev-insecure-secret"),
+        "ENV_NAME": env.get("CODESTUDIO_ENV", "development"),
+        "SECRET_KEY": env.get("SECRET_KEY", DEV_SECRET),
         "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis,

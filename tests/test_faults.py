@@ -118,3 +118,12 @@ def test_a_worker_process_killed_mid_run_loses_nothing(app_with, stack_env, user
         worker.terminate()
         worker.wait(timeout=60)
         isolated.extensions["redis"].flushdb()
+
+
+def test_production_refuses_default_or_short_secret_keys(stack_env):
+    from app import create_app
+    from config.settings import DEV_SECRET, InsecureConfig
+
+    for secret in (DEV_SECRET, "", "short"):
+        with pytest.raises(InsecureConfig):
+            create_app({"ENV_NAME": "production", "SECRET_KEY": secret})
