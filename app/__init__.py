@@ -48,8 +48,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         socket_connect_timeout=3, health_check_interval=30)
     celery_init_app(app)
 
-    from .api import metrics, runs, stats, system
-    for module in (runs, stats, system):
+    from .api import metrics, projects, runs, stats, system
+    for module in (runs, projects, stats, system):
         openapi.register_blueprint(module.bp)
     app.register_blueprint(metrics.bp)
     register_error_handlers(app)

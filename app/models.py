@@ -48,6 +48,7 @@ class Execution(db.Model):
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=new_id)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
     project_id: Mapped[str | None] = mapped_column(sa.String(64))
+    entry_name: Mapped[str | None] = mapped_column(sa.String(255))
     language: Mapped[str] = mapped_column(sa.String(32))
     status: Mapped[str] = mapped_column(sa.String(20), default="queued", index=True)
     # request
@@ -81,6 +82,37 @@ class Execution(db.Model):
     @property
     def truncated(self) -> dict[str, bool]:
         return {"stdout": bool(self.stdout_truncated), "stderr": bool(self.stderr_truncated)}
+
+
+class Project(db.Model):
+    __tablename__ = "projects"
+    __table_args__ = (sa.UniqueConstraint("user_id", "name", name="uq_projects_user_name"),)
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=new_id)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    language: Mapped[str | None] = mapped_column(sa.String(32))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    entry: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    last_run_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_run_status: Mapped[str | None] = mapped_column(sa.String(20))
+    last_run_id: Mapped[str | None] = mapped_column(sa.String(32))
+    files: Mapped[list["ProjectFile"]] = relationship(back_populates="project", cascade="all, delete-orphan",
+                                                      passive_deletes=True, order_by="ProjectFile.filename")
+
+
+class ProjectFile(db.Model):
+    __tablename__ = "project_files"
+    __table_args__ = (sa.UniqueConstraint("project_id", "filename", name="uq_project_files_name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[str] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    content: Mapped[str] = mapped_column(sa.Text)
+    size: Mapped[int] = mapped_column(sa.Integer)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    project: Mapped[Project] = relationship(back_populates="files")
 
 
 class UsageRecord(db.Model):

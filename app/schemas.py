@@ -4,7 +4,15 @@ from __future__ import annotations
 from datetime import timezone
 from pathlib import PurePosixPath
 
-from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import (
+    INCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates,
+    validates_schema,
+)
 
 STATUSES = ("queued", "running", "success", "error", "compile_error", "timeout", "memory_limit",
             "output_limit", "internal_error")
@@ -62,8 +70,11 @@ class LimitsSchema(Schema):
 
 
 class RunRequestSchema(Schema):
-    language = Text(required=True, validate=validate.Length(min=1, max=64))
-    code = Text(required=True)
+    language = Text(load_default=None, validate=validate.Length(min=1, max=64),
+                    metadata={"description": "id or alias; defaults to the project's language"})
+    code = Text(load_default=None, metadata={"description": "the entry file; without it a project's entry file runs"})
+    filename = Text(load_default=None, validate=validate.Length(min=1, max=255),
+                    metadata={"description": "with project_id and no code: the project file to run"})
     stdin = Text(load_default="")
     args = fields.List(Text(validate=validate.Length(max=MAX_ARG_LENGTH)), load_default=list,
                        validate=validate.Length(max=MAX_ARGS))
@@ -71,7 +82,14 @@ class RunRequestSchema(Schema):
     limits = fields.Nested(LimitsSchema, load_default=dict)
     wait = fields.Boolean(load_default=True)
     project_id = Text(load_default=None, allow_none=True, validate=validate.Length(max=64),
-                      metadata={"description": "reserved for projects"})
+                      metadata={"description": "run inside this project: its files are placed in the work dir"})
+
+    @validates_schema
+    def _code_or_project(self, data, **kwargs):
+        if not data.get("project_id"):
+            for field in ("code", "language"):
+                if data.get(field) is None:
+                    raise ValidationError("Missing data for required field.", field)
 
     @validates_schema
     def _consistent_files(self, data, **kwargs):

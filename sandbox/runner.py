@@ -31,6 +31,7 @@ class RunSpec:
     files: tuple[tuple[str, bytes], ...] = ()
     timeout: float = 30.0
     memory_mb: int = 512
+    entry: str | None = None  # the entry file's name, when the caller chose it (a project's file)
 
 
 @dataclass
@@ -96,7 +97,7 @@ class Runner:
 
     def run(self, spec: RunSpec) -> RunResult:
         name = f"{_owner_token()}.{uuid.uuid4().hex[:12]}"
-        main = entry_file(spec.language, spec.code)
+        main = spec.entry or entry_file(spec.language, spec.code)
         source = (spec.language.prelude + spec.code).encode()
         files = [(main, source), *((n, c) for n, c in spec.files if n != main)]
         try:

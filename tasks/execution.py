@@ -49,6 +49,7 @@ def spec_for(claim: ClaimedRun) -> RunSpec:
     return RunSpec(
         language=registry().get(claim.language), code=claim.code, stdin=claim.stdin,
         args=claim.args, files=claim.files, timeout=claim.timeout, memory_mb=claim.memory_mb,
+        entry=claim.entry_name,
     )
 
 

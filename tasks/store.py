@@ -23,6 +23,8 @@ class ClaimedRun:
     files: tuple[tuple[str, bytes], ...]
     timeout: float
     memory_mb: int
+    entry_name: str | None = None
+    project_id: str | None = None
 
 
 class ExecutionStore(Protocol):

@@ -1,4 +1,5 @@
 """HTTP API blueprints."""
+from flask import request
 from flask_smorest import Blueprint as SmorestBlueprint
 from webargs import core
 from webargs.flaskparser import FlaskParser
@@ -16,3 +17,14 @@ class JsonBodyParser(FlaskParser):
 
 class Blueprint(SmorestBlueprint):
     ARGUMENTS_PARSER = JsonBodyParser()
+
+
+def check_json_body() -> None:
+    """POST bodies are JSON: 415 for anything else (curl -d's form type is accepted as JSON)."""
+    from ..errors import Problem
+
+    mimetype = request.mimetype
+    if request.method != "POST" or not mimetype or mimetype == "application/json" or mimetype.endswith("+json"):
+        return
+    if mimetype not in FORM_TYPES:
+        raise Problem(415, "unsupported_media_type", f"send JSON (application/json), not {mimetype}")

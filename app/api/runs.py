@@ -1,13 +1,17 @@
 """POST /codestudio/run and the executions it creates."""
 from __future__ import annotations
 
-from flask import g, request, url_for
+from flask import g, url_for
 
 from ..auth import current_user
-from ..errors import Problem
-from ..schemas import ExecutionPageSchema, ExecutionSchema, PageArgsSchema, RunRequestSchema
+from ..schemas import (
+    ExecutionPageSchema,
+    ExecutionSchema,
+    PageArgsSchema,
+    RunRequestSchema,
+)
 from ..services import runs
-from . import FORM_TYPES, Blueprint
+from . import Blueprint, check_json_body
 
 bp = Blueprint("runs", __name__, url_prefix="/codestudio", description="Run code")
 
@@ -19,11 +23,7 @@ def _accepted(row):
 @bp.before_request
 def authenticate_and_check_body():
     g.user = current_user()
-    if request.method == "POST":
-        if not request.mimetype or request.mimetype == "application/json" or request.mimetype.endswith("+json"):
-            return None
-        if request.mimetype not in FORM_TYPES:
-            raise Problem(415, "unsupported_media_type", f"send JSON (application/json), not {request.mimetype}")
+    check_json_body()
 
 
 @bp.route("/run", methods=["POST"])

@@ -12,7 +12,7 @@ from sandbox import RunResult
 from tasks.store import ClaimedRun
 
 from ..extensions import db
-from ..models import ACTIVE_STATUSES, Execution, UsageRecord, User, utcnow
+from ..models import ACTIVE_STATUSES, Execution, Project, UsageRecord, User, utcnow
 
 
 def cost_of(tier: str, cpu_seconds: float, status: str) -> Decimal:
@@ -46,7 +46,7 @@ class SqlExecutionStore:
                 language=row.language, code=row.code,
                 stdin=bytes(row.stdin or b""), args=tuple(row.args or ()),
                 files=tuple((f["name"], f["content"].encode()) for f in row.files or ()),
-                timeout=row.timeout, memory_mb=row.memory_mb,
+                timeout=row.timeout, memory_mb=row.memory_mb, entry_name=row.entry_name, project_id=row.project_id,
             )
             db.session.commit()
             return claim
@@ -71,7 +71,16 @@ class SqlExecutionStore:
         usage = dict(execution_id=claim.execution_id, user_id=claim.user_id, language=claim.language,
                      tier=claim.tier, status=result.status, cpu_seconds=cpu,
                      wall_seconds=result.wall_time, cost=cost_of(claim.tier, cpu, result.status))
-        return self._finalize(fenced, usage)
+        recorded = self._finalize(fenced, usage)
+        if recorded and claim.project_id:
+            self._note_project_run(claim.project_id, claim.execution_id, result.status)
+        return recorded
+
+    @staticmethod
+    def _note_project_run(project_id: str, execution_id: str, status: str) -> None:
+        db.session.execute(sa.update(Project).where(Project.id == project_id).values(
+            last_run_at=utcnow(), last_run_status=status, last_run_id=execution_id))
+        db.session.commit()
 
     def fail(self, execution_id: str, message: str) -> None:
         found = db.session.execute(

@@ -14,6 +14,7 @@ from tasks.routing import EXECUTE_TASK
 from ..errors import Problem
 from ..extensions import db
 from ..models import FINAL_STATUSES, Execution, User
+from . import projects
 from .workers import is_live, redis
 
 
@@ -51,10 +52,34 @@ def check_sizes(data: dict) -> None:
         raise Problem(413, "files_too_large", f"files total more than {cfg['MAX_CODE_BYTES']} bytes")
 
 
+def _from_project(user: User, data: dict) -> tuple[str | None, str | None]:
+    """Fill code/files/language from the project; returns (language name, entry file name)."""
+    project = projects.get_owned(user, data["project_id"])
+    stored = {f.filename: f.content for f in project.files}
+    language = data.get("language") or project.language
+    if language is None:
+        raise Problem(422, "language_required", "the project has no language; send `language`")
+    entry = None
+    if data.get("code") is None:
+        entry = data.get("filename") or project.entry or resolve_language(language).main
+        if entry not in stored:
+            raise Problem(422, "entry_not_found", f"project {project.id!r} has no file {entry!r} to run", file=entry)
+        data["code"] = stored.pop(entry)
+    else:  # the code sent replaces the project's file of the entry's name
+        stored.pop(resolve_language(language).main, None)
+    sent = {f["name"] for f in data["files"]}  # files in the request override the stored ones
+    data["files"] = [{"name": n, "content": c} for n, c in stored.items() if n not in sent] + data["files"]
+    return language, entry
+
+
 def submit(user: User, data: dict) -> Execution:
-    lang = resolve_language(data["language"])
+    language, entry = data.get("language"), None
+    if data.get("project_id"):
+        language, entry = _from_project(user, data)
+    lang = resolve_language(language)
     check_sizes(data)
-    clash = [f["name"] for f in data["files"] if f["name"].split("/", 1)[0] == lang.main]
+    main = entry or lang.main
+    clash = [f["name"] for f in data["files"] if f["name"] == main or f["name"].startswith(main + "/")]
     if clash:
         raise Problem(422, "invalid_file_name", f"{clash[0]!r} is the entry file name", file=clash[0])
     timeout, memory = effective_limits(user, data["limits"])
@@ -64,7 +89,7 @@ def submit(user: User, data: dict) -> Execution:
     execution = Execution(
         user_id=user.id, language=lang.id, code=data["code"], stdin=data["stdin"].encode(),
         args=list(data["args"]), files=list(data["files"]), timeout=timeout, memory_mb=memory,
-        project_id=data.get("project_id"),
+        project_id=data.get("project_id"), entry_name=entry,
     )
     db.session.add(execution)
     db.session.commit()  # committed before enqueue: the worker must find the row

@@ -1,0 +1,127 @@
+"""Projects and files (the seed's paths and verbs)."""
+from __future__ import annotations
+
+from flask import g
+
+from ..auth import current_user
+from ..schemas_projects import (
+    DeletedSchema,
+    FileListSchema,
+    FileRefSchema,
+    FileWriteSchema,
+    ProjectCreateSchema,
+    ProjectDetailSchema,
+    ProjectFileSchema,
+    ProjectListSchema,
+    ProjectQuerySchema,
+    ProjectSchema,
+)
+from ..services import projects
+from . import Blueprint, check_json_body
+
+bp = Blueprint("projects", __name__, url_prefix="/codestudio", description="Projects and their files")
+ERRORS = ((401, "UNAUTHORIZED"), (404, "NOT_FOUND"))
+
+
+@bp.before_request
+def authenticate_and_check_body():
+    g.user = current_user()
+    check_json_body()
+
+
+def documented_errors(view):
+    for status, name in ERRORS:
+        view = bp.alt_response(status, response=name)(view)
+    return view
+
+
+def file_view(file) -> dict:
+    return {"project_id": file.project_id, **{c: getattr(file, c) for c in
+                                             ("filename", "content", "size", "created_at", "updated_at")}}
+
+
+@bp.route("/project/create", methods=["POST"])
+@bp.arguments(ProjectCreateSchema)
+@bp.response(201, ProjectSchema)
+@bp.alt_response(409, response="CONFLICT")
+@documented_errors
+def create_project(data):
+    """Create a project (names are unique per user)."""
+    return projects.summary(projects.create(g.user, data))
+
+
+@bp.route("/project/list")
+@bp.response(200, ProjectListSchema)
+@documented_errors
+def list_projects():
+    """Your projects, newest first."""
+    return {"items": [projects.summary(p) for p in projects.list_owned(g.user)]}
+
+
+@bp.route("/project/<project_id>", methods=["GET"])
+@bp.response(200, ProjectDetailSchema)
+@documented_errors
+def get_project(project_id):
+    """Project metadata and its file list."""
+    return projects.detail(projects.get_owned(g.user, project_id))
+
+
+@bp.route("/project/<project_id>", methods=["DELETE"])
+@bp.response(200, DeletedSchema)
+@documented_errors
+def delete_project(project_id):
+    """Delete a project and its files."""
+    projects.delete(g.user, project_id)
+    return {"deleted": project_id}
+
+
+def file_endpoint(rule: str, args_schema, status: int = 200, location: str = "json", method: str = "POST",
+                  conflict: bool = False):
+    """The shared decorator stack of the endpoints that answer with one file."""
+    def wrap(view):
+        view = documented_errors(view)
+        if conflict:
+            view = bp.alt_response(409, response="CONFLICT")(view)
+        view = bp.response(status, ProjectFileSchema)(view)
+        view = bp.arguments(args_schema, location=location)(view)
+        return bp.route(rule, methods=[method])(view)
+
+    return wrap
+
+
+@file_endpoint("/file/create", FileWriteSchema, status=201, conflict=True)
+def create_file(data):
+    """Add a file to a project (409 if the name exists)."""
+    return file_view(projects.create_file(g.user, data))
+
+
+@file_endpoint("/file/read", FileRefSchema, location="query", method="GET")
+def read_file(args):
+    """A file's content."""
+    return file_view(projects.get_file(g.user, args["project_id"], args["filename"]))
+
+
+@file_endpoint("/file/update", FileWriteSchema)
+def update_file(data):
+    """Replace a file's content (404 if it does not exist)."""
+    return file_view(projects.update_file(g.user, data))
+
+
+@bp.route("/file/list")
+@bp.arguments(ProjectQuerySchema, location="query")
+@bp.response(200, FileListSchema)
+@documented_errors
+def list_files(args):
+    """A project's files."""
+    project = projects.get_owned(g.user, args["project_id"])
+    return {"project_id": project.id, "items": list(project.files)}
+
+
+@bp.route("/file/delete", methods=["POST"])
+@bp.arguments(FileRefSchema)
+@bp.response(200, DeletedSchema)
+@documented_errors
+def delete_file(data):
+    """Remove a file from a project."""
+    projects.delete_file(g.user, data["project_id"], data["filename"])
+    return {"deleted": data["filename"]}
