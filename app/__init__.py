@@ -49,6 +49,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     celery_init_app(app)
 
     from .api import metrics, projects, runs, stats, system
+    from .ratelimit import init_rate_limits
+
+    init_rate_limits(app, (runs.bp, projects.bp, stats.bp))
     for module in (runs, projects, stats, system):
         openapi.register_blueprint(module.bp)
     app.register_blueprint(metrics.bp)

@@ -1,13 +1,13 @@
 """Bearer-token (or X-API-Key) authentication."""
 from __future__ import annotations
 
-from flask import request
+from flask import g, request
 
 from .errors import Problem
 from .services.apikeys import user_for_key
 
 
-def _presented_key() -> str | None:
+def presented_key() -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
@@ -16,7 +16,9 @@ def _presented_key() -> str | None:
 
 
 def current_user():
-    key = _presented_key()
+    if g.get("user") is not None:  # already authenticated for this request (rate limiting does it first)
+        return g.user
+    key = presented_key()
     if not key:
         raise Problem(401, "unauthorized", "an API key is required (Authorization: Bearer <key> or X-API-Key)")
     user = user_for_key(key)

@@ -1,7 +1,11 @@
 """Command line: `codestudio users …`, `codestudio keys …`, `codestudio stack`."""
 from __future__ import annotations
 
+import csv
+import io
 import re
+from datetime import timedelta
+from decimal import Decimal
 
 import click
 import sqlalchemy as sa
@@ -9,8 +13,9 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from .extensions import db
-from .models import User
+from .models import UsageRecord, User, utcnow
 from .services.apikeys import create_user, issue_key, revoke_key
+from .services.quotas import day_start
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 users = click.Group("users", help="Manage users.")
@@ -90,6 +95,45 @@ def keys_revoke(prefix):
     click.echo(f"revoked {revoked}")
 
 
+@keys.command("rotate")
+@click.argument("email")
+@with_appcontext
+def keys_rotate(email):
+    """Revoke every key of a user and print a new one."""
+    user = _user(email)
+    for key in user.keys:
+        if key.revoked_at is None:
+            key.revoked_at = utcnow()
+    new_key = issue_key(user)
+    db.session.commit()
+    click.echo(new_key)
+
+
+usage = click.Group("usage", help="Usage across users.")
+
+
+@usage.command("report")
+@click.option("--days", default=30, show_default=True, help="how many days back (UTC)")
+@with_appcontext
+def usage_report(days):
+    """CSV to stdout: one row per user with executions, CPU seconds and cost."""
+    since = day_start() - timedelta(days=days - 1)
+    rows = db.session.execute(
+        sa.select(User.id, User.email, User.tier, sa.func.count(UsageRecord.id),
+                  sa.func.count(UsageRecord.id).filter(UsageRecord.status == "success"),
+                  sa.func.coalesce(sa.func.sum(UsageRecord.cpu_seconds), 0),
+                  sa.func.coalesce(sa.func.sum(UsageRecord.cost), 0))
+        .outerjoin(UsageRecord, sa.and_(UsageRecord.user_id == User.id, UsageRecord.created_at >= since))
+        .group_by(User.id, User.email, User.tier).order_by(User.id)
+    ).all()
+    buffer = io.StringIO()
+    out = csv.writer(buffer)
+    out.writerow(["user_id", "email", "tier", "executions", "successes", "cpu_seconds", "cost"])
+    for user_id, email, tier, executions, successes, cpu, cost in rows:
+        out.writerow([user_id, email, tier, executions, successes, round(float(cpu), 4), Decimal(cost)])
+    click.echo(buffer.getvalue(), nl=False)
+
+
 @click.command("stack")
 @click.option("--workers", default=2, show_default=True, help="worker concurrency")
 @click.option("--pool", default="prefork", show_default=True, type=click.Choice(["prefork", "threads", "solo"]))
@@ -101,7 +145,7 @@ def stack(workers, pool):
 
 
 def register_commands(app: Flask) -> None:
-    for command in (users, keys, stack):
+    for command in (users, keys, usage, stack):
         app.cli.add_command(command)
 
 

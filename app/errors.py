@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -21,9 +21,10 @@ STATUS_CODES = {
 
 
 class Problem(Exception):
-    def __init__(self, status: int, code: str, detail: str, title: str | None = None, **extra):
+    def __init__(self, status: int, code: str, detail: str, title: str | None = None, headers=None, **extra):
         super().__init__(detail)
         self.status, self.code, self.detail, self.extra = status, code, detail, extra
+        self.headers = headers or {}
         self.title = title or code.replace("_", " ").capitalize()
 
 
@@ -51,11 +52,18 @@ def _http_error(exc: HTTPException):
     elif status == 422 and messages:  # marshmallow validation, by location
         extra["errors"] = messages.get("json") or messages.get("query") or messages
         detail = "the request failed validation; see errors"
+    elif status == 429 and g.get("user") is not None:  # flask-limiter: name the tier's limit
+        from .services.tiers import refuse
+
+        problem = refuse(429, code, g.user, "requests_per_minute", 0, f"rate limit {detail} reached")
+        problem.extra["upgrade_to"] = None
+        return problem_response(status, code, problem.detail, **problem.extra)
     return problem_response(status, code, detail, **extra)
 
 
 def register_error_handlers(app: Flask) -> None:
-    app.register_error_handler(Problem, lambda e: problem_response(e.status, e.code, e.detail, e.title, **e.extra))
+    app.register_error_handler(
+        Problem, lambda e: problem_response(e.status, e.code, e.detail, e.title, headers=e.headers, **e.extra))
     app.register_error_handler(HTTPException, _http_error)
 
     @app.errorhandler(OperationalError)

@@ -135,6 +135,9 @@ class StatsSchema(StatsGroupSchema):
     success_rate = fields.Float(allow_none=True)
     by_language = fields.Dict(keys=fields.String(), values=fields.Nested(StatsGroupSchema))
     by_status = fields.Dict(keys=fields.String(), values=fields.Nested(StatsGroupSchema))
+    by_day = fields.Dict(keys=fields.String(), values=fields.Nested(StatsGroupSchema),
+                         metadata={"description": "YYYY-MM-DD (UTC), last 30 days"})
+    quota = fields.Dict(metadata={"description": "used, limit and remaining per quota of the tier"})
 
 
 class TruncatedSchema(Schema):

@@ -24,3 +24,25 @@ def test_set_tier_rejects_unknown_tiers(app):
     runner.invoke(args=["users", "create", "tiered@example.test"])
     assert runner.invoke(args=["users", "set-tier", "tiered@example.test", "gold"]).exit_code != 0
     assert runner.invoke(args=["users", "set-tier", "tiered@example.test", "enterprise"]).exit_code == 0
+
+
+def test_keys_rotate_revokes_old_keys(app, client):
+    runner = app.test_cli_runner()
+    old = runner.invoke(args=["users", "create", "rotate@example.test"]).output.strip()
+    new = runner.invoke(args=["keys", "rotate", "rotate@example.test"]).output.strip()
+    assert new.startswith("cs_") and new != old
+    assert client.get("/codestudio/stats", headers={"Authorization": f"Bearer {old}"}).status_code == 401
+    assert client.get("/codestudio/stats", headers={"Authorization": f"Bearer {new}"}).status_code == 200
+
+
+def test_usage_report_is_csv_across_users(app, run, user):
+    import csv
+    import io
+
+    run(code="print('billed')")
+    result = app.test_cli_runner().invoke(args=["usage", "report", "--days", "1"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    mine = next(r for r in rows if int(r["user_id"]) == user["id"])
+    assert (mine["tier"], mine["executions"], mine["successes"]) == ("pro", "1", "1")
+    assert float(mine["cpu_seconds"]) > 0 and float(mine["cost"]) > 0

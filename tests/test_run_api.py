@@ -118,6 +118,10 @@ def test_stats_totals_by_language_and_status(client, run, make_user):
     assert stats["by_status"] == {**stats["by_status"], "success": stats["by_status"]["success"]}
     assert stats["by_status"]["success"]["executions"] == 2 and stats["by_status"]["error"]["executions"] == 1
     assert stats["success_rate"] == round(2 / 3, 4)
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    assert stats["by_day"] == {today: {**stats["by_day"][today], "executions": 3}}
+    assert stats["quota"]["executions_today"] == {"used": 3, "limit": 5000, "remaining": 4997}
+    assert stats["quota"]["concurrent"]["limit"] == 8 and stats["quota"]["storage_bytes"]["used"] == 0
 
 
 def test_health_and_readiness(client, worker):

@@ -2,17 +2,12 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import Problem
 from ..extensions import db
 from ..models import Project, ProjectFile, User, utcnow
-
-
-def _tier(user: User) -> dict:
-    tiers = current_app.config["TIERS"]
-    return tiers.get(user.tier) or tiers["free"]
+from .tiers import refuse, tier_of
 
 
 def summary(project: Project) -> dict:
@@ -73,21 +68,23 @@ def get_file(user: User, project_id: str, filename: str) -> ProjectFile:
     raise Problem(404, "file_not_found", f"no file {filename!r} in project {project_id!r}", filename=filename)
 
 
-def _check_limits(user: User, project: Project, filename: str, size: int, replacing: int = 0) -> None:
-    tier, name = _tier(user), user.tier
-    if size > tier["max_file_kb"] * 1024:
-        raise Problem(413, "file_too_large", f"{filename!r} is larger than the {name} tier's {tier['max_file_kb']} KiB",
-                      limit="max_file_kb", maximum=tier["max_file_kb"], tier=name)
-    if not replacing and len(project.files) >= tier["max_files_per_project"]:
-        raise Problem(422, "too_many_files", f"the {name} tier allows {tier['max_files_per_project']} files per "
-                      "project", limit="max_files_per_project", maximum=tier["max_files_per_project"], tier=name)
-    used = db.session.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(ProjectFile.size), 0)).join(Project)
-        .where(Project.user_id == user.id)
+def storage_used(user: User) -> int:
+    return db.session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(ProjectFile.size), 0)).join(Project).where(Project.user_id == user.id)
     ).scalar_one()
-    if used - replacing + size > tier["storage_mb"] * 1024 * 1024:
-        raise Problem(422, "storage_quota_exceeded", f"the {name} tier's storage quota is {tier['storage_mb']} MiB",
-                      limit="storage_mb", maximum=tier["storage_mb"], tier=name)
+
+
+def _check_limits(user: User, project: Project, filename: str, size: int, replacing: int = 0) -> None:
+    tier = tier_of(user)
+    if size > tier["max_file_kb"] * 1024:
+        raise refuse(413, "file_too_large", user, "max_file_kb", -(-size // 1024), f"{filename!r} is too large")
+    if not replacing and len(project.files) >= tier["max_files_per_project"]:
+        raise refuse(422, "too_many_files", user, "max_files_per_project", len(project.files) + 1,
+                     "the project has as many files as allowed")
+    total = storage_used(user) - replacing + size
+    if total > tier["storage_mb"] * 1024 * 1024:
+        raise refuse(422, "storage_quota_exceeded", user, "storage_mb", -(-total // (1 << 20)),
+                     "the storage quota would be exceeded")
 
 
 def _clashes(project: Project, filename: str) -> str | None:

@@ -15,6 +15,8 @@ from ..errors import Problem
 from ..extensions import db
 from ..models import FINAL_STATUSES, Execution, User
 from . import projects
+from .quotas import reserve_execution
+from .tiers import refuse, tier_of
 from .workers import is_live, redis
 
 
@@ -29,15 +31,14 @@ def resolve_language(name: str):
 
 def effective_limits(user: User, requested: dict) -> tuple[float, int]:
     """Requested limits, or defaults clamped to the tier; above the tier maximum is refused."""
-    cfg = current_app.config
-    tier = cfg["TIERS"].get(user.tier) or cfg["TIERS"]["free"]
+    cfg, tier = current_app.config, tier_of(user)
     timeout = requested.get("timeout", min(cfg["RUN_DEFAULT_TIMEOUT"], tier["max_timeout"]))
     memory = requested.get("memory_mb", min(cfg["RUN_DEFAULT_MEMORY_MB"], tier["max_memory_mb"]))
-    for field, value, maximum in (("timeout", timeout, tier["max_timeout"]),
-                                  ("memory_mb", memory, tier["max_memory_mb"])):
-        if value > maximum:
-            raise Problem(422, "limit_exceeded", f"{field}={value} is above the {user.tier} tier maximum {maximum}",
-                          limit=field, maximum=maximum, tier=user.tier)
+    for field, value in (("timeout", timeout), ("memory_mb", memory)):
+        if value > tier[f"max_{field}"]:
+            problem = refuse(422, "limit_exceeded", user, f"max_{field}", value, f"{field}={value} is too large")
+            problem.extra["limit"] = field
+            raise problem
     return float(timeout), int(memory)
 
 
@@ -86,6 +87,7 @@ def submit(user: User, data: dict) -> Execution:
     if data["wait"] and not is_live(lang.id):
         raise Problem(503, "no_worker", f"no worker is serving {lang.id} right now; retry later or submit with "
                       "wait=false to queue it", language=lang.id)
+    reserve_execution(user)  # atomic per user until the commit below
     execution = Execution(
         user_id=user.id, language=lang.id, code=data["code"], stdin=data["stdin"].encode(),
         args=list(data["args"]), files=list(data["files"]), timeout=timeout, memory_mb=memory,

@@ -1,0 +1,90 @@
+"""Rate limits and quotas per tier: refusals name the limit and tier; parallel requests never
+exceed a quota (the per-user lock holds on SQLite and on PostgreSQL)."""
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import sqlalchemy as sa
+
+
+@pytest.fixture
+def tier(app):
+    """Register a throwaway tier (a copy of pro with some limits changed) for one test."""
+    added = []
+
+    def make(name, **limits):
+        app.config["TIERS"][name] = {**app.config["TIERS"]["pro"], **limits}
+        added.append(name)
+        return name
+
+    yield make
+    for name in added:
+        app.config["TIERS"].pop(name, None)
+
+
+def execution_count(app, user_id):
+    from app.extensions import db
+    from app.models import Execution
+
+    with app.app_context():
+        return db.session.execute(sa.select(sa.func.count()).where(Execution.user_id == user_id)).scalar_one()
+
+
+def test_rate_limit_is_per_caller_with_headers_and_a_problem(client, make_user, tier):
+    caller = make_user(tier("rl-three", requests_per_minute=3))
+    for expected_remaining in (2, 1, 0):
+        ok = client.get("/codestudio/executions", headers=caller["headers"])
+        assert ok.status_code == 200 and ok.headers["X-RateLimit-Limit"] == "3"
+        assert ok.headers["X-RateLimit-Remaining"] == str(expected_remaining)
+    refused = client.get("/codestudio/stats", headers=caller["headers"])
+    assert refused.status_code == 429 and refused.mimetype == "application/problem+json"
+    body = refused.get_json()
+    assert (body["code"], body["limit"], body["tier"]) == ("rate_limited", "requests_per_minute", "rl-three")
+    assert int(refused.headers["Retry-After"]) > 0
+    other = make_user()  # another caller is not affected
+    assert client.get("/codestudio/executions", headers=other["headers"]).status_code == 200
+
+
+def test_parallel_requests_never_exceed_the_daily_quota(app, make_user, tier, worker):
+    caller = make_user(tier("five-a-day", executions_per_day=5, concurrent_executions=100))
+
+    def submit(_):
+        with app.test_client() as client:
+            return client.post("/codestudio/run", json={"language": "python", "code": "print(1)", "wait": False},
+                               headers=caller["headers"])
+
+    with ThreadPoolExecutor(12) as pool:
+        responses = list(pool.map(submit, range(12)))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [202] * 5 + [429] * 7, [r.get_json() for r in responses]
+    refusal = next(r for r in responses if r.status_code == 429)
+    body = refusal.get_json()
+    assert (body["code"], body["limit"], body["maximum"], body["tier"]) == (
+        "daily_quota_exceeded", "executions_per_day", 5, "five-a-day")
+    assert body["upgrade_to"] == "free" and int(refusal.headers["Retry-After"]) > 0
+    assert execution_count(app, caller["id"]) == 5
+
+
+def test_parallel_requests_never_exceed_the_concurrency_limit(app, make_user, tier, worker):
+    caller = make_user(tier("two-at-once", concurrent_executions=2))
+
+    def submit(_):
+        with app.test_client() as client:
+            return client.post("/codestudio/run", json={"language": "python", "code": "import time; time.sleep(2)",
+                                                        "wait": False}, headers=caller["headers"])
+
+    with ThreadPoolExecutor(6) as pool:
+        responses = list(pool.map(submit, range(6)))
+    accepted = [r.get_json()["id"] for r in responses if r.status_code == 202]
+    refused = [r.get_json() for r in responses if r.status_code == 429]
+    assert len(accepted) == 2 and len(refused) == 4
+    assert {r["code"] for r in refused} == {"concurrency_limit"}
+    with app.test_client() as client:  # once they finish, the slots are free again
+        deadline = time.monotonic() + 30
+        while any(client.get(f"/codestudio/executions/{i}", headers=caller["headers"]).get_json()["status"]
+                  in ("queued", "running") for i in accepted):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        again = client.post("/codestudio/run", json={"language": "python", "code": "print(1)", "wait": False},
+                            headers=caller["headers"])
+        assert again.status_code == 202
