@@ -2,8 +2,6 @@
 requests_per_minute, keyed by API key, with X-RateLimit-* and Retry-After headers."""
 from __future__ import annotations
 
-import hashlib
-
 from flask import Flask, g, request
 from flask_limiter import Limiter
 
@@ -12,9 +10,11 @@ from .services.tiers import tier_of
 
 
 def caller_identity() -> str:
-    key = presented_key()
-    if key:
-        return "key:" + hashlib.sha256(key.encode()).hexdigest()[:32]
+    """Limits are per user (all of a user's keys share them); only authenticated routes are limited."""
+    if presented_key():
+        if g.get("user") is None:
+            g.user = current_user()
+        return f"user:{g.user.id}"
     return "ip:" + (request.remote_addr or "unknown")
 
 

@@ -88,3 +88,22 @@ def test_parallel_requests_never_exceed_the_concurrency_limit(app, make_user, ti
         again = client.post("/codestudio/run", json={"language": "python", "code": "print(1)", "wait": False},
                             headers=caller["headers"])
         assert again.status_code == 202
+
+
+def test_parallel_file_writes_never_exceed_the_storage_quota(app, make_user, tier):
+    caller = make_user(tier("one-megabyte", storage_mb=1, max_file_kb=1024))
+    with app.test_client() as client:
+        project = client.post("/codestudio/project/create", json={"name": "quota"}, headers=caller["headers"])
+    project_id = project.get_json()["id"]
+
+    def write(i):
+        with app.test_client() as client:
+            return client.post("/codestudio/file/create", headers=caller["headers"], json={
+                "project_id": project_id, "filename": f"blob{i}.txt", "content": "x" * 300_000})
+
+    with ThreadPoolExecutor(6) as pool:
+        responses = list(pool.map(write, range(6)))
+    assert sorted(r.status_code for r in responses) == [201] * 3 + [422] * 3, [r.get_json() for r in responses]
+    refused = next(r.get_json() for r in responses if r.status_code == 422)
+    assert (refused["code"], refused["limit"], refused["tier"]) == ("storage_quota_exceeded", "storage_mb",
+                                                                   "one-megabyte")

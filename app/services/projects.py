@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import Problem
 from ..extensions import db
 from ..models import Project, ProjectFile, User, utcnow
+from .quotas import lock_user
 from .tiers import refuse, tier_of
 
 
@@ -75,11 +76,13 @@ def storage_used(user: User) -> int:
 
 
 def _check_limits(user: User, project: Project, filename: str, size: int, replacing: int = 0) -> None:
+    lock_user(user)  # storage is a quota too: parallel writes are counted one after another
     tier = tier_of(user)
     if size > tier["max_file_kb"] * 1024:
         raise refuse(413, "file_too_large", user, "max_file_kb", -(-size // 1024), f"{filename!r} is too large")
-    if not replacing and len(project.files) >= tier["max_files_per_project"]:
-        raise refuse(422, "too_many_files", user, "max_files_per_project", len(project.files) + 1,
+    files = db.session.scalar(sa.select(sa.func.count()).where(ProjectFile.project_id == project.id))
+    if not replacing and files >= tier["max_files_per_project"]:
+        raise refuse(422, "too_many_files", user, "max_files_per_project", files + 1,
                      "the project has as many files as allowed")
     total = storage_used(user) - replacing + size
     if total > tier["storage_mb"] * 1024 * 1024:

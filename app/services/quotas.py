@@ -29,8 +29,13 @@ def counts(user: User) -> tuple[int, int]:
     return today, active
 
 
+def lock_user(user: User) -> None:
+    """Serialize this user's quota checks until the transaction ends (see the module doc)."""
+    db.session.execute(sa.update(User).where(User.id == user.id).values(tier=User.tier))
+
+
 def reserve_execution(user: User) -> None:
-    db.session.execute(sa.update(User).where(User.id == user.id).values(tier=User.tier))  # the per-user lock
+    lock_user(user)
     tier = tier_of(user)
     today, active = counts(user)
     if today >= tier["executions_per_day"]:
