@@ -71,7 +71,7 @@ def from_env(instance_path: str) -> dict:
         "RUN_DEFAULT_TIMEOUT": float(env.get("RUN_DEFAULT_TIMEOUT", 30)),
         "RUN_DEFAULT_MEMORY_MB": int(env.get("RUN_DEFAULT_MEMORY_MB", 512)),
         "RUN_WAIT_CAP_SECONDS": float(env.get("RUN_WAIT_CAP_SECONDS", 60)),
-        "DEFAULT_TIER": env.get("DEFAULT_TIER", "free"),
+        **({"RATELIMIT_STORAGE_URI": env["RATELIMIT_STORAGE_URI"]} if env.get("RATELIMIT_STORAGE_URI") else {}),
         "TIERS": load_tiers(),
         "API_TITLE": "Code Studio",
         "API_VERSION": "1.0.0",
