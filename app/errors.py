@@ -53,10 +53,10 @@ def _http_error(exc: HTTPException):
         extra["errors"] = messages.get("json") or messages.get("query") or messages
         detail = "the request failed validation; see errors"
     elif status == 429 and g.get("user") is not None:  # flask-limiter: name the tier's limit
-        from .services.tiers import refuse
+        from .services.tiers import refuse, tier_of
 
-        problem = refuse(429, code, g.user, "requests_per_minute", 0, f"rate limit {detail} reached")
-        problem.extra["upgrade_to"] = None
+        more = tier_of(g.user)["requests_per_minute"] + 1  # the next tier up allows more
+        problem = refuse(429, code, g.user, "requests_per_minute", more, f"rate limit {detail} reached")
         return problem_response(status, code, problem.detail, **problem.extra)
     return problem_response(status, code, detail, **extra)
 

@@ -21,7 +21,7 @@ from sandbox.jail import entry_file, expand
 from sandbox.registry import TOOLCHAINS_DIR, registry
 from sandbox.toolchains import detect_version
 
-from .run_bench import free_port, start_stack
+from .run_bench import bench_key, free_port, start_stack
 
 PROGRAMS = Path(__file__).resolve().parent.parent / "tests" / "programs"
 CLEAN_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
@@ -77,7 +77,7 @@ def main() -> None:
     port = free_port()
     stack = start_stack(root / "instance", port)
     try:
-        key = (root / "instance" / "dev-api-key").read_text().strip()
+        key = bench_key(root / "instance")
         url, session = f"http://127.0.0.1:{port}/codestudio/run", requests.Session()
         print(f"{'language':<12} {'bare p50':>10} {'API p50':>10} {'ratio':>7}")
         for lang in langs:
