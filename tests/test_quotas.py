@@ -107,3 +107,11 @@ def test_parallel_file_writes_never_exceed_the_storage_quota(app, make_user, tie
     refused = next(r.get_json() for r in responses if r.status_code == 422)
     assert (refused["code"], refused["limit"], refused["tier"]) == ("storage_quota_exceeded", "storage_mb",
                                                                    "one-megabyte")
+
+
+def test_rate_limit_refusal_names_the_next_tier_up(client, make_user):
+    caller = make_user("free")
+    for _ in range(30):
+        client.get("/codestudio/executions", headers=caller["headers"])
+    body = client.get("/codestudio/executions", headers=caller["headers"]).get_json()
+    assert (body["code"], body["tier"], body["maximum"], body["upgrade_to"]) == ("rate_limited", "free", 30, "pro")
