@@ -16,7 +16,8 @@ def presented_key() -> str | None:
 
 
 def current_user():
-    if g.get("user") is not None:  # already authenticated for this request (rate limiting does it first)
+    """The caller, authenticated once per request (rate limiting may ask first) and kept in g.user."""
+    if g.get("user") is not None:
         return g.user
     key = presented_key()
     if not key:
@@ -24,4 +25,5 @@ def current_user():
     user = user_for_key(key)
     if user is None:
         raise Problem(401, "invalid_api_key", "the API key is not valid or has been revoked")
+    g.user = user
     return user

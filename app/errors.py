@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import Flask, g, jsonify, request
+from flask import Flask, jsonify, request
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -42,6 +42,8 @@ def problem_response(status: int, code: str, detail: str, title: str | None = No
 
 
 def _http_error(exc: HTTPException):
+    if exc.response is not None:  # prepared by whoever raised it (flask-limiter's on_breach)
+        return exc.response
     data = getattr(exc, "data", None) or {}
     status = exc.code or 500
     code = data.get("code") or STATUS_CODES.get(status, "http_error")
@@ -52,12 +54,6 @@ def _http_error(exc: HTTPException):
     elif status == 422 and messages:  # marshmallow validation, by location
         extra["errors"] = messages.get("json") or messages.get("query") or messages
         detail = "the request failed validation; see errors"
-    elif status == 429 and g.get("user") is not None:  # flask-limiter: name the tier's limit
-        from .services.tiers import refuse, tier_of
-
-        more = tier_of(g.user)["requests_per_minute"] + 1  # the next tier up allows more
-        problem = refuse(429, code, g.user, "requests_per_minute", more, f"rate limit {detail} reached")
-        return problem_response(status, code, problem.detail, **problem.extra)
     return problem_response(status, code, detail, **extra)
 
 

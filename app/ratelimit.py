@@ -1,32 +1,37 @@
 """Per-caller rate limits (flask-limiter on Redis): the limit is the caller's tier's
-requests_per_minute, keyed by API key, with X-RateLimit-* and Retry-After headers."""
+requests_per_minute, one budget per user across the API, with X-RateLimit-* and Retry-After headers."""
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, Response, request
 from flask_limiter import Limiter
 
 from .auth import current_user, presented_key
-from .services.tiers import tier_of
+from .errors import problem_response
+from .services.tiers import refuse, tier_of
 
 
 def caller_identity() -> str:
     """Limits are per user (all of a user's keys share them); only authenticated routes are limited."""
     if presented_key():
-        if g.get("user") is None:
-            g.user = current_user()
-        return f"user:{g.user.id}"
+        return f"user:{current_user().id}"
     return "ip:" + (request.remote_addr or "unknown")
 
 
 # unbound like the other extensions; a moving window, rate-limit headers on every response
-limiter = Limiter(key_func=caller_identity, headers_enabled=True, strategy="moving-window")
+limiter = Limiter(key_func=caller_identity, headers_enabled=True, strategy="moving-window",
+                  on_breach=lambda limit: rate_limited(limit))
 
 
 def caller_rate() -> str:
-    """Authenticates (once per request) to find the caller's tier."""
-    if g.get("user") is None:
-        g.user = current_user()
-    return f"{tier_of(g.user)['requests_per_minute']}/minute"
+    return f"{tier_of(current_user())['requests_per_minute']}/minute"
+
+
+def rate_limited(limit) -> Response:
+    """A breach answers like every other refusal: the limit, the tier, the next tier up."""
+    user = current_user()
+    allowed = tier_of(user)["requests_per_minute"]
+    problem = refuse(429, "rate_limited", user, "requests_per_minute", allowed + 1, f"rate limit {limit.limit} reached")
+    return problem_response(problem.status, problem.code, problem.detail, **problem.extra)
 
 
 def storage_uri(redis_url: str) -> str:

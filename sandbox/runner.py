@@ -147,30 +147,26 @@ class Runner:
                limits: StageLimits, lang: Language) -> RunResult:
         cgroup = cgroups.RunCgroup(self.cgroups, name)
         memory_bytes = limits.memory_mb * 1024 * 1024
-        log_read, log_write = os.pipe()
-        pipe_handed_over = False
         try:
             cgroup.create(memory_bytes, limits.pids)
+            log_read, log_write = os.pipe()  # run_process owns and closes both ends
             argv = nsjail_argv(self.settings, lang, work_path, command, limits, log_write,
                                cgroup.nsjail_flags(memory_bytes, limits.pids))
-            pipe_handed_over = True  # run_process closes both ends
             with self.cgroups.thread_cpu(_owner_token()).measure() as thread_cpu:
                 outcome = run_process(
                     argv, stdin, log_write, log_read,
                     self.settings.output_limit_bytes, limits.wall_seconds + 0.05, self.settings.kill_grace,
                 )
             usage = cgroup.usage()
-            usage.cpu_seconds = max(usage.cpu_seconds, thread_cpu.seconds)
         finally:
             cgroup.destroy()
-            if not pipe_handed_over:
-                os.close(log_read)
-                os.close(log_write)
+        # the best of the cgroup, the per-thread cpuacct group and rusage (whichever this host gives)
+        usage.cpu_seconds = max(usage.cpu_seconds, thread_cpu.seconds, outcome.cpu_seconds)
         status, message = classify(outcome, usage, limits.cpu_seconds)
         return RunResult(
             status=status, stdout=sanitize(outcome.stdout), stderr=sanitize(outcome.stderr),
             returncode=outcome.returncode, signal=self._signal(status),
-            wall_time=round(outcome.wall_seconds, 4), cpu_time=round(max(usage.cpu_seconds, outcome.cpu_seconds), 4),
+            wall_time=round(outcome.wall_seconds, 4), cpu_time=round(usage.cpu_seconds, 4),
             memory_kb=usage.memory_peak_bytes // 1024, truncated=outcome.truncated, message=message,
         )
 

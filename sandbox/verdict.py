@@ -32,7 +32,7 @@ def classify(outcome: ProcessOutcome, usage: Usage, cpu_limit: float) -> tuple[s
         return "memory_limit", "killed: memory limit exceeded"
     if outcome.killed_for == "wall_timeout" or NSJAIL_WALL_TIMEOUT in outcome.log:
         return "timeout", "killed: wall-clock time limit exceeded"
-    if outcome.returncode == SIGKILL_STATUS and max(usage.cpu_seconds, outcome.cpu_seconds) >= cpu_limit * CPU_SLACK:
+    if outcome.returncode == SIGKILL_STATUS and usage.cpu_seconds >= cpu_limit * CPU_SLACK:
         return "timeout", "killed: CPU time limit exceeded"
     if outcome.returncode == 0:
         return "success", None

@@ -3,7 +3,10 @@ the input, the API answers without a server error, with the documented content t
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+)
 
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 

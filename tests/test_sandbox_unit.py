@@ -21,13 +21,14 @@ V1_MOUNTINFO = """\
 """
 
 
-def outcome(returncode=0, log=STARTED, killed_for=None, cpu=0.01):
+def outcome(returncode=0, log=STARTED, killed_for=None):
     return ProcessOutcome(returncode=returncode, wall_seconds=0.1, stdout=b"", stderr=b"", log=log,
-                          killed_for=killed_for, cpu_seconds=cpu)
+                          killed_for=killed_for)
 
 
-def usage(oom=False, pids=False):
-    return Usage(cpu_seconds=0.01, memory_peak_bytes=1 << 20, oom_killed=oom, pids_limited=pids)
+def usage(oom=False, pids=False, cpu=0.01):
+    """The run's usage, CPU already merged from every source the runner has."""
+    return Usage(cpu_seconds=cpu, memory_peak_bytes=1 << 20, oom_killed=oom, pids_limited=pids)
 
 
 def test_sanitize_strips_ansi_and_controls_keeps_newline_tab_unicode():
@@ -95,7 +96,7 @@ def test_v2_without_memory_controller_is_refused(tmp_path):
     (dict(o=outcome(137), u=usage(oom=True)), "memory_limit"),
     (dict(o=outcome(137), u=usage()), "error"),  # a user's exit(137): no evidence of a kill
     (dict(o=outcome(137, log=STARTED + "run time >= time limit (2 >= 2)"), u=usage()), "timeout"),
-    (dict(o=outcome(137, cpu=2.9), u=usage()), "timeout"),  # CPU rlimit kill
+    (dict(o=outcome(137), u=usage(cpu=2.9)), "timeout"),  # CPU rlimit kill
     (dict(o=outcome(143, killed_for="output_limit"), u=usage()), "output_limit"),
     (dict(o=outcome(0), u=usage()), "success"),
     (dict(o=outcome(255, log="[E] Couldn't launch"), u=usage()), "internal_error"),

@@ -25,7 +25,7 @@ ERRORS = ((401, "UNAUTHORIZED"), (404, "NOT_FOUND"))
 
 @bp.before_request
 def authenticate_and_check_body():
-    g.user = current_user()
+    current_user()
     check_json_body()
 
 

@@ -22,7 +22,7 @@ def _accepted(row):
 
 @bp.before_request
 def authenticate_and_check_body():
-    g.user = current_user()
+    current_user()
     check_json_body()
 
 

@@ -9,7 +9,7 @@ from flask import g
 
 from ..auth import current_user
 from ..extensions import db
-from ..models import Execution, UsageRecord
+from ..models import UsageRecord
 from ..schemas import StatsSchema
 from ..services.projects import storage_used
 from ..services.quotas import counts, day_start
@@ -29,9 +29,8 @@ def _grouped(column, since=None):
             for key, n, cpu, cost in rows}
 
 
-def _quota() -> dict:
+def _quota(today: int, active: int) -> dict:
     tier = tier_of(g.user)
-    today, active = counts(g.user)
     storage = storage_used(g.user)
     return {
         "executions_today": {"used": today, "limit": tier["executions_per_day"],
@@ -46,7 +45,7 @@ def _quota() -> dict:
 
 @bp.before_request
 def authenticate():
-    g.user = current_user()
+    current_user()
 
 
 @bp.route("/stats")
@@ -57,9 +56,7 @@ def stats():
     days, UTC), with the tier's quotas used and remaining."""
     by_status = _grouped(UsageRecord.status)
     finished = sum(v["executions"] for v in by_status.values())
-    pending = db.session.execute(
-        sa.select(sa.func.count()).where(Execution.user_id == g.user.id, Execution.status.in_(("queued", "running")))
-    ).scalar_one()
+    today, pending = counts(g.user)
     return {
         "tier": g.user.tier,
         "executions": finished,
@@ -70,5 +67,5 @@ def stats():
         "by_language": _grouped(UsageRecord.language),
         "by_status": by_status,
         "by_day": _grouped(sa.func.date(UsageRecord.created_at), since=day_start() - timedelta(days=29)),
-        "quota": _quota(),
+        "quota": _quota(today, pending),
     }

@@ -71,20 +71,12 @@ class SqlExecutionStore:
         usage = dict(execution_id=claim.execution_id, user_id=claim.user_id, language=claim.language,
                      tier=claim.tier, status=result.status, cpu_seconds=cpu,
                      wall_seconds=result.wall_time, cost=cost_of(claim.tier, cpu, result.status))
-        recorded = self._finalize(fenced, usage)
-        if recorded and claim.project_id:
-            self._note_project_run(claim.project_id, claim.execution_id, result.status)
-        return recorded
-
-    @staticmethod
-    def _note_project_run(project_id: str, execution_id: str, status: str) -> None:
-        db.session.execute(sa.update(Project).where(Project.id == project_id).values(
-            last_run_at=utcnow(), last_run_status=status, last_run_id=execution_id))
-        db.session.commit()
+        return self._finalize(fenced, usage, claim.project_id)
 
     def fail(self, execution_id: str, message: str) -> None:
         found = db.session.execute(
-            sa.select(Execution.user_id, Execution.language, User.tier).join(User).where(Execution.id == execution_id)
+            sa.select(Execution.user_id, Execution.language, Execution.project_id, User.tier).join(User)
+            .where(Execution.id == execution_id)
         ).one_or_none()
         if found is None:
             return
@@ -93,15 +85,19 @@ class SqlExecutionStore:
         ).values(status="internal_error", message=message[:2000], finished_at=utcnow())
         self._finalize(stmt, dict(execution_id=execution_id, user_id=found.user_id, language=found.language,
                                   tier=found.tier, status="internal_error", cpu_seconds=0.0, wall_seconds=0.0,
-                                  cost=Decimal(0)))
+                                  cost=Decimal(0)), found.project_id)
 
-    def _finalize(self, stmt, usage: dict) -> bool:
-        """Result and usage record commit together, or not at all."""
+    def _finalize(self, stmt, usage: dict, project_id: str | None) -> bool:
+        """Result, usage record and the project's last run commit together, or not at all."""
         try:
             if db.session.execute(stmt).rowcount != 1:
                 db.session.rollback()
                 return False
-            db.session.execute(sa.insert(UsageRecord).values(created_at=utcnow(), **usage))
+            now = utcnow()
+            db.session.execute(sa.insert(UsageRecord).values(created_at=now, **usage))
+            if project_id:
+                db.session.execute(sa.update(Project).where(Project.id == project_id).values(
+                    last_run_at=now, last_run_status=usage["status"], last_run_id=usage["execution_id"]))
             db.session.commit()
             return True
         except IntegrityError:

@@ -53,31 +53,29 @@ def check_sizes(data: dict) -> None:
         raise Problem(413, "files_too_large", f"files total more than {cfg['MAX_CODE_BYTES']} bytes")
 
 
-def _from_project(user: User, data: dict) -> tuple[str | None, str | None]:
-    """Fill code/files/language from the project; returns (language name, entry file name)."""
-    project = projects.get_owned(user, data["project_id"])
+def _from_project(project, data: dict, lang) -> str | None:
+    """Fill code and files from the project; returns the entry file's name when it is a project file."""
     stored = {f.filename: f.content for f in project.files}
-    language = data.get("language") or project.language
-    if language is None:
-        raise Problem(422, "language_required", "the project has no language; send `language`")
     entry = None
     if data.get("code") is None:
-        entry = data.get("filename") or project.entry or resolve_language(language).main
+        entry = data.get("filename") or project.entry or lang.main
         if entry not in stored:
             raise Problem(422, "entry_not_found", f"project {project.id!r} has no file {entry!r} to run", file=entry)
         data["code"] = stored.pop(entry)
     else:  # the code sent replaces the project's file of the entry's name
-        stored.pop(resolve_language(language).main, None)
+        stored.pop(lang.main, None)
     sent = {f["name"] for f in data["files"]}  # files in the request override the stored ones
     data["files"] = [{"name": n, "content": c} for n, c in stored.items() if n not in sent] + data["files"]
-    return language, entry
+    return entry
 
 
 def submit(user: User, data: dict) -> Execution:
-    language, entry = data.get("language"), None
-    if data.get("project_id"):
-        language, entry = _from_project(user, data)
+    project = projects.get_owned(user, data["project_id"]) if data.get("project_id") else None
+    language = data.get("language") or (project.language if project else None)
+    if language is None:  # the schema requires one unless a project is named
+        raise Problem(422, "language_required", "the project has no language; send `language`")
     lang = resolve_language(language)
+    entry = _from_project(project, data, lang) if project else None
     check_sizes(data)
     main = entry or lang.main
     clash = [f["name"] for f in data["files"] if f["name"] == main or f["name"].startswith(main + "/")]
