@@ -6,17 +6,20 @@ One queue per language, declared from the language registry; no result backend
 import kombu as _kombu
 
 from sandbox.registry import registry as _registry
+from tasks.routing import batch_queue_for as _batch_queue_for
 
 _HARD_TIME_LIMIT = 300  # above the largest tier timeout plus compile time
 
 _EXCHANGE = _kombu.Exchange("codestudio", type="direct")
-task_queues = [_kombu.Queue(q, _EXCHANGE, routing_key=q) for q in _registry().queues()]
+# interactive runs (lang.<id>) and batch grading (batch.<id>) never share a queue
+_QUEUES = [*_registry().queues(), *(_batch_queue_for(lang.id) for lang in _registry())]
+task_queues = [_kombu.Queue(q, _EXCHANGE, routing_key=q) for q in _QUEUES]
 task_default_queue = task_queues[0].name
 task_default_exchange = _EXCHANGE.name
 task_default_exchange_type = "direct"
 task_create_missing_queues = False
 task_routes = ("tasks.routing.route_task",)
-imports = ("tasks.execution", "tasks.worker_boot")
+imports = ("tasks.execution", "tasks.batch", "tasks.worker_boot")
 
 task_serializer = "json"
 accept_content = ["json"]

@@ -48,11 +48,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         socket_connect_timeout=3, health_check_interval=30)
     celery_init_app(app)
 
-    from .api import metrics, projects, runs, stats, system
+    from .api import batch, metrics, projects, runs, stats, system
     from .ratelimit import init_rate_limits
 
-    init_rate_limits(app, (runs.bp, projects.bp, stats.bp))
-    for module in (runs, projects, stats, system):
+    init_rate_limits(app, (runs.bp, projects.bp, stats.bp, batch.bp))
+    for module in (runs, projects, stats, batch, system):
         openapi.register_blueprint(module.bp)
     app.register_blueprint(metrics.bp)
     register_error_handlers(app)

@@ -4,9 +4,11 @@ from __future__ import annotations
 from celery import Celery, Task, signals
 from flask import Flask
 
+from tasks.batch_store import set_batch_store
 from tasks.store import set_store
 
 from .extensions import db
+from .services.batch_store import SqlBatchStore
 from .services.execution_store import SqlExecutionStore
 
 
@@ -23,6 +25,7 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     set_store(SqlExecutionStore())
+    set_batch_store(SqlBatchStore())
 
     @signals.worker_process_init.connect(weak=False)
     def fresh_connections(**kwargs):

@@ -119,7 +119,7 @@ def usage_report(days):
     """CSV to stdout: one row per user with executions, CPU seconds and cost."""
     since = day_start() - timedelta(days=days - 1)
     rows = db.session.execute(
-        sa.select(User.id, User.email, User.tier, sa.func.count(UsageRecord.id),
+        sa.select(User.id, User.email, User.tier, sa.func.count(UsageRecord.id).filter(UsageRecord.kind == "run"),
                   sa.func.count(UsageRecord.id).filter(UsageRecord.status == "success"),
                   sa.func.coalesce(sa.func.sum(UsageRecord.cpu_seconds), 0),
                   sa.func.coalesce(sa.func.sum(UsageRecord.cost), 0))

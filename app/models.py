@@ -116,10 +116,15 @@ class ProjectFile(db.Model):
 
 
 class UsageRecord(db.Model):
-    """Exactly one per finished execution (UNIQUE execution_id): the billing line."""
+    """The billing line: exactly one per finished execution, per batch test run and per batch
+    compile (each source column is UNIQUE; exactly one of them is set)."""
     __tablename__ = "usage_records"
     id: Mapped[int] = mapped_column(primary_key=True)
-    execution_id: Mapped[str] = mapped_column(sa.ForeignKey("executions.id", ondelete="CASCADE"), unique=True)
+    execution_id: Mapped[str | None] = mapped_column(sa.ForeignKey("executions.id", ondelete="CASCADE"), unique=True)
+    batch_case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("batch_cases.id", ondelete="CASCADE"), unique=True)
+    batch_submission_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("batch_submissions.id", ondelete="CASCADE"), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(16), default="run", server_default="run")  # run | compile
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     language: Mapped[str] = mapped_column(sa.String(32))
     tier: Mapped[str] = mapped_column(sa.String(32))
@@ -128,4 +133,73 @@ class UsageRecord(db.Model):
     wall_seconds: Mapped[float] = mapped_column(sa.Float)
     cost: Mapped[Decimal] = mapped_column(sa.Numeric(14, 6))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
-    execution: Mapped[Execution] = relationship(back_populates="usage")
+    execution: Mapped[Execution | None] = relationship(back_populates="usage")
+
+
+BATCH_ACTIVE = ("queued", "running")
+
+
+class Batch(db.Model):
+    """Many submissions x many tests of one language; `done` counts final cases (the completion
+    counter: the case that makes done == total finishes the batch)."""
+    __tablename__ = "batches"
+    __table_args__ = (sa.Index("ix_batches_user_created", "user_id", "created_at"),)
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=new_id)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(sa.String(32))
+    status: Mapped[str] = mapped_column(sa.String(20), default="queued")
+    compare: Mapped[str] = mapped_column(sa.String(16))
+    abs_tol: Mapped[float] = mapped_column(sa.Float)
+    rel_tol: Mapped[float] = mapped_column(sa.Float)
+    tests: Mapped[list] = mapped_column(sa.JSON)  # [{name, stdin, expected_output, points, args, timeout, memory_mb}]
+    total: Mapped[int] = mapped_column(sa.Integer)
+    done: Mapped[int] = mapped_column(sa.Integer, default=0)
+    cancelled: Mapped[int] = mapped_column(sa.Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    submissions: Mapped[list["BatchSubmission"]] = relationship(
+        back_populates="batch", order_by="BatchSubmission.position", cascade="all, delete-orphan", passive_deletes=True)
+
+
+class BatchSubmission(db.Model):
+    __tablename__ = "batch_submissions"
+    __table_args__ = (sa.UniqueConstraint("batch_id", "ref", name="uq_batch_submissions_ref"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[str] = mapped_column(sa.ForeignKey("batches.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(sa.Integer)
+    ref: Mapped[str] = mapped_column(sa.String(200))  # the caller's submission id
+    code: Mapped[str] = mapped_column(sa.Text)
+    entry_name: Mapped[str | None] = mapped_column(sa.String(255))
+    files: Mapped[list] = mapped_column(sa.JSON, default=list)
+    status: Mapped[str] = mapped_column(sa.String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    compile_status: Mapped[str | None] = mapped_column(sa.String(20))
+    compile_output: Mapped[str | None] = mapped_column(sa.Text)
+    compile_time: Mapped[float | None] = mapped_column(sa.Float)
+    compiles: Mapped[int] = mapped_column(sa.Integer, default=0)
+    score: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    worker: Mapped[str | None] = mapped_column(sa.String(255))
+    batch: Mapped[Batch] = relationship(back_populates="submissions")
+    cases: Mapped[list["BatchCase"]] = relationship(order_by="BatchCase.test_index", passive_deletes=True)
+
+
+class BatchCase(db.Model):
+    """One submission against one test: recorded (and billed) exactly once."""
+    __tablename__ = "batch_cases"
+    __table_args__ = (sa.UniqueConstraint("submission_id", "test_index", name="uq_batch_cases_test"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[str] = mapped_column(sa.ForeignKey("batches.id", ondelete="CASCADE"), index=True)
+    submission_id: Mapped[int] = mapped_column(sa.ForeignKey("batch_submissions.id", ondelete="CASCADE"))
+    test_index: Mapped[int] = mapped_column(sa.Integer)
+    status: Mapped[str] = mapped_column(sa.String(20), default="queued")  # queued, a verdict, or cancelled
+    points: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    returncode: Mapped[int | None] = mapped_column(sa.Integer)
+    cpu_time: Mapped[float | None] = mapped_column(sa.Float)
+    wall_time: Mapped[float | None] = mapped_column(sa.Float)
+    memory_kb: Mapped[int | None] = mapped_column(sa.Integer)
+    stdout: Mapped[str | None] = mapped_column(sa.Text)  # the start of it
+    stderr: Mapped[str | None] = mapped_column(sa.Text)
+    diff: Mapped[str | None] = mapped_column(sa.Text)
+    message: Mapped[str | None] = mapped_column(sa.Text)
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

@@ -1,5 +1,5 @@
 """nsjail sandbox: a library the worker calls. Imports neither Flask nor the API."""
 from .registry import Language, UnknownLanguage, registry
-from .runner import Runner, RunResult, RunSpec, SandboxInfraError
+from .runner import CompiledProgram, Runner, RunResult, RunSpec, SandboxInfraError
 
-__all__ = ["Language", "UnknownLanguage", "registry", "Runner", "RunResult", "RunSpec", "SandboxInfraError"]
+__all__ = ["CompiledProgram", "Language", "UnknownLanguage", "registry", "Runner", "RunResult", "RunSpec", "SandboxInfraError"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cgroups, workdir
+from . import artifacts, cgroups, workdir
 from .jail import StageLimits, entry_file, expand, nsjail_argv
 from .process import run_process
 from .registry import Language
@@ -48,6 +49,18 @@ class RunResult:
     truncated: dict[str, bool] = field(default_factory=lambda: {"stdout": False, "stderr": False})
     message: str | None = None
     compile_cpu_time: float = 0.0
+    raw_stdout: bytes = field(default=b"", repr=False)  # as printed, before sanitizing (for grading)
+
+
+@dataclass(frozen=True)
+class CompiledProgram:
+    """A program ready to run many times: the compile stage's files, or the sources as sent."""
+    language: Language
+    main: str
+    files: tuple[artifacts.ArtifactFile, ...]
+    compile_output: str = ""
+    compile_cpu_time: float = 0.0
+    compile_wall_time: float = 0.0
 
 
 def _start_ticks(pid: int) -> str | None:
@@ -78,6 +91,10 @@ def _owner_alive(name: str) -> bool:
     return _start_ticks(int(pid)) == ticks
 
 
+def _unplaceable(exc: OSError) -> RunResult:
+    return RunResult(status="internal_error", message=f"could not place the input files: {exc.strerror}: {exc.filename}")
+
+
 class Runner:
     def __init__(self, settings: SandboxSettings | None = None):
         self.settings = settings or SandboxSettings.from_env()
@@ -97,17 +114,56 @@ class Runner:
 
     def run(self, spec: RunSpec) -> RunResult:
         name = f"{_owner_token()}.{uuid.uuid4().hex[:12]}"
+        main, files = self._inputs(spec)
+        with self._workdir(name, spec) as work:
+            try:
+                work.write_files(files)
+            except OSError as exc:  # the request's files cannot be laid out: not worth a retry
+                return _unplaceable(exc)
+            return self._compile_and_run(name, work.path, spec, main)
+
+    def compile(self, spec: RunSpec) -> CompiledProgram | RunResult:
+        """Compile once for many runs (batch grading): the artifacts, or the failed compile's result."""
+        main, files = self._inputs(spec)
+        if not spec.language.compile:
+            return CompiledProgram(spec.language, main, tuple(artifacts.ArtifactFile(n, c, False) for n, c in files))
+        name = f"{_owner_token()}.{uuid.uuid4().hex[:12]}"
+        with self._workdir(name, spec) as work:
+            try:
+                work.write_files(files)
+            except OSError as exc:
+                return _unplaceable(exc)
+            compiled = self._compile(name, work.path, spec, main)
+            if compiled.status != "success":
+                return compiled
+            try:
+                kept = artifacts.snapshot(work.path, self._work_mb(spec) << 20)
+            except artifacts.ArtifactError as exc:
+                compiled.status, compiled.message = "compile_error", str(exc)
+                return compiled
+        return CompiledProgram(spec.language, main, kept, compiled.compile_output,
+                               compiled.cpu_time, compiled.wall_time)
+
+    def run_compiled(self, program: CompiledProgram, spec: RunSpec) -> RunResult:
+        """One run of a compiled program in a fresh work dir; spec gives stdin, args and limits."""
+        name = f"{_owner_token()}.{uuid.uuid4().hex[:12]}"
+        with self._workdir(name, spec) as work:
+            try:
+                artifacts.lay_out(work.path, program.files)
+            except OSError as exc:
+                return _unplaceable(exc)
+            return self._run_stage(name, work.path, spec, program.main)
+
+    def _inputs(self, spec: RunSpec) -> tuple[str, list[tuple[str, bytes]]]:
         main = spec.entry or entry_file(spec.language, spec.code)
         source = (spec.language.prelude + spec.code).encode()
-        files = [(main, source), *((n, c) for n, c in spec.files if n != main)]
+        return main, [(main, source), *((n, c) for n, c in spec.files if n != main)]
+
+    @contextmanager
+    def _workdir(self, name: str, spec: RunSpec):
         try:
             with workdir.Workdir(self.settings.runs_dir, name, self._work_mb(spec)) as work:
-                try:
-                    work.write_files(files)
-                except OSError as exc:  # the request's files cannot be laid out: not worth a retry
-                    return RunResult(status="internal_error",
-                                     message=f"could not place the input files: {exc.strerror}: {exc.filename}")
-                return self._compile_and_run(name, work.path, spec, main)
+                yield work
         except (OSError, workdir.WorkdirError) as exc:
             raise SandboxInfraError(str(exc)) from exc
 
@@ -117,12 +173,16 @@ class Runner:
             compiled = self._compile(name, work_path, spec, main)
             if compiled.status != "success":
                 return compiled
-        command = expand(lang.run, lang, spec.memory_mb, main) + list(spec.args)
-        limits = StageLimits(spec.timeout, spec.timeout, spec.memory_mb, lang.pids, self.settings.tmp_mb)
-        result = self._stage(f"{name}-run", work_path, command, spec.stdin, limits, lang)
+        result = self._run_stage(name, work_path, spec, main)
         if compiled is not None:
             result.compile_output, result.compile_cpu_time = compiled.compile_output, compiled.cpu_time
         return result
+
+    def _run_stage(self, name: str, work_path: Path, spec: RunSpec, main: str) -> RunResult:
+        lang = spec.language
+        command = expand(lang.run, lang, spec.memory_mb, main) + list(spec.args)
+        limits = StageLimits(spec.timeout, spec.timeout, spec.memory_mb, lang.pids, self.settings.tmp_mb)
+        return self._stage(f"{name}-run", work_path, command, spec.stdin, limits, lang)
 
     def _compile(self, name: str, work_path: Path, spec: RunSpec, main: str) -> RunResult:
         """The compile stage: its own jail and limits; the compiler is untrusted input's first reader."""
@@ -168,6 +228,7 @@ class Runner:
             returncode=outcome.returncode, signal=self._signal(status),
             wall_time=round(outcome.wall_seconds, 4), cpu_time=round(usage.cpu_seconds, 4),
             memory_kb=usage.memory_peak_bytes // 1024, truncated=outcome.truncated, message=message,
+            raw_stdout=outcome.stdout,
         )
 
     @staticmethod

@@ -1,12 +1,21 @@
-"""Routes each execution to the queue of its language."""
+"""Routes each task to the queue of its language: interactive runs to lang.<id>, batch
+grading to batch.<id>, so a large batch never delays someone waiting on one run."""
 EXECUTE_TASK = "tasks.execute_run"
+GRADE_TASK = "tasks.grade_submission"
 
 
 def queue_for(language_id: str) -> str:
     return f"lang.{language_id}"
 
 
+def batch_queue_for(language_id: str) -> str:
+    return f"batch.{language_id}"
+
+
+QUEUE_OF_TASK = {EXECUTE_TASK: queue_for, GRADE_TASK: batch_queue_for}
+
+
 def route_task(name, args, kwargs, options, task=None, **kw):
-    if name == EXECUTE_TASK and kwargs.get("language"):
-        return {"queue": queue_for(kwargs["language"])}
+    if name in QUEUE_OF_TASK and kwargs.get("language"):
+        return {"queue": QUEUE_OF_TASK[name](kwargs["language"])}
     return None

@@ -15,6 +15,7 @@ from sandbox.toolchains import available_toolchains
 
 from . import keys
 from .execution import redis_client, runner
+from .routing import batch_queue_for, queue_for
 
 log = logging.getLogger(__name__)
 EX_CONFIG = 78
@@ -23,9 +24,11 @@ EX_CONFIG = 78
 class Advertiser:
     """Keeps `codestudio:worker:<hostname>` alive while the worker runs."""
 
-    def __init__(self, url: str, hostname: str, languages: dict[str, str], queues: list[str]):
+    def __init__(self, url: str, hostname: str, languages: dict[str, str], batch_languages: dict[str, str],
+                 queues: list[str]):
         self.url, self.hostname = url, hostname
-        self.payload = json.dumps({"hostname": hostname, "languages": languages, "queues": queues, "pid": os.getpid()})
+        self.payload = json.dumps({"hostname": hostname, "languages": languages, "batch_languages": batch_languages,
+                                   "queues": queues, "pid": os.getpid()})
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="codestudio-heartbeat", daemon=True)
 
@@ -60,6 +63,18 @@ def _refuse(message: str) -> None:
     os._exit(EX_CONFIG)
 
 
+KINDS = {"interactive": queue_for, "batch": batch_queue_for}
+
+
+def _kinds_wanted() -> set[str]:
+    """CODESTUDIO_WORKER_KINDS=interactive|batch|interactive,batch (default both)."""
+    wanted = {k.strip() for k in os.environ.get("CODESTUDIO_WORKER_KINDS", "interactive,batch").split(",") if k.strip()}
+    unknown = wanted - set(KINDS)
+    if unknown or not wanted:
+        _refuse(f"CODESTUDIO_WORKER_KINDS: unknown kind(s) {sorted(unknown)}; use interactive and/or batch")
+    return wanted
+
+
 @signals.celeryd_after_setup.connect
 def select_servable_queues(sender, instance, conf, **kwargs):
     try:
@@ -68,19 +83,26 @@ def select_servable_queues(sender, instance, conf, **kwargs):
         _refuse(f"sandbox unusable: {exc}")
     versions = available_toolchains(registry())
     queues = instance.app.amqp.queues
-    served = {}
+    wanted = _kinds_wanted()
+    served: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
     for lang in registry():
-        if lang.queue not in queues.consume_from:
-            continue
-        if lang.id in versions:
-            served[lang.id] = versions[lang.id]
-        else:
-            log.warning("no toolchain for %s here: not consuming %s", lang.id, lang.queue)
-            queues.deselect(lang.queue)
-    if not served:
+        for kind, queue_of in KINDS.items():
+            queue = queue_of(lang.id)
+            if queue not in queues.consume_from:
+                continue
+            if lang.id in versions and kind in wanted:
+                served[kind][lang.id] = versions[lang.id]
+                continue
+            if kind in wanted:
+                log.warning("no toolchain for %s here: not consuming %s", lang.id, queue)
+            queues.deselect(queue)
+    if not any(served.values()):
         _refuse("no language served (no toolchain for any selected queue)")
-    _state["advertiser"] = Advertiser(conf.codestudio_redis_url, sender, served, sorted(queues.consume_from))
-    log.info("serving %s", ", ".join(f"{k} {v}" for k, v in sorted(served.items())))
+    _state["advertiser"] = Advertiser(conf.codestudio_redis_url, sender, served["interactive"], served["batch"],
+                                      sorted(queues.consume_from))
+    for kind, languages in served.items():
+        if languages:
+            log.info("serving %s: %s", kind, ", ".join(f"{k} {v}" for k, v in sorted(languages.items())))
 
 
 @signals.worker_process_init.connect

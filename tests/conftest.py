@@ -109,16 +109,14 @@ def _wait_for_worker(app, name: str, proc: subprocess.Popen, log: Path, seconds:
     raise RuntimeError(f"worker did not advertise in {seconds}s:\n{log.read_text()[-4000:]}")
 
 
-@pytest.fixture(scope="session")
-def worker(app, stack_env, tmp_path_factory):
-    """A real Celery worker process (prefork, 2 processes) consuming the language queues."""
-    name = f"test-{SESSION}@{os.uname().nodename}"
-    log = tmp_path_factory.mktemp("worker") / "worker.log"
+def _worker_process(app, stack_env, log: Path, name: str, kinds: str):
+    """A real Celery worker process (prefork, 2 processes) consuming the queues of `kinds`."""
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [str(Path(sys.executable).with_name("celery")), "-A", "wsgi:celery", "worker", "-E", "-c", "2",
              "-n", name, "--loglevel", "INFO", "--without-mingle", "--without-gossip"],
-            cwd=ROOT, env={**os.environ, **stack_env}, stdout=out, stderr=subprocess.STDOUT,
+            cwd=ROOT, env={**os.environ, **stack_env, "CODESTUDIO_WORKER_KINDS": kinds},
+            stdout=out, stderr=subprocess.STDOUT,
         )
     try:
         _wait_for_worker(app, name, proc, log)
@@ -129,6 +127,20 @@ def worker(app, stack_env, tmp_path_factory):
             proc.wait(timeout=40)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def worker(app, stack_env, tmp_path_factory):
+    """The interactive worker: the lang.<id> queues."""
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    yield from _worker_process(app, stack_env, log, f"test-{SESSION}@{os.uname().nodename}", "interactive")
+
+
+@pytest.fixture(scope="session")
+def batch_worker(app, stack_env, tmp_path_factory):
+    """The batch worker: the batch.<id> queues, as a separate process like in production."""
+    log = tmp_path_factory.mktemp("batch-worker") / "worker.log"
+    yield from _worker_process(app, stack_env, log, f"batch-{SESSION}@{os.uname().nodename}", "batch")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..models import ACTIVE_STATUSES, Execution, User
+from ..models import ACTIVE_STATUSES, BATCH_ACTIVE, Batch, Execution, User
 from .tiers import refuse, tier_of
 
 
@@ -21,12 +21,21 @@ def day_start(now: datetime | None = None) -> datetime:
 
 
 def counts(user: User) -> tuple[int, int]:
-    """(executions today, executions queued or running)."""
+    """(executions today, including batch runs reserved today; executions queued or running)."""
     today, active = db.session.execute(sa.select(
         sa.func.count().filter(Execution.created_at >= day_start()),
         sa.func.count().filter(Execution.status.in_(ACTIVE_STATUSES)),
     ).where(Execution.user_id == user.id)).one()
-    return today, active
+    batch_runs = db.session.execute(sa.select(sa.func.coalesce(sa.func.sum(Batch.total - Batch.cancelled), 0)).where(
+        Batch.user_id == user.id, Batch.created_at >= day_start())).scalar()
+    return today + int(batch_runs), active
+
+
+def _refuse_daily(user: User, today: int, needed: int, detail: str):
+    db.session.rollback()
+    retry = int((day_start() + timedelta(days=1) - datetime.now(timezone.utc)).total_seconds()) + 1
+    return refuse(429, "daily_quota_exceeded", user, "executions_per_day", today + needed, detail,
+                  headers={"Retry-After": str(retry)})
 
 
 def lock_user(user: User) -> None:
@@ -39,11 +48,28 @@ def reserve_execution(user: User) -> None:
     tier = tier_of(user)
     today, active = counts(user)
     if today >= tier["executions_per_day"]:
-        db.session.rollback()
-        retry = int((day_start() + timedelta(days=1) - datetime.now(timezone.utc)).total_seconds()) + 1
-        raise refuse(429, "daily_quota_exceeded", user, "executions_per_day", today + 1,
-                     "the daily execution quota is used up", headers={"Retry-After": str(retry)})
+        raise _refuse_daily(user, today, 1, "the daily execution quota is used up")
     if active >= tier["concurrent_executions"]:
         db.session.rollback()
         raise refuse(429, "concurrency_limit", user, "concurrent_executions", active + 1,
                      f"{active} executions are still queued or running", headers={"Retry-After": "1"})
+
+
+def reserve_batch(user: User, runs: int) -> None:
+    """A batch reserves all its runs up front: it fits today's quota whole, or is refused."""
+    lock_user(user)
+    tier = tier_of(user)
+    if runs > tier["batch_max_runs"]:
+        db.session.rollback()
+        raise refuse(422, "batch_too_large", user, "batch_max_runs", runs,
+                     f"the batch needs {runs} runs (submissions x tests)")
+    today, _ = counts(user)
+    if today + runs > tier["executions_per_day"]:
+        left = max(0, tier["executions_per_day"] - today)
+        raise _refuse_daily(user, today, runs, f"the batch needs {runs} runs and {left} are left today")
+    active = db.session.execute(sa.select(sa.func.count()).where(
+        Batch.user_id == user.id, Batch.status.in_(BATCH_ACTIVE))).scalar()
+    if active >= tier["concurrent_batches"]:
+        db.session.rollback()
+        raise refuse(429, "concurrency_limit", user, "concurrent_batches", active + 1,
+                     f"{active} batches are still queued or running", headers={"Retry-After": "5"})

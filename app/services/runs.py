@@ -53,6 +53,12 @@ def check_sizes(data: dict) -> None:
         raise Problem(413, "files_too_large", f"files total more than {cfg['MAX_CODE_BYTES']} bytes")
 
 
+def check_entry_clash(files: list[dict], main: str) -> None:
+    clash = [f["name"] for f in files if f["name"] == main or f["name"].startswith(main + "/")]
+    if clash:
+        raise Problem(422, "invalid_file_name", f"{clash[0]!r} is the entry file name", file=clash[0])
+
+
 def _from_project(project, data: dict, lang) -> str | None:
     """Fill code and files from the project; returns the entry file's name when it is a project file."""
     stored = {f.filename: f.content for f in project.files}
@@ -77,10 +83,7 @@ def submit(user: User, data: dict) -> Execution:
     lang = resolve_language(language)
     entry = _from_project(project, data, lang) if project else None
     check_sizes(data)
-    main = entry or lang.main
-    clash = [f["name"] for f in data["files"] if f["name"] == main or f["name"].startswith(main + "/")]
-    if clash:
-        raise Problem(422, "invalid_file_name", f"{clash[0]!r} is the entry file name", file=clash[0])
+    check_entry_clash(data["files"], entry or lang.main)
     timeout, memory = effective_limits(user, data["limits"])
     if data["wait"] and not is_live(lang.id):
         raise Problem(503, "no_worker", f"no worker is serving {lang.id} right now; retry later or submit with "

@@ -29,19 +29,20 @@ def live_workers() -> list[dict]:
 CACHE_SECONDS = 1.0
 
 
-def is_live(language_id: str) -> bool:
-    """A hit may come from the cache; a miss is always checked afresh."""
-    return language_id in live_languages() or language_id in live_languages(fresh=True)
+def is_live(language_id: str, kind: str = "languages") -> bool:
+    """A hit may come from the cache; a miss is always checked afresh. kind: "languages"
+    (interactive queues) or "batch_languages"."""
+    return language_id in live_languages(kind=kind) or language_id in live_languages(fresh=True, kind=kind)
 
 
-def live_languages(fresh: bool = False) -> dict[str, str]:
+def live_languages(fresh: bool = False, kind: str = "languages") -> dict[str, str]:
     """language id -> the toolchain version a live worker runs (cached for a second)."""
-    cache = current_app.extensions.setdefault("codestudio.live_languages", {"at": 0.0, "value": {}})
+    cache = current_app.extensions.setdefault(f"codestudio.live.{kind}", {"at": 0.0, "value": {}})
     if not fresh and time.monotonic() - cache["at"] < CACHE_SECONDS:
         return cache["value"]
     found = {}
     for worker in live_workers():
-        for lang, version in worker.get("languages", {}).items():
+        for lang, version in worker.get(kind, {}).items():
             found.setdefault(lang, version)
     cache.update(at=time.monotonic(), value=found)
     return found

@@ -1,0 +1,66 @@
+"""Batch grading: many submissions against many tests, with progress and a grade report."""
+from __future__ import annotations
+
+from flask import Response, g, url_for
+
+from ..auth import current_user
+from ..schemas_batch import BatchRequestSchema, BatchSchema, ReportArgsSchema
+from ..services import batch_reports, batches
+from . import Blueprint, check_json_body
+
+bp = Blueprint("batch", __name__, url_prefix="/codestudio", description="Batch grading")
+
+
+@bp.before_request
+def authenticate_and_check_body():
+    current_user()
+    check_json_body()
+
+
+@bp.route("/batch", methods=["POST"])
+@bp.arguments(BatchRequestSchema)
+@bp.response(202, BatchSchema)
+@bp.alt_response(401, response="UNAUTHORIZED")
+@bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
+@bp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
+@bp.alt_response(429, response="TOO_MANY_REQUESTS")
+@bp.alt_response(503, response="SERVICE_UNAVAILABLE")
+def create_batch(data):
+    """Grade every submission against every test: each submission is compiled once, each test
+    runs in a fresh sandbox. Runs count against the daily quota up front."""
+    batch = batches.submit(g.user, data)
+    return batch_reports.view(batch), 202, {"Location": url_for("batch.batch", batch_id=batch.id)}
+
+
+@bp.route("/batch/<batch_id>", endpoint="batch")
+@bp.response(200, BatchSchema)
+@bp.alt_response(401, response="UNAUTHORIZED")
+@bp.alt_response(404, response="NOT_FOUND")
+def get_batch(batch_id):
+    """Status, progress and, per submission, the compile result and a verdict per test."""
+    return batch_reports.view(batches.get_owned(g.user, batch_id))
+
+
+@bp.route("/batch/<batch_id>", methods=["DELETE"])
+@bp.response(200, BatchSchema)
+@bp.alt_response(401, response="UNAUTHORIZED")
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
+def cancel_batch(batch_id):
+    """Cancel what has not run yet (not billed); runs in progress finish and are kept."""
+    return batch_reports.view(batches.cancel(g.user, batch_id))
+
+
+@bp.route("/batch/<batch_id>/report.csv")
+@bp.route("/batch/<batch_id>/report", endpoint="report")
+@bp.arguments(ReportArgsSchema, location="query")
+@bp.response(200, content_type="text/csv", description="one row per submission, one column per test, the score")
+@bp.alt_response(401, response="UNAUTHORIZED")
+@bp.alt_response(404, response="NOT_FOUND")
+def batch_report(args, batch_id):
+    """The grade sheet as CSV (default) or JSON (?format=json)."""
+    batch = batches.get_owned(g.user, batch_id)
+    if args["format"] == "json":
+        return batch_reports.report(batch)
+    return Response(batch_reports.report_csv(batch), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="batch-{batch.id}.csv"'})

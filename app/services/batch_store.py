@@ -1,0 +1,154 @@
+"""SQLAlchemy implementation of the task layer's BatchStore.
+
+Every case ends in one transaction that is fenced on the case still being queued: its result,
+its usage record (UNIQUE per case) and the batch's completion counter move together, so a
+redelivered or duplicated task can neither record nor bill a case twice.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from sandbox import RunResult
+from tasks.batch_store import BatchTest, ClaimedSubmission
+from tasks.grading import Comparison
+
+from ..extensions import db
+from ..models import BATCH_ACTIVE, Batch, BatchCase, BatchSubmission, UsageRecord, User, utcnow
+from .execution_store import cost_of
+
+STDOUT_KEPT = 1024
+STDERR_KEPT = 1024
+
+
+def _tests(batch: Batch) -> tuple[BatchTest, ...]:
+    return tuple(BatchTest(index=i, name=t["name"], stdin=t["stdin"].encode(), expected_output=t["expected_output"],
+                           points=float(t["points"]), args=tuple(t["args"]), timeout=float(t["timeout"]),
+                           memory_mb=int(t["memory_mb"])) for i, t in enumerate(batch.tests))
+
+
+def _count_done(batch_id: str, cases: int) -> None:
+    """The completion counter: the statement that brings done to total also finishes the batch."""
+    if cases:
+        db.session.execute(sa.update(Batch).where(Batch.id == batch_id).values(done=Batch.done + cases))
+        db.session.execute(sa.update(Batch).where(
+            Batch.id == batch_id, Batch.done >= Batch.total, Batch.status.in_(BATCH_ACTIVE),
+        ).values(status="done", finished_at=utcnow()))
+
+
+def _transaction(work):
+    try:
+        outcome = work()
+        db.session.commit()
+        return outcome
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+class SqlBatchStore:
+    def claim_submission(self, submission_id: int, worker: str) -> ClaimedSubmission | None:
+        def claim():
+            found = db.session.execute(
+                sa.select(BatchSubmission, Batch, User.tier).join(Batch, BatchSubmission.batch_id == Batch.id)
+                .join(User, Batch.user_id == User.id).where(BatchSubmission.id == submission_id)
+                .with_for_update(of=BatchSubmission)
+            ).one_or_none()
+            if found is None:
+                return None
+            sub, batch, tier = found
+            pending = dict(db.session.execute(sa.select(BatchCase.test_index, BatchCase.id).where(
+                BatchCase.submission_id == submission_id, BatchCase.status == "queued")).all())
+            if not pending:
+                return None
+            sub.attempts, sub.status, sub.worker = sub.attempts + 1, "running", worker[:255]
+            db.session.execute(sa.update(Batch).where(Batch.id == batch.id, Batch.status == "queued")
+                               .values(status="running", started_at=utcnow()))
+            return ClaimedSubmission(
+                submission_id=sub.id, batch_id=batch.id, attempt=sub.attempts, user_id=batch.user_id, tier=tier,
+                language=batch.language, code=sub.code, entry_name=sub.entry_name,
+                files=tuple((f["name"], f["content"].encode()) for f in sub.files or ()),
+                comparison=Comparison(batch.compare, batch.abs_tol, batch.rel_tol),
+                tests=_tests(batch), pending=pending,
+            )
+        return _transaction(claim)
+
+    def record_compile(self, claim: ClaimedSubmission, status: str, output: str, cpu_seconds: float,
+                       wall_seconds: float) -> None:
+        def record():
+            db.session.execute(sa.update(BatchSubmission).where(BatchSubmission.id == claim.submission_id).values(
+                compile_status=status, compile_output=output[:65536], compile_time=round(cpu_seconds, 4),
+                compiles=BatchSubmission.compiles + 1))
+            billed = db.session.execute(sa.select(UsageRecord.id).where(
+                UsageRecord.batch_submission_id == claim.submission_id)).first()
+            if billed is None:  # a recompile after a lost worker is not billed again
+                cpu = round(cpu_seconds, 4)
+                db.session.execute(sa.insert(UsageRecord).values(
+                    batch_submission_id=claim.submission_id, kind="compile", user_id=claim.user_id,
+                    language=claim.language, tier=claim.tier, status=status, cpu_seconds=cpu,
+                    wall_seconds=round(wall_seconds, 4), cost=self._compile_cost(claim.tier, cpu, status),
+                    created_at=utcnow()))
+        try:
+            _transaction(record)
+        except IntegrityError:  # a concurrent duplicate billed it first
+            pass
+
+    @staticmethod
+    def _compile_cost(tier: str, cpu: float, status: str) -> Decimal:
+        """Compiling is billed by CPU time only; the per-run price applies to test runs."""
+        run_cost = cost_of(tier, cpu, status)
+        return max(Decimal(0), run_cost - cost_of(tier, 0.0, status))
+
+    def is_pending(self, case_id: int) -> bool:
+        status = db.session.execute(sa.select(BatchCase.status).where(BatchCase.id == case_id)).scalar()
+        db.session.rollback()  # end the read transaction: the next look must see new commits
+        return status == "queued"
+
+    def finish_case(self, claim: ClaimedSubmission, case_id: int, test: BatchTest, result: RunResult,
+                    verdict: str, diff: str | None) -> bool:
+        points = test.points if verdict == "accepted" else 0.0
+        cpu = round(result.cpu_time, 4)
+
+        def finish():
+            fenced = sa.update(BatchCase).where(BatchCase.id == case_id, BatchCase.status == "queued").values(
+                status=verdict, points=points, returncode=result.returncode, cpu_time=cpu,
+                wall_time=result.wall_time, memory_kb=result.memory_kb, stdout=result.stdout[:STDOUT_KEPT],
+                stderr=result.stderr[:STDERR_KEPT], diff=diff, message=result.message, finished_at=utcnow())
+            if db.session.execute(fenced).rowcount != 1:
+                return False
+            db.session.execute(sa.insert(UsageRecord).values(
+                batch_case_id=case_id, kind="run", user_id=claim.user_id, language=claim.language, tier=claim.tier,
+                status=result.status, cpu_seconds=cpu, wall_seconds=result.wall_time,
+                cost=cost_of(claim.tier, cpu, result.status), created_at=utcnow()))
+            if points:
+                db.session.execute(sa.update(BatchSubmission).where(BatchSubmission.id == claim.submission_id)
+                                   .values(score=BatchSubmission.score + points))
+            _count_done(claim.batch_id, 1)
+            self._close_if_finished(claim.submission_id)
+            return True
+        try:
+            return _transaction(finish)
+        except IntegrityError:
+            return False
+
+    def fail_cases(self, submission_id: int, verdict: str, message: str | None) -> int:
+        def fail():
+            batch_id = db.session.execute(sa.select(BatchSubmission.batch_id)
+                                          .where(BatchSubmission.id == submission_id)).scalar()
+            ended = db.session.execute(sa.update(BatchCase).where(
+                BatchCase.submission_id == submission_id, BatchCase.status == "queued",
+            ).values(status=verdict, message=(message or "")[:2000] or None, finished_at=utcnow())).rowcount
+            if batch_id is not None:
+                _count_done(batch_id, ended)
+                self._close_if_finished(submission_id, verdict)
+            return ended
+        return _transaction(fail)
+
+    @staticmethod
+    def _close_if_finished(submission_id: int, ended: str = "done") -> None:
+        db.session.execute(sa.update(BatchSubmission).where(
+            BatchSubmission.id == submission_id,
+            ~sa.exists().where(BatchCase.submission_id == submission_id, BatchCase.status == "queued"),
+        ).values(status=ended if ended in ("compile_error", "internal_error") else "done"))

@@ -1,0 +1,120 @@
+"""Accepting a batch (limits, quota, rows, fan-out), cancelling it, and reading its results."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from celery import group
+from flask import current_app
+
+from sandbox.registry import Language
+from tasks.batch import GRADE_SOFT_TIME_LIMIT
+from tasks.routing import GRADE_TASK
+
+from ..errors import Problem
+from ..extensions import db
+from ..models import BATCH_ACTIVE, Batch, BatchCase, BatchSubmission, User, utcnow
+from .quotas import reserve_batch
+from .runs import check_entry_clash, effective_limits, resolve_language
+from .workers import is_live
+
+# a submission's tests run one after another in one task; they must fit in its time limit
+SUBMISSION_BUDGET_SECONDS = GRADE_SOFT_TIME_LIMIT - 90
+
+
+def _resolved_tests(user: User, data: dict, lang: Language) -> list[dict]:
+    base_timeout, base_memory = effective_limits(user, data["limits"])
+    tests, budget = [], lang.compile_limits.timeout if lang.compile else 0.0
+    for test in data["tests"]:
+        timeout, memory = effective_limits(user, {"timeout": base_timeout, "memory_mb": base_memory, **test["limits"]})
+        _check_size(test["stdin"], "stdin", test["name"])
+        _check_size(test["expected_output"], "expected_output", test["name"])
+        tests.append(dict(name=test["name"], stdin=test["stdin"], expected_output=test["expected_output"],
+                          points=test["points"], args=list(test["args"]), timeout=timeout, memory_mb=memory))
+        budget += timeout + 1.0
+    if budget > SUBMISSION_BUDGET_SECONDS:
+        raise Problem(422, "batch_too_slow", f"one submission's tests could take {budget:.0f} s; at most "
+                      f"{SUBMISSION_BUDGET_SECONDS} s fit (use fewer tests or smaller timeouts)",
+                      limit="timeout", maximum=SUBMISSION_BUDGET_SECONDS)
+    return tests
+
+
+def _check_size(text: str, field: str, name: str) -> None:
+    limit = current_app.config["MAX_STDIN_BYTES"]
+    if len(text.encode()) > limit:
+        raise Problem(413, f"{field}_too_large", f"test {name!r}: {field} is larger than {limit} bytes", test=name)
+
+
+def _submission_row(position: int, sub: dict, lang: Language) -> BatchSubmission:
+    files, code, entry = list(sub["files"]), sub["code"], None
+    if code is None:  # the first file is the entry
+        first = files.pop(0)
+        code, entry = first["content"], first["name"]
+    check_entry_clash(files, entry or lang.main)
+    limit = current_app.config["MAX_CODE_BYTES"]
+    if len(code.encode()) + sum(len(f["content"].encode()) for f in files) > limit:
+        raise Problem(413, "code_too_large", f"submission {sub['id']!r} is larger than {limit} bytes",
+                      submission=sub["id"])
+    return BatchSubmission(position=position, ref=sub["id"], code=code, entry_name=entry, files=files,
+                           status="queued", attempts=0, compiles=0, score=0.0)
+
+
+def submit(user: User, data: dict) -> Batch:
+    lang = resolve_language(data["language"])
+    tests = _resolved_tests(user, data, lang)
+    rows = [_submission_row(i, sub, lang) for i, sub in enumerate(data["submissions"])]
+    if not is_live(lang.id, kind="batch_languages"):
+        raise Problem(503, "no_worker", f"no worker grades {lang.id} batches right now; retry later",
+                      language=lang.id)
+    total = len(rows) * len(tests)
+    reserve_batch(user, total)  # atomic per user until the commit below
+    batch = Batch(user_id=user.id, language=lang.id, status="queued", compare=data["compare"],
+                  abs_tol=data["abs_tol"], rel_tol=data["rel_tol"], tests=tests, total=total, done=0, cancelled=0,
+                  submissions=rows)
+    db.session.add(batch)
+    db.session.flush()
+    db.session.execute(sa.insert(BatchCase), [
+        dict(batch_id=batch.id, submission_id=row.id, test_index=i, status="queued", points=0.0)
+        for row in rows for i in range(len(tests))])
+    db.session.commit()  # committed before the fan-out: workers must find the rows
+    _fan_out(batch, [row.id for row in rows])
+    return batch
+
+
+def _fan_out(batch: Batch, submission_ids: list[int]) -> None:
+    celery = current_app.extensions["celery"]
+    signatures = [celery.signature(GRADE_TASK, args=[sid], kwargs={"language": batch.language})
+                  for sid in submission_ids]
+    try:
+        group(signatures).apply_async()
+    except Exception as exc:  # what was sent finds its cases cancelled and does nothing
+        _cancel(batch, "could not enqueue: broker unavailable")
+        raise Problem(503, "broker_unavailable", "the queue broker is unavailable; retry later",
+                      batch_id=batch.id) from exc
+
+
+def get_owned(user: User, batch_id: str) -> Batch:
+    row = db.session.get(Batch, batch_id) if len(batch_id) <= 32 else None
+    if row is None or row.user_id != user.id:
+        raise Problem(404, "batch_not_found", f"no batch {batch_id!r}")
+    return row
+
+
+def cancel(user: User, batch_id: str) -> Batch:
+    batch = get_owned(user, batch_id)
+    if batch.status == "done":
+        raise Problem(409, "batch_finished", f"batch {batch_id!r} has already finished", batch_id=batch_id)
+    if batch.status in BATCH_ACTIVE:
+        _cancel(batch, None)
+    return batch
+
+
+def _cancel(batch: Batch, message: str | None) -> None:
+    """Cases not yet run end `cancelled` (never billed); cases running now finish normally."""
+    ended = db.session.execute(sa.update(BatchCase).where(
+        BatchCase.batch_id == batch.id, BatchCase.status == "queued",
+    ).values(status="cancelled", message=message, finished_at=utcnow())).rowcount
+    db.session.execute(sa.update(Batch).where(Batch.id == batch.id).values(
+        status="cancelled", cancelled=Batch.cancelled + ended, done=Batch.done + ended, finished_at=utcnow()))
+    db.session.execute(sa.update(BatchSubmission).where(
+        BatchSubmission.batch_id == batch.id, BatchSubmission.status == "queued").values(status="cancelled"))
+    db.session.commit()
+    db.session.refresh(batch)

@@ -1,0 +1,82 @@
+"""Batch grading: one task per submission compiles it once, then runs every test still pending,
+each in a fresh sandbox. Cases are recorded one by one, so a redelivered task (worker killed)
+skips what is final and runs only the rest."""
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from sandbox import CompiledProgram, RunSpec, registry
+
+from .batch_store import BatchStore, ClaimedSubmission, get_batch_store
+from .execution import INFRA_ERRORS, MAX_ATTEMPTS, runner
+from .grading import verdict
+from .routing import GRADE_TASK
+
+log = logging.getLogger(__name__)
+
+# a submission's tests run one after another in one task: these bound the whole task; the API
+# refuses batches whose tests could not fit (see SUBMISSION_BUDGET_SECONDS in the service)
+GRADE_TIME_LIMIT = 600
+GRADE_SOFT_TIME_LIMIT = GRADE_TIME_LIMIT - 30
+
+
+def compile_submission(claim: ClaimedSubmission, store: BatchStore) -> CompiledProgram | None:
+    lang = registry().get(claim.language)
+    largest = max(claim.tests, key=lambda t: t.memory_mb)
+    spec = RunSpec(language=lang, code=claim.code, files=claim.files, entry=claim.entry_name,
+                   timeout=largest.timeout, memory_mb=largest.memory_mb)
+    program = runner().compile(spec)
+    if isinstance(program, CompiledProgram):
+        if lang.compile:
+            store.record_compile(claim, "success", program.compile_output, program.compile_cpu_time,
+                                 program.compile_wall_time)
+        return program
+    output = program.compile_output or program.message or ""
+    store.record_compile(claim, program.status, output, program.cpu_time, program.wall_time)
+    ended = "compile_error" if program.status == "compile_error" else "internal_error"
+    store.fail_cases(claim.submission_id, ended, program.message)
+    return None
+
+
+def run_tests(claim: ClaimedSubmission, program: CompiledProgram, store: BatchStore) -> None:
+    for test in claim.tests:
+        case_id = claim.pending.get(test.index)
+        if case_id is None or not store.is_pending(case_id):  # final already, or cancelled
+            continue
+        spec = RunSpec(language=program.language, code="", stdin=test.stdin, args=test.args,
+                       timeout=test.timeout, memory_mb=test.memory_mb)
+        result = runner().run_compiled(program, spec)
+        printed = result.raw_stdout.decode("utf-8", errors="replace")  # graded as printed, \r included
+        graded, diff = verdict(result.status, printed, test.expected_output, claim.comparison)
+        store.finish_case(claim, case_id, test, result, graded, diff)
+
+
+@shared_task(bind=True, name=GRADE_TASK, max_retries=3, acks_late=True, reject_on_worker_lost=True,
+             time_limit=GRADE_TIME_LIMIT, soft_time_limit=GRADE_SOFT_TIME_LIMIT)
+def grade_submission(self, submission_id: int, language: str | None = None) -> None:
+    store = get_batch_store()
+    try:
+        claim = store.claim_submission(submission_id, self.request.hostname or "unknown")
+        if claim is None:
+            return  # every case is final or cancelled: a duplicate delivery, or a cancelled batch
+        if claim.attempt > MAX_ATTEMPTS:
+            store.fail_cases(submission_id, "internal_error", f"gave up after {MAX_ATTEMPTS} attempts (worker lost)")
+            return
+        program = compile_submission(claim, store)
+        if program is not None:
+            run_tests(claim, program, store)
+    except INFRA_ERRORS as exc:
+        if self.request.retries >= self.max_retries:
+            log.error("submission %s: infrastructure error, giving up: %s", submission_id, exc)
+            store.fail_cases(submission_id, "internal_error", f"infrastructure error: {exc}")
+            raise
+        raise self.retry(exc=exc, countdown=2 ** self.request.retries) from exc
+    except SoftTimeLimitExceeded:
+        store.fail_cases(submission_id, "internal_error", "the submission's tests exceeded the task time limit")
+    except Exception as exc:  # a bug: end the cases visibly, never leave them queued
+        log.exception("submission %s failed", submission_id)
+        store.fail_cases(submission_id, "internal_error", f"internal error: {type(exc).__name__}")
+        raise

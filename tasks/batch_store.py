@@ -1,0 +1,70 @@
+"""The persistence batch grading needs, implemented by the service layer (like store.py)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from sandbox import RunResult
+
+from .grading import Comparison
+
+
+@dataclass(frozen=True)
+class BatchTest:
+    index: int
+    name: str
+    stdin: bytes
+    expected_output: str
+    points: float
+    args: tuple[str, ...]
+    timeout: float
+    memory_mb: int
+
+
+@dataclass(frozen=True)
+class ClaimedSubmission:
+    submission_id: int
+    batch_id: str
+    attempt: int
+    user_id: int
+    tier: str
+    language: str
+    code: str
+    entry_name: str | None
+    files: tuple[tuple[str, bytes], ...]
+    comparison: Comparison
+    tests: tuple[BatchTest, ...]
+    pending: dict[int, int]  # test index -> case id, for the cases not yet final
+
+
+class BatchStore(Protocol):
+    def claim_submission(self, submission_id: int, worker: str) -> ClaimedSubmission | None:
+        """Count the attempt and list the cases still to run; None if nothing is left."""
+
+    def record_compile(self, claim: ClaimedSubmission, status: str, output: str, cpu_seconds: float,
+                       wall_seconds: float) -> None:
+        """Keep the compile's result and bill it once per submission."""
+
+    def is_pending(self, case_id: int) -> bool:
+        """False once the case is final or cancelled."""
+
+    def finish_case(self, claim: ClaimedSubmission, case_id: int, test: BatchTest, result: RunResult,
+                    verdict: str, diff: str | None) -> bool:
+        """Record and bill one case exactly once and count it done; False if it already was."""
+
+    def fail_cases(self, submission_id: int, verdict: str, message: str | None) -> int:
+        """End every case of the submission that has not run with `verdict` (not billed)."""
+
+
+_store: BatchStore | None = None
+
+
+def set_batch_store(store: BatchStore) -> None:
+    global _store
+    _store = store
+
+
+def get_batch_store() -> BatchStore:
+    if _store is None:
+        raise RuntimeError("no batch store configured")
+    return _store
