@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FLOWER_PORT ?= 5555
 
-.PHONY: run test toolchains deps bench worker flower clean
+.PHONY: run test toolchains deps bench bench-batch worker flower clean
 comma := ,
 space := $(subst ,, )
 
@@ -29,10 +29,18 @@ test: deps
 bench: deps
 	$(BIN)/python -m bench.run_bench
 
-# a worker for some languages only: make worker LANGS=java,kotlin (default: all it can serve)
+bench-batch: deps
+	$(BIN)/python -m bench.batch
+
+# a worker for some languages only: make worker LANGS=java,kotlin (default: all it can serve);
+# KIND=interactive (lang.* queues), batch (batch.* queues) or interactive,batch (default)
+KIND ?= interactive,batch
+LANG_LIST := $(subst $(comma), ,$(LANGS))
+QUEUE_PREFIXES := $(if $(findstring interactive,$(KIND)),lang.) $(if $(findstring batch,$(KIND)),batch.)
+QUEUES := $(subst $(space),$(comma),$(strip $(foreach p,$(QUEUE_PREFIXES),$(addprefix $(p),$(LANG_LIST)))))
 worker: deps
-	$(BIN)/celery -A wsgi:celery worker -E -n $(or $(subst $(comma),-,$(LANGS)),all)@%h \
-		$(if $(LANGS),-Q $(subst $(space),$(comma),$(patsubst %,lang.%,$(subst $(comma), ,$(LANGS)))))
+	CODESTUDIO_WORKER_KINDS=$(KIND) $(BIN)/celery -A wsgi:celery worker -E \
+		-n $(or $(subst $(comma),-,$(LANGS)),all)-$(subst $(comma),-,$(KIND))@%h $(if $(LANGS),-Q $(QUEUES))
 
 flower: deps
 	$(BIN)/celery -A wsgi:celery flower --address=127.0.0.1 --port=$(FLOWER_PORT)

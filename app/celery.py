@@ -4,8 +4,8 @@ from __future__ import annotations
 from celery import Celery, Task, signals
 from flask import Flask
 
-from tasks.batch_store import set_batch_store
-from tasks.store import set_store
+from tasks.batch_store import batch_store
+from tasks.store import execution_store
 
 from .extensions import db
 from .services.batch_store import SqlBatchStore
@@ -24,8 +24,8 @@ def celery_init_app(app: Flask) -> Celery:
                            codestudio_redis_url=app.config["REDIS_URL"])
     celery_app.set_default()
     app.extensions["celery"] = celery_app
-    set_store(SqlExecutionStore())
-    set_batch_store(SqlBatchStore())
+    execution_store.set(SqlExecutionStore())
+    batch_store.set(SqlBatchStore())
 
     @signals.worker_process_init.connect(weak=False)
     def fresh_connections(**kwargs):

@@ -1,4 +1,4 @@
-"""Command line: `codestudio users …`, `codestudio keys …`, `codestudio stack`."""
+"""Command line: `codestudio users …`, `codestudio keys …`, `codestudio stack`, `codestudio grade`."""
 from __future__ import annotations
 
 import csv
@@ -149,7 +149,16 @@ def register_commands(app: Flask) -> None:
         app.cli.add_command(command)
 
 
+def register_client_commands(group: click.Group) -> None:
+    """API clients (`grade`): on the top-level group, so running them never loads the app or the database."""
+    from .grade_client import grade
+
+    group.add_command(grade)
+
+
 def main() -> None:
     from . import create_app
 
-    FlaskGroup(create_app=create_app, add_default_commands=True)(prog_name="codestudio")
+    group = FlaskGroup(create_app=create_app, add_default_commands=True)
+    register_client_commands(group)
+    group(prog_name="codestudio")

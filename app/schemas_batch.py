@@ -5,7 +5,15 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from tasks.grading import COMPARE_MODES, VERDICTS
 
-from .schemas import MAX_ARG_LENGTH, MAX_ARGS, MAX_FILES, FileSchema, LimitsSchema, Text, UtcDateTime
+from .schemas import (
+    MAX_ARG_LENGTH,
+    MAX_ARGS,
+    MAX_FILES,
+    FileSchema,
+    LimitsSchema,
+    Text,
+    UtcDateTime,
+)
 
 MAX_TESTS = 200
 MAX_SUBMISSIONS = 2000
@@ -84,7 +92,8 @@ class CaseSchema(Schema):
 class CompileSchema(Schema):
     status = fields.String(allow_none=True)
     output = fields.String(allow_none=True)
-    time = fields.Float(allow_none=True)
+    time = fields.Float(allow_none=True, metadata={"description": "CPU seconds"})
+    count = fields.Integer(metadata={"description": "compiles run (1; more only if a worker was lost)"})
 
 
 class SubmissionResultSchema(Schema):
@@ -113,6 +122,11 @@ class BatchSchema(Schema):
     started_at = UtcDateTime(allow_none=True)
     finished_at = UtcDateTime(allow_none=True)
     submissions = fields.List(fields.Nested(SubmissionResultSchema))
+
+
+class BatchArgsSchema(Schema):
+    results = fields.Boolean(load_default=True, metadata={
+        "description": "false: status and progress only (cheap to poll)"})
 
 
 class ReportArgsSchema(Schema):

@@ -81,6 +81,12 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
+def _start_worker(kind: str, processes: int, pool: str) -> subprocess.Popen:
+    return subprocess.Popen([_bin("celery"), "-A", "wsgi:celery", "worker", "-E", "-P", pool, "-c", str(processes),
+                             "-n", f"{kind}@%h", "--loglevel", "INFO"], cwd=ROOT, start_new_session=True,
+                            env={**os.environ, "CODESTUDIO_WORKER_KINDS": kind})
+
+
 def run_stack(worker_processes: int, pool: str = "prefork") -> None:
     instance = Path(os.environ.setdefault("CODESTUDIO_INSTANCE", str(ROOT / "instance")))
     instance.mkdir(parents=True, exist_ok=True)
@@ -94,13 +100,12 @@ def run_stack(worker_processes: int, pool: str = "prefork") -> None:
         _wait_for_redis(os.environ["REDIS_URL"], None)
     try:
         key = prepare_database(instance)
-        workers = subprocess.Popen([_bin("celery"), "-A", "wsgi:celery", "worker", "-E", "-P", pool,
-                                    "-c", str(worker_processes), "-n", "codestudio@%h", "--loglevel", "INFO"],
-                                   cwd=ROOT, start_new_session=True)
+        # interactive runs and batch grading get separate workers: a batch never holds up a run
+        workers = [_start_worker(kind, worker_processes, pool) for kind in ("interactive", "batch")]
         api = subprocess.Popen([_bin("gunicorn"), "-b", f"{host}:{port}", "-w", "2", "-k", "gthread",
                                 "--threads", "16", "--timeout", "120", "--no-control-socket", "wsgi:app"], cwd=ROOT,
                                start_new_session=True)
-        children += [workers, api]
+        children += [*workers, api]
         print(f"\nCode Studio is starting on http://{host}:{port}\n"
               f"Development API key: {key}  (also in {instance / 'dev-api-key'})\n"
               f"Try: curl -s -H \"Authorization: Bearer $(cat {instance / 'dev-api-key'})\" "

@@ -6,7 +6,6 @@ Usage: python -m bench.languages [--runs 10] [--only python,java]
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -21,7 +20,7 @@ from sandbox.jail import entry_file, expand
 from sandbox.registry import TOOLCHAINS_DIR, registry
 from sandbox.toolchains import detect_version
 
-from .run_bench import bench_key, free_port, start_stack
+from .run_bench import bench_stack
 
 PROGRAMS = Path(__file__).resolve().parent.parent / "tests" / "programs"
 CLEAN_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
@@ -70,15 +69,8 @@ def main() -> None:
     opts = parser.parse_args()
     wanted = set(filter(None, opts.only.split(",")))
     langs = [lang for lang in registry() if (not wanted or lang.id in wanted) and detect_version(lang)]
-    root = Path(tempfile.mkdtemp(prefix="cs-bench-"))
-    root.chmod(0o711)
-    os.environ["SANDBOX_RUNS_DIR"] = str(root / "runs")
-    (root / "instance").mkdir()
-    port = free_port()
-    stack = start_stack(root / "instance", port)
-    try:
-        key = bench_key(root / "instance")
-        url, session = f"http://127.0.0.1:{port}/codestudio/run", requests.Session()
+    with bench_stack() as (base, key):
+        url, session = f"{base}/codestudio/run", requests.Session()
         print(f"{'language':<12} {'bare p50':>10} {'API p50':>10} {'ratio':>7}")
         for lang in langs:
             code = hello(lang.id)
@@ -90,9 +82,6 @@ def main() -> None:
                 api.append(api_once(session, url, key, lang.id, code))
             b, a = statistics.median(bare), statistics.median(api)
             print(f"{lang.id:<12} {b * 1000:8.0f}ms {a * 1000:8.0f}ms {a / b:6.2f}x", flush=True)
-    finally:
-        stack.terminate()
-        stack.wait(timeout=60)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -74,16 +75,25 @@ def start_stack(instance: Path, port: int) -> subprocess.Popen:
     proc = subprocess.Popen([str(Path(sys.executable).with_name("codestudio")), "stack", "--workers", "2",
                              "--pool", os.environ.get("BENCH_POOL", "prefork")],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_ready(port, instance)
+    except BaseException:  # never leave a half-started stack behind
+        proc.terminate()
+        proc.wait(timeout=60)
+        raise
+    return proc
+
+
+def _wait_ready(port: int, instance: Path) -> None:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
-            langs = requests.get(f"http://127.0.0.1:{port}/codestudio/languages", timeout=2).json()
+            langs = requests.get(f"http://127.0.0.1:{port}/codestudio/languages", timeout=5).json()
             if any(lang["id"] == "python" and lang["available"] for lang in langs):
-                return proc
-        except (requests.ConnectionError, ValueError):
+                return
+        except (requests.RequestException, ValueError):  # still starting
             pass
         time.sleep(0.3)
-    proc.terminate()
     raise SystemExit(f"stack did not become ready; see {instance / 'stack.log'}")
 
 
@@ -94,6 +104,22 @@ def bench_key(instance: Path) -> str:
                           f"bench-{os.getpid()}@localhost", "--tier", "enterprise"],
                          cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     return out.stdout.strip().splitlines()[-1]
+
+
+@contextmanager
+def bench_stack():
+    """`make run`'s stack on a fresh instance and free port; yields (base URL, enterprise key)."""
+    root = Path(tempfile.mkdtemp(prefix="cs-bench-"))
+    root.chmod(0o711)  # the jail binds from below it
+    os.environ["SANDBOX_RUNS_DIR"] = str(root / "runs")
+    (root / "instance").mkdir()
+    port = free_port()
+    stack = start_stack(root / "instance", port)
+    try:
+        yield f"http://127.0.0.1:{port}", bench_key(root / "instance")
+    finally:
+        stack.terminate()
+        stack.wait(timeout=60)
 
 
 def api_once(session: requests.Session, url: str, key: str) -> float:
@@ -129,16 +155,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--throughput-runs", type=int, default=200)
     opts = parser.parse_args()
-    sandbox_root = Path(tempfile.mkdtemp(prefix="cs-bench-"))
-    sandbox_root.chmod(0o711)
-    os.environ["SANDBOX_RUNS_DIR"] = str(sandbox_root / "runs")
-    instance = sandbox_root / "instance"
-    instance.mkdir()
-    port = free_port()
-    stack = start_stack(instance, port)
-    try:
-        key = bench_key(instance)
-        url = f"http://127.0.0.1:{port}/codestudio/run"
+    with bench_stack() as (base, key):
+        url = f"{base}/codestudio/run"
         session = requests.Session()
         for _ in range(5):  # warm-up both paths
             api_once(session, url, key)
@@ -150,9 +168,6 @@ def main() -> None:
         paced = _direct_paced(opts.runs, 0.025)
         tp_direct = throughput_direct(opts.throughput_runs, 2)
         tp_api = throughput_api(url, key, opts.throughput_runs, 8)
-    finally:
-        stack.terminate()
-        stack.wait(timeout=60)
     d50, d95, a50, a95 = (percentile(direct, 50), percentile(direct, 95), percentile(api, 50), percentile(api, 95))
     print(f"(a) latency, print(1), {opts.runs} runs each")
     for label, values, p50, p95 in (("direct runner", direct, d50, d95), ("API (wait)   ", api, a50, a95)):

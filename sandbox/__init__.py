@@ -2,4 +2,4 @@
 from .registry import Language, UnknownLanguage, registry
 from .runner import CompiledProgram, Runner, RunResult, RunSpec, SandboxInfraError
 
-__all__ = ["CompiledProgram", "Language", "UnknownLanguage", "registry", "Runner", "RunResult", "RunSpec", "SandboxInfraError"]
+__all__ = ["CompiledProgram", "Language", "RunResult", "RunSpec", "Runner", "SandboxInfraError", "UnknownLanguage", "registry"]

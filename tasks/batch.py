@@ -4,13 +4,14 @@ skips what is final and runs only the rest."""
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from sandbox import CompiledProgram, RunSpec, registry
 
-from .batch_store import BatchStore, ClaimedSubmission, get_batch_store
+from .batch_store import BatchStore, ClaimedSubmission, batch_store
 from .execution import INFRA_ERRORS, MAX_ATTEMPTS, runner
 from .grading import verdict
 from .routing import GRADE_TASK
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 # refuses batches whose tests could not fit (see SUBMISSION_BUDGET_SECONDS in the service)
 GRADE_TIME_LIMIT = 600
 GRADE_SOFT_TIME_LIMIT = GRADE_TIME_LIMIT - 30
+PENDING_RECHECK_SECONDS = 0.25
 
 
 def compile_submission(claim: ClaimedSubmission, store: BatchStore) -> CompiledProgram | None:
@@ -42,9 +44,12 @@ def compile_submission(claim: ClaimedSubmission, store: BatchStore) -> CompiledP
 
 
 def run_tests(claim: ClaimedSubmission, program: CompiledProgram, store: BatchStore) -> None:
+    pending, looked = claim.pending, time.monotonic()
     for test in claim.tests:
-        case_id = claim.pending.get(test.index)
-        if case_id is None or not store.is_pending(case_id):  # final already, or cancelled
+        if time.monotonic() - looked > PENDING_RECHECK_SECONDS:  # notice a cancel soon, without a query per test
+            pending, looked = store.pending_cases(claim.submission_id), time.monotonic()
+        case_id = pending.get(test.index)
+        if case_id is None:  # final already, or cancelled
             continue
         spec = RunSpec(language=program.language, code="", stdin=test.stdin, args=test.args,
                        timeout=test.timeout, memory_mb=test.memory_mb)
@@ -52,12 +57,13 @@ def run_tests(claim: ClaimedSubmission, program: CompiledProgram, store: BatchSt
         printed = result.raw_stdout.decode("utf-8", errors="replace")  # graded as printed, \r included
         graded, diff = verdict(result.status, printed, test.expected_output, claim.comparison)
         store.finish_case(claim, case_id, test, result, graded, diff)
+    store.close_submission(claim.submission_id)
 
 
 @shared_task(bind=True, name=GRADE_TASK, max_retries=3, acks_late=True, reject_on_worker_lost=True,
              time_limit=GRADE_TIME_LIMIT, soft_time_limit=GRADE_SOFT_TIME_LIMIT)
 def grade_submission(self, submission_id: int, language: str | None = None) -> None:
-    store = get_batch_store()
+    store = batch_store.get()
     try:
         claim = store.claim_submission(submission_id, self.request.hostname or "unknown")
         if claim is None:

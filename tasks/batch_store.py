@@ -7,6 +7,7 @@ from typing import Protocol
 from sandbox import RunResult
 
 from .grading import Comparison
+from .store import Provided
 
 
 @dataclass(frozen=True)
@@ -45,26 +46,18 @@ class BatchStore(Protocol):
                        wall_seconds: float) -> None:
         """Keep the compile's result and bill it once per submission."""
 
-    def is_pending(self, case_id: int) -> bool:
-        """False once the case is final or cancelled."""
+    def pending_cases(self, submission_id: int) -> dict[int, int]:
+        """test index -> case id of the submission's cases not yet final (nor cancelled)."""
 
     def finish_case(self, claim: ClaimedSubmission, case_id: int, test: BatchTest, result: RunResult,
                     verdict: str, diff: str | None) -> bool:
         """Record and bill one case exactly once and count it done; False if it already was."""
 
+    def close_submission(self, submission_id: int) -> None:
+        """Mark the submission done once none of its cases is left to run."""
+
     def fail_cases(self, submission_id: int, verdict: str, message: str | None) -> int:
         """End every case of the submission that has not run with `verdict` (not billed)."""
 
 
-_store: BatchStore | None = None
-
-
-def set_batch_store(store: BatchStore) -> None:
-    global _store
-    _store = store
-
-
-def get_batch_store() -> BatchStore:
-    if _store is None:
-        raise RuntimeError("no batch store configured")
-    return _store
+batch_store: Provided[BatchStore] = Provided("batch store")

@@ -11,7 +11,7 @@ from sandbox import Runner, RunResult, RunSpec, SandboxInfraError, registry
 
 from . import keys
 from .routing import EXECUTE_TASK
-from .store import ClaimedRun, get_store
+from .store import ClaimedRun, execution_store
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def attempts_exhausted() -> RunResult:
 
 @shared_task(bind=True, name=EXECUTE_TASK, max_retries=3, acks_late=True, reject_on_worker_lost=True)
 def execute_run(self, execution_id: str, language: str | None = None) -> None:
-    store = get_store()
+    store = execution_store.get()
     try:
         claim = store.claim(execution_id, self.request.hostname or "unknown")
         if claim is None:

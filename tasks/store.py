@@ -5,9 +5,11 @@ Tasks depend on this interface only, so they import neither Flask nor the API pa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from sandbox import RunResult
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,15 +40,19 @@ class ExecutionStore(Protocol):
         """End a not-yet-final execution as internal_error (nothing billed)."""
 
 
-_store: ExecutionStore | None = None
+class Provided(Generic[T]):
+    """An implementation the service layer provides at start-up (the tasks only know the protocol)."""
+
+    def __init__(self, what: str):
+        self.what, self.value = what, None
+
+    def set(self, value: T) -> None:
+        self.value = value
+
+    def get(self) -> T:
+        if self.value is None:
+            raise RuntimeError(f"no {self.what} configured")
+        return self.value
 
 
-def set_store(store: ExecutionStore) -> None:
-    global _store
-    _store = store
-
-
-def get_store() -> ExecutionStore:
-    if _store is None:
-        raise RuntimeError("no execution store configured")
-    return _store
+execution_store: Provided[ExecutionStore] = Provided("execution store")

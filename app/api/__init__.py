@@ -28,3 +28,11 @@ def check_json_body() -> None:
         return
     if mimetype not in FORM_TYPES:
         raise Problem(415, "unsupported_media_type", f"send JSON (application/json), not {mimetype}")
+
+
+def authenticate_and_check_body() -> None:
+    """The before-request hook of the authenticated JSON blueprints."""
+    from ..auth import current_user
+
+    current_user()
+    check_json_body()

@@ -3,18 +3,14 @@ from __future__ import annotations
 
 from flask import Response, g, url_for
 
-from ..auth import current_user
-from ..schemas_batch import BatchRequestSchema, BatchSchema, ReportArgsSchema
+from ..schemas_batch import BatchArgsSchema, BatchRequestSchema, BatchSchema, ReportArgsSchema
 from ..services import batch_reports, batches
-from . import Blueprint, check_json_body
+from . import Blueprint, authenticate_and_check_body
 
 bp = Blueprint("batch", __name__, url_prefix="/codestudio", description="Batch grading")
 
 
-@bp.before_request
-def authenticate_and_check_body():
-    current_user()
-    check_json_body()
+bp.before_request(authenticate_and_check_body)
 
 
 @bp.route("/batch", methods=["POST"])
@@ -29,16 +25,18 @@ def create_batch(data):
     """Grade every submission against every test: each submission is compiled once, each test
     runs in a fresh sandbox. Runs count against the daily quota up front."""
     batch = batches.submit(g.user, data)
-    return batch_reports.view(batch), 202, {"Location": url_for("batch.batch", batch_id=batch.id)}
+    return batch_reports.view(batch, with_results=False), 202, {"Location": url_for("batch.batch", batch_id=batch.id)}
 
 
 @bp.route("/batch/<batch_id>", endpoint="batch")
+@bp.arguments(BatchArgsSchema, location="query")
 @bp.response(200, BatchSchema)
 @bp.alt_response(401, response="UNAUTHORIZED")
 @bp.alt_response(404, response="NOT_FOUND")
-def get_batch(batch_id):
-    """Status, progress and, per submission, the compile result and a verdict per test."""
-    return batch_reports.view(batches.get_owned(g.user, batch_id))
+def get_batch(args, batch_id):
+    """Status, progress and, per submission, the compile result and a verdict per test
+    (`?results=false`: status and progress only)."""
+    return batch_reports.view(batches.get_owned(g.user, batch_id), with_results=args["results"])
 
 
 @bp.route("/batch/<batch_id>", methods=["DELETE"])

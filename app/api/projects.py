@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import g
 
-from ..auth import current_user
 from ..schemas_projects import (
     DeletedSchema,
     FileListSchema,
@@ -17,16 +16,13 @@ from ..schemas_projects import (
     ProjectSchema,
 )
 from ..services import projects
-from . import Blueprint, check_json_body
+from . import Blueprint, authenticate_and_check_body
 
 bp = Blueprint("projects", __name__, url_prefix="/codestudio", description="Projects and their files")
 ERRORS = ((401, "UNAUTHORIZED"), (404, "NOT_FOUND"))
 
 
-@bp.before_request
-def authenticate_and_check_body():
-    current_user()
-    check_json_body()
+bp.before_request(authenticate_and_check_body)
 
 
 def documented_errors(view):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import g, url_for
 
-from ..auth import current_user
 from ..schemas import (
     ExecutionPageSchema,
     ExecutionSchema,
@@ -11,7 +10,7 @@ from ..schemas import (
     RunRequestSchema,
 )
 from ..services import runs
-from . import Blueprint, check_json_body
+from . import Blueprint, authenticate_and_check_body
 
 bp = Blueprint("runs", __name__, url_prefix="/codestudio", description="Run code")
 
@@ -20,10 +19,7 @@ def _accepted(row):
     return row, 202, {"Location": url_for("runs.execution", execution_id=row.id)}
 
 
-@bp.before_request
-def authenticate_and_check_body():
-    current_user()
-    check_json_body()
+bp.before_request(authenticate_and_check_body)
 
 
 @bp.route("/run", methods=["POST"])

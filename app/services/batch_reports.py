@@ -34,22 +34,27 @@ def _case_view(case: BatchCase, test_name: str) -> dict:
                 stdout=case.stdout, stderr=case.stderr, diff=case.diff, message=case.message)
 
 
-def view(batch: Batch) -> dict:
-    names = [t["name"] for t in batch.tests]
-    cases, top = _cases_by_submission(batch), max_score(batch)
-    submissions = [dict(
-        id=sub.ref, status=sub.status, score=sub.score, max_score=top,
-        compile=dict(status=sub.compile_status, output=sub.compile_output, time=sub.compile_time),
-        results=[_case_view(case, names[case.test_index]) for case in cases[sub.id]],
-    ) for sub in _submissions(batch)]
+def view(batch: Batch, with_results: bool = True) -> dict:
+    top = max_score(batch)
     return dict(
         id=batch.id, status=batch.status, language=batch.language, compare=batch.compare,
         progress=dict(done=batch.done, total=batch.total, cancelled=batch.cancelled,
                       percent=round(100.0 * batch.done / batch.total, 1) if batch.total else 100.0),
         tests=[dict(name=t["name"], points=t["points"]) for t in batch.tests], max_score=top,
         created_at=batch.created_at, started_at=batch.started_at, finished_at=batch.finished_at,
-        submissions=submissions,
+        **({"submissions": _submission_views(batch, top)} if with_results else {}),
     )
+
+
+def _submission_views(batch: Batch, top: float) -> list[dict]:
+    names = [t["name"] for t in batch.tests]
+    cases = _cases_by_submission(batch)
+    return [dict(
+        id=sub.ref, status=sub.status, score=sub.score, max_score=top,
+        compile=dict(status=sub.compile_status, output=sub.compile_output, time=sub.compile_time,
+                     count=sub.compiles),
+        results=[_case_view(case, names[case.test_index]) for case in cases[sub.id]],
+    ) for sub in _submissions(batch)]
 
 
 def report(batch: Batch) -> dict:

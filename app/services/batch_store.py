@@ -16,7 +16,15 @@ from tasks.batch_store import BatchTest, ClaimedSubmission
 from tasks.grading import Comparison
 
 from ..extensions import db
-from ..models import BATCH_ACTIVE, Batch, BatchCase, BatchSubmission, UsageRecord, User, utcnow
+from ..models import (
+    BATCH_ACTIVE,
+    Batch,
+    BatchCase,
+    BatchSubmission,
+    UsageRecord,
+    User,
+    utcnow,
+)
 from .execution_store import cost_of
 
 STDOUT_KEPT = 1024
@@ -29,13 +37,19 @@ def _tests(batch: Batch) -> tuple[BatchTest, ...]:
                            memory_mb=int(t["memory_mb"])) for i, t in enumerate(batch.tests))
 
 
+def _update(model):
+    """A plain UPDATE: no ORM session synchronisation (these rows are not loaded), much cheaper."""
+    return sa.update(model).execution_options(synchronize_session=False)
+
+
 def _count_done(batch_id: str, cases: int) -> None:
     """The completion counter: the statement that brings done to total also finishes the batch."""
     if cases:
-        db.session.execute(sa.update(Batch).where(Batch.id == batch_id).values(done=Batch.done + cases))
-        db.session.execute(sa.update(Batch).where(
-            Batch.id == batch_id, Batch.done >= Batch.total, Batch.status.in_(BATCH_ACTIVE),
-        ).values(status="done", finished_at=utcnow()))
+        finishing = sa.and_(Batch.done + cases >= Batch.total, Batch.status.in_(BATCH_ACTIVE))
+        db.session.execute(_update(Batch).where(Batch.id == batch_id).values(
+            done=Batch.done + cases,
+            status=sa.case((finishing, "done"), else_=Batch.status),
+            finished_at=sa.case((finishing, utcnow()), else_=Batch.finished_at)))
 
 
 def _transaction(work):
@@ -62,9 +76,10 @@ class SqlBatchStore:
             pending = dict(db.session.execute(sa.select(BatchCase.test_index, BatchCase.id).where(
                 BatchCase.submission_id == submission_id, BatchCase.status == "queued")).all())
             if not pending:
+                self._close_if_finished(submission_id)
                 return None
             sub.attempts, sub.status, sub.worker = sub.attempts + 1, "running", worker[:255]
-            db.session.execute(sa.update(Batch).where(Batch.id == batch.id, Batch.status == "queued")
+            db.session.execute(_update(Batch).where(Batch.id == batch.id, Batch.status == "queued")
                                .values(status="running", started_at=utcnow()))
             return ClaimedSubmission(
                 submission_id=sub.id, batch_id=batch.id, attempt=sub.attempts, user_id=batch.user_id, tier=tier,
@@ -78,14 +93,14 @@ class SqlBatchStore:
     def record_compile(self, claim: ClaimedSubmission, status: str, output: str, cpu_seconds: float,
                        wall_seconds: float) -> None:
         def record():
-            db.session.execute(sa.update(BatchSubmission).where(BatchSubmission.id == claim.submission_id).values(
+            db.session.execute(_update(BatchSubmission).where(BatchSubmission.id == claim.submission_id).values(
                 compile_status=status, compile_output=output[:65536], compile_time=round(cpu_seconds, 4),
                 compiles=BatchSubmission.compiles + 1))
             billed = db.session.execute(sa.select(UsageRecord.id).where(
                 UsageRecord.batch_submission_id == claim.submission_id)).first()
             if billed is None:  # a recompile after a lost worker is not billed again
                 cpu = round(cpu_seconds, 4)
-                db.session.execute(sa.insert(UsageRecord).values(
+                db.session.execute(UsageRecord.__table__.insert().values(
                     batch_submission_id=claim.submission_id, kind="compile", user_id=claim.user_id,
                     language=claim.language, tier=claim.tier, status=status, cpu_seconds=cpu,
                     wall_seconds=round(wall_seconds, 4), cost=self._compile_cost(claim.tier, cpu, status),
@@ -101,10 +116,11 @@ class SqlBatchStore:
         run_cost = cost_of(tier, cpu, status)
         return max(Decimal(0), run_cost - cost_of(tier, 0.0, status))
 
-    def is_pending(self, case_id: int) -> bool:
-        status = db.session.execute(sa.select(BatchCase.status).where(BatchCase.id == case_id)).scalar()
+    def pending_cases(self, submission_id: int) -> dict[int, int]:
+        pending = dict(db.session.execute(sa.select(BatchCase.test_index, BatchCase.id).where(
+            BatchCase.submission_id == submission_id, BatchCase.status == "queued")).all())
         db.session.rollback()  # end the read transaction: the next look must see new commits
-        return status == "queued"
+        return pending
 
     def finish_case(self, claim: ClaimedSubmission, case_id: int, test: BatchTest, result: RunResult,
                     verdict: str, diff: str | None) -> bool:
@@ -112,21 +128,20 @@ class SqlBatchStore:
         cpu = round(result.cpu_time, 4)
 
         def finish():
-            fenced = sa.update(BatchCase).where(BatchCase.id == case_id, BatchCase.status == "queued").values(
+            fenced = _update(BatchCase).where(BatchCase.id == case_id, BatchCase.status == "queued").values(
                 status=verdict, points=points, returncode=result.returncode, cpu_time=cpu,
                 wall_time=result.wall_time, memory_kb=result.memory_kb, stdout=result.stdout[:STDOUT_KEPT],
                 stderr=result.stderr[:STDERR_KEPT], diff=diff, message=result.message, finished_at=utcnow())
             if db.session.execute(fenced).rowcount != 1:
                 return False
-            db.session.execute(sa.insert(UsageRecord).values(
+            db.session.execute(UsageRecord.__table__.insert().values(
                 batch_case_id=case_id, kind="run", user_id=claim.user_id, language=claim.language, tier=claim.tier,
                 status=result.status, cpu_seconds=cpu, wall_seconds=result.wall_time,
                 cost=cost_of(claim.tier, cpu, result.status), created_at=utcnow()))
             if points:
-                db.session.execute(sa.update(BatchSubmission).where(BatchSubmission.id == claim.submission_id)
+                db.session.execute(_update(BatchSubmission).where(BatchSubmission.id == claim.submission_id)
                                    .values(score=BatchSubmission.score + points))
             _count_done(claim.batch_id, 1)
-            self._close_if_finished(claim.submission_id)
             return True
         try:
             return _transaction(finish)
@@ -137,7 +152,7 @@ class SqlBatchStore:
         def fail():
             batch_id = db.session.execute(sa.select(BatchSubmission.batch_id)
                                           .where(BatchSubmission.id == submission_id)).scalar()
-            ended = db.session.execute(sa.update(BatchCase).where(
+            ended = db.session.execute(_update(BatchCase).where(
                 BatchCase.submission_id == submission_id, BatchCase.status == "queued",
             ).values(status=verdict, message=(message or "")[:2000] or None, finished_at=utcnow())).rowcount
             if batch_id is not None:
@@ -146,9 +161,12 @@ class SqlBatchStore:
             return ended
         return _transaction(fail)
 
+    def close_submission(self, submission_id: int) -> None:
+        _transaction(lambda: self._close_if_finished(submission_id))
+
     @staticmethod
     def _close_if_finished(submission_id: int, ended: str = "done") -> None:
-        db.session.execute(sa.update(BatchSubmission).where(
+        db.session.execute(_update(BatchSubmission).where(
             BatchSubmission.id == submission_id,
             ~sa.exists().where(BatchCase.submission_id == submission_id, BatchCase.status == "queued"),
         ).values(status=ended if ended in ("compile_error", "internal_error") else "done"))

@@ -1,0 +1,48 @@
+"""A batch survives kill -9 of the worker process grading it: nothing lost, nothing twice."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import psutil
+import sqlalchemy as sa
+from test_batch import SUM_TESTS, post_batch, wait_batch, wait_progress
+
+
+def _grading_pool_process(worker_pid: int, deadline: float) -> psutil.Process:
+    """The pool process that has a jail running right now."""
+    while True:
+        assert time.monotonic() < deadline, "no pool process started a jail"
+        for child in psutil.Process(worker_pid).children():
+            try:
+                if any("nsjail" in " ".join(p.cmdline()) for p in child.children()):
+                    return child
+            except psutil.NoSuchProcess:
+                continue
+        time.sleep(0.02)
+
+
+def test_killing_a_worker_mid_batch_loses_nothing(app, client, user, batch_worker):
+    code = "import time\na, b = map(int, input().split())\ntime.sleep(0.4)\nprint(a + b)"
+    submissions = [{"id": f"s{i}", "code": code} for i in range(4)]
+    batch_id = post_batch(client, user, language="python", tests=SUM_TESTS, submissions=submissions).get_json()["id"]
+    wait_progress(client, user, batch_id, 2)
+    victim = _grading_pool_process(batch_worker["proc"].pid, time.monotonic() + 30)
+    os.kill(victim.pid, signal.SIGKILL)
+
+    body = wait_batch(client, user, batch_id, seconds=120)
+    assert body["status"] == "done" and body["progress"]["done"] == body["progress"]["total"] == 12
+    assert all(r["verdict"] == "accepted" for s in body["submissions"] for r in s["results"]), body
+    assert all(s["score"] == 6 for s in body["submissions"])
+    with app.app_context():
+        from app.extensions import db
+        from app.models import BatchCase, BatchSubmission, UsageRecord
+
+        billed = db.session.execute(
+            sa.select(BatchCase.id, sa.func.count(UsageRecord.id)).outerjoin(UsageRecord)
+            .where(BatchCase.batch_id == batch_id).group_by(BatchCase.id)).all()
+        assert len(billed) == 12 and all(n == 1 for _, n in billed), billed  # each case billed exactly once
+        attempts = db.session.execute(sa.select(BatchSubmission.attempts).where(
+            BatchSubmission.batch_id == batch_id)).scalars().all()
+        assert max(attempts) == 2 and sorted(attempts).count(1) >= 2, attempts  # the killed one ran again
