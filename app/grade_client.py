@@ -153,7 +153,8 @@ def _problem(response: requests.Response) -> ApiError:
     try:
         body = response.json()
     except ValueError:
-        body = {"detail": response.text[:200]}
+        body = None
+    body = body if isinstance(body, dict) else {"detail": response.text[:200]}  # not a problem document
     message = f"{response.status_code} {body.get('code', response.reason)}: {body.get('detail') or body.get('title')}"
     if body.get("errors"):
         message += " " + json.dumps(body["errors"])

@@ -142,5 +142,7 @@ def test_openapi_document_describes_auth_and_problem_errors(client):
 def test_prometheus_metrics_report_queues_workers_and_active_runs(client, worker):
     text = client.get("/metrics").get_data(as_text=True)
     assert 'codestudio_queue_depth{queue="lang.python"}' in text
-    assert 'codestudio_live_workers{language="python"} 1.0' in text
+    assert 'codestudio_queue_depth{queue="batch.python"}' in text
+    assert 'codestudio_live_workers{kind="interactive",language="python"} 1.0' in text
     assert 'codestudio_executions_active{status="queued"}' in text
+    assert 'codestudio_batches_active{status="running"}' in text

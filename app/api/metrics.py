@@ -11,9 +11,10 @@ from prometheus_client import (
 )
 
 from sandbox import registry
+from tasks.routing import batch_queue_for
 
 from ..extensions import db
-from ..models import ACTIVE_STATUSES, Execution
+from ..models import ACTIVE_STATUSES, BATCH_ACTIVE, Batch, Execution
 from ..services.workers import live_workers
 
 bp = Blueprint("metrics", __name__)
@@ -23,18 +24,26 @@ bp = Blueprint("metrics", __name__)
 def metrics():
     reg = CollectorRegistry()
     depth = Gauge("codestudio_queue_depth", "Messages waiting in a language queue", ["queue"], registry=reg)
-    workers = Gauge("codestudio_live_workers", "Live workers serving a language", ["language"], registry=reg)
+    workers = Gauge("codestudio_live_workers", "Live workers serving a language", ["language", "kind"],
+                    registry=reg)
     active = Gauge("codestudio_executions_active", "Executions not yet final", ["status"], registry=reg)
+    batches = Gauge("codestudio_batches_active", "Batches not yet final", ["status"], registry=reg)
     client = current_app.extensions["redis"]
     for lang in registry():
-        depth.labels(lang.queue).set(client.llen(lang.queue))
-        workers.labels(lang.id).set(0)
+        for queue, kind in ((lang.queue, "interactive"), (batch_queue_for(lang.id), "batch")):
+            depth.labels(queue).set(client.llen(queue))
+            workers.labels(lang.id, kind).set(0)
     for worker in live_workers():
-        for lang_id in worker.get("languages", {}):
-            workers.labels(lang_id).inc()
+        for field, kind in (("languages", "interactive"), ("batch_languages", "batch")):
+            for lang_id in worker.get(field, {}):
+                workers.labels(lang_id, kind).inc()
     counts = dict(db.session.execute(
         sa.select(Execution.status, sa.func.count()).where(Execution.status.in_(ACTIVE_STATUSES))
         .group_by(Execution.status)).all())
     for status in ACTIVE_STATUSES:
         active.labels(status).set(counts.get(status, 0))
+    counts = dict(db.session.execute(
+        sa.select(Batch.status, sa.func.count()).where(Batch.status.in_(BATCH_ACTIVE)).group_by(Batch.status)).all())
+    for status in BATCH_ACTIVE:
+        batches.labels(status).set(counts.get(status, 0))
     return Response(generate_latest(reg), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,308 @@
+"""`codestudio grade`: tests-file parsing, submission discovery and key resolution without a server,
+then one run of the real CLI against the real API (over HTTP), batch worker and sandbox."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import click
+import pytest
+import requests
+from click.testing import CliRunner
+
+from app import grade_client
+from app.grade_client import discover_submissions, entry_first, grade, load_tests, resolve_key
+
+SUM = "a, b = map(int, input().split())\nprint(a + b)\n"
+TESTS_YAML = """\
+language: python
+compare: trim
+limits: {timeout: 5}
+tests:
+  - name: small
+    stdin: "1 2\\n"
+    expected_output: 3
+  - name: negative
+    stdin: "-5 2\\n"
+    expected_output: "-3\\n"
+    points: 2
+"""
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def response(status: int, body: dict, headers: dict | None = None) -> requests.Response:
+    made = requests.Response()
+    made.status_code, made._content = status, json.dumps(body).encode()
+    made.headers.update({"Content-Type": "application/problem+json" if status >= 400 else "application/json",
+                         **(headers or {})})
+    return made
+
+
+# tests file
+
+
+def test_yaml_list_of_tests(tmp_path):
+    tests, defaults = load_tests(write(tmp_path / "t.yml", "- {name: a, expected_output: '1'}\n"
+                                                           "- {name: 2, stdin: x, expected_output: 2.5}\n"))
+    assert defaults == {}
+    assert tests == [{"name": "a", "expected_output": "1"}, {"name": "2", "stdin": "x", "expected_output": "2.5"}]
+
+
+def test_yaml_mapping_with_defaults(tmp_path):
+    tests, defaults = load_tests(write(tmp_path / "tests.yaml", TESTS_YAML))
+    assert defaults == {"language": "python", "compare": "trim", "limits": {"timeout": 5}}
+    assert [t["name"] for t in tests] == ["small", "negative"]
+    assert tests[0]["expected_output"] == "3" and tests[1]["points"] == 2
+
+
+def test_json_tests_file(tmp_path):
+    body = {"tests": [{"name": "t", "stdin": "", "expected_output": "ok\n"}], "abs_tol": 0.01}
+    tests, defaults = load_tests(write(tmp_path / "tests.JSON", json.dumps(body)))
+    assert tests == body["tests"] and defaults == {"abs_tol": 0.01}
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("t.yaml", "name: a\nexpected_output: b\n", "needs `tests:`"),
+    ("t.yaml", "tests: []\n", "non-empty list"),
+    ("t.yaml", "- {name: a, stdin: x}\n", "test #1 must be a mapping with `name` and `expected_output`"),
+    ("t.yaml", "- just a string\n", "test #1 must be a mapping"),
+    ("t.yaml", "tests: [{name: a, expected_output: b}]\ntimeout: 3\n1: x\n", "unknown: 1, timeout"),
+    ("t.yaml", "tests: [{name: a, expected_output: b}]\nlimits: 5\n", "limits: a mapping"),
+    ("t.yaml", "- {name: a, expected_output: [1]}\n", "expected_output must be text"),
+    ("t.yaml", "- {name: a, expected_output: b\n", "cannot read"),
+    ("t.json", "[{'name': 'a'}]", "cannot read"),
+    ("t.yaml", b"- {name: \xff, expected_output: b}\n", "cannot read"),
+])
+def test_invalid_tests_files_are_clear_errors(tmp_path, name, text, message):
+    with pytest.raises(click.BadParameter, match=message):
+        load_tests(write(tmp_path / name, text))
+
+
+# submissions directory
+
+
+def ids_and_files(subs):
+    return {s["id"]: s.get("code") if "code" in s else [f["name"] for f in s["files"]] for s in subs}
+
+
+def test_files_and_directories_become_submissions(tmp_path):
+    write(tmp_path / "alice.py", "print(1)")
+    write(tmp_path / "bob.txt", "print(2)")
+    write(tmp_path / "carol" / "a_util.py", "x = 1")
+    write(tmp_path / "carol" / "main.py", "import a_util")
+    write(tmp_path / "carol" / "pkg" / "deep.py", "y = 2")
+    write(tmp_path / "dave" / "b.py", "")
+    write(tmp_path / "dave" / "lib" / "main.py", "")
+    write(tmp_path / "dave" / "Main.py", "")
+    write(tmp_path / "erin" / "zeta.py", "")
+    write(tmp_path / "erin" / "alpha.py", "")
+    assert ids_and_files(discover_submissions(tmp_path, "main.py")) == {
+        "alice": "print(1)", "bob": "print(2)",
+        "carol": ["main.py", "a_util.py", "pkg/deep.py"],  # the language's entry name first
+        "dave": ["Main.py", "b.py", "lib/main.py"],  # else a main/Main stem, the shallowest
+        "erin": ["alpha.py", "zeta.py"],  # else the first by name
+    }
+    carol = next(s for s in discover_submissions(tmp_path, "main.py") if s["id"] == "carol")
+    assert carol["files"][0] == {"name": "main.py", "content": "import a_util"}
+
+
+def test_entry_first_without_a_known_language():
+    assert entry_first(["b.java", "Main.java"], None) == ["Main.java", "b.java"]
+    assert entry_first(["Main.java", "x/Main.java"], "Main.java") == ["Main.java", "x/Main.java"]
+
+
+def test_hidden_files_and_symlinks_are_skipped(tmp_path):
+    outside = write(tmp_path / "outside" / "secret.py", "print('secret')")
+    subs = tmp_path / "subs"
+    write(subs / "ann.py", "print(1)")
+    write(subs / ".hidden.py", "print(2)")
+    write(subs / "ben" / "main.py", "print(3)")
+    write(subs / "ben" / ".git" / "config", "x")
+    write(subs / "ben" / ".env", "x")
+    (subs / "linked.py").symlink_to(outside)
+    (subs / "linked-dir").symlink_to(outside.parent)
+    (subs / "ben" / "leak.py").symlink_to(outside)
+    (subs / "ben" / "leakdir").symlink_to(outside.parent)
+    os.mkfifo(subs / "pipe")
+    assert ids_and_files(discover_submissions(subs, "main.py")) == {"ann": "print(1)", "ben": ["main.py"]}
+
+
+def test_non_utf8_files_and_empty_directories_are_clear_errors(tmp_path):
+    write(tmp_path / "ok.py", "print(1)")
+    write(tmp_path / "dir" / "bad.py", b"print('\xff')")
+    with pytest.raises(click.ClickException, match=r"dir/bad\.py is not UTF-8"):
+        discover_submissions(tmp_path, "main.py")
+    with pytest.raises(click.BadParameter, match="no submissions"):
+        discover_submissions(write(tmp_path / "empty" / ".keep", "").parent, "main.py")
+
+
+# API key
+
+
+def test_key_resolution_order(tmp_path, monkeypatch):
+    monkeypatch.setenv("CODESTUDIO_API_KEY", "from-env")
+    write(tmp_path / "instance" / "dev-api-key", "from-file\n")
+    assert resolve_key("from-flag", tmp_path) == "from-flag"
+    assert resolve_key(None, tmp_path) == "from-env"
+    monkeypatch.delenv("CODESTUDIO_API_KEY")
+    assert resolve_key(None, tmp_path) == "from-file"
+    monkeypatch.chdir(tmp_path)
+    assert resolve_key(None) == "from-file"  # the current directory by default
+    with pytest.raises(click.UsageError, match="no API key"):
+        resolve_key(None, tmp_path / "elsewhere")
+
+
+# HTTP behaviour, with requests faked
+
+
+def test_flags_override_file_defaults_and_no_wait(tmp_path, monkeypatch):
+    sent = []
+
+    def fake(self, method, url, **kwargs):
+        sent.append((method, url, kwargs["json"], self.headers["Authorization"]))
+        return response(202, {"id": "b1", "status": "queued", "progress": {"done": 0, "total": 2}})
+
+    monkeypatch.setattr(requests.Session, "request", fake)
+    write(tmp_path / "subs" / "a.py", SUM)
+    result = CliRunner().invoke(grade, [
+        "--tests", str(write(tmp_path / "tests.yaml", TESTS_YAML)), str(tmp_path / "subs"), "--no-wait",
+        "--url", "http://grader.test/", "--key", "k1", "--language", "py", "--compare", "tokens",
+        "--memory-mb", "64"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "b1\n" and "http://grader.test/codestudio/batch/b1" in result.stderr
+    [(method, url, payload, auth)] = sent
+    assert (method, url, auth) == ("POST", "http://grader.test/codestudio/batch", "Bearer k1")
+    assert (payload["language"], payload["compare"]) == ("py", "tokens")
+    assert payload["limits"] == {"timeout": 5, "memory_mb": 64}
+    assert payload["submissions"] == [{"id": "a", "code": SUM}]
+
+
+def test_refusals_print_the_detail_once(tmp_path, monkeypatch):
+    calls = []
+
+    def refuse(self, method, url, **kwargs):
+        calls.append(url)
+        return response(429, {"code": "quota_exceeded", "detail": "daily execution quota used up"},
+                        {"Retry-After": "3600"})
+
+    monkeypatch.setattr(requests.Session, "request", refuse)
+    write(tmp_path / "subs" / "a.py", SUM)
+    result = CliRunner().invoke(grade, ["--tests", str(write(tmp_path / "t.yaml", TESTS_YAML)),
+                                        str(tmp_path / "subs"), "--key", "k"])
+    assert result.exit_code == 1 and len(calls) == 1
+    assert "429 quota_exceeded: daily execution quota used up" in result.stderr
+
+
+def test_polling_honours_retry_after(monkeypatch):
+    answers = [response(429, {"code": "rate_limited", "detail": "slow down"}, {"Retry-After": "7"}),
+               response(200, {"id": "b", "status": "done"})]
+    monkeypatch.setattr(requests.Session, "request", lambda self, method, url, **kw: answers.pop(0))
+    slept = []
+    monkeypatch.setattr(grade_client.time, "sleep", slept.append)
+    assert grade_client.Api("http://x", "k").poll("b", every=0.5)["status"] == "done"
+    assert slept == [7.0]
+
+
+class FakeBatchApi:
+    """POST answers a queued batch; polls answer it with status `final`; report requests are recorded."""
+
+    def __init__(self, final: str):
+        self.final, self.polls, self.reports = final, [], []
+
+    def __call__(self, method, url, **kwargs):
+        if method == "POST":
+            return response(202, {"id": "b9", "status": "queued", "progress": {"done": 0, "total": 2}})
+        if url.endswith("/report.csv"):
+            self.reports.append(kwargs["params"])
+            return response(200, {"status": self.final, "tests": ["small", "negative"], "max_score": 3,
+                                  "rows": [{"submission": "a", "score": 1}]})
+        self.polls.append(kwargs["params"])
+        return response(200, {"id": "b9", "status": self.final, "progress": {"done": 1, "total": 2, "cancelled": 1}})
+
+
+def invoke_with_fake(tmp_path, monkeypatch, final, *args):
+    fake = FakeBatchApi(final)
+    monkeypatch.setattr(requests.Session, "request", lambda session, method, url, **kw: fake(method, url, **kw))
+    write(tmp_path / "subs" / "a.py", SUM)
+    result = CliRunner().invoke(grade, ["--tests", str(write(tmp_path / "t.yaml", TESTS_YAML)),
+                                        str(tmp_path / "subs"), "--key", "k", "--poll", "0.1", *args])
+    return result, fake
+
+
+def test_a_cancelled_batch_still_writes_its_report_and_exits_1(tmp_path, monkeypatch):
+    result, fake = invoke_with_fake(tmp_path, monkeypatch, "cancelled", "--out", str(tmp_path / "sheet.json"))
+    assert result.exit_code == 1, result.output
+    assert fake.polls == [{"results": "false"}]  # polling asks for progress only
+    assert fake.reports == [{"format": "json"}]  # from the --out extension, and it gives the summary too
+    assert json.loads((tmp_path / "sheet.json").read_text())["rows"] == [{"submission": "a", "score": 1}]
+    assert "graded 1 submissions x 2 tests: cancelled, mean score 1/3" in result.stderr
+
+
+def test_ctrl_c_while_waiting_leaves_the_batch_running(tmp_path, monkeypatch):
+    def interrupt(seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(grade_client.time, "sleep", interrupt)
+    result, fake = invoke_with_fake(tmp_path, monkeypatch, "running")
+    assert result.exit_code == 130 and fake.reports == []
+    assert "batch b9 keeps running" in result.stderr and "curl -X DELETE" in result.stderr
+
+
+def test_grade_is_a_codestudio_command():
+    result = subprocess.run([str(Path(sys.executable).with_name("codestudio")), "grade", "--help"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0 and "--tests FILE" in result.stdout, result.stderr
+
+
+# the real stack
+
+
+@pytest.fixture
+def http_url(app):
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def test_grade_against_the_real_api(tmp_path, http_url, user, batch_worker):
+    subs = tmp_path / "submissions"
+    write(subs / "right.py", SUM)
+    write(subs / "wrong.py", "a, b = map(int, input().split())\nprint(a - b)\n")
+    write(subs / "multi" / "adder.py", "def add(a, b):\n    return a + b\n")  # sorts before main.py
+    write(subs / "multi" / "main.py", "from adder import add\nprint(add(*map(int, input().split())))\n")
+    tests = write(tmp_path / "tests.yaml", TESTS_YAML)
+    common = ["--tests", str(tests), str(subs), "--url", http_url, "--key", user["key"], "--poll", "0.5"]
+
+    result = CliRunner().invoke(grade, [*common, "--out", str(tmp_path / "report.csv")])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(io.StringIO((tmp_path / "report.csv").read_text())))
+    assert rows == [["submission", "status", "compile", "small", "negative", "score", "max_score"],
+                    ["multi", "done", "", "accepted", "accepted", "3", "3"],
+                    ["right", "done", "", "accepted", "accepted", "3", "3"],
+                    ["wrong", "done", "", "wrong_answer", "wrong_answer", "0", "3"]]
+    assert "graded 3 submissions x 2 tests: done, mean score 2/3" in result.stderr
+
+    result = CliRunner().invoke(grade, [*common, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    sheet = json.loads(result.stdout)
+    assert sheet["status"] == "done" and sheet["tests"] == ["small", "negative"] and sheet["max_score"] == 3
+    assert {r["submission"]: (r["verdicts"], r["score"]) for r in sheet["rows"]} == {
+        "multi": ({"small": "accepted", "negative": "accepted"}, 3),
+        "right": ({"small": "accepted", "negative": "accepted"}, 3),
+        "wrong": ({"small": "wrong_answer", "negative": "wrong_answer"}, 0)}
