@@ -6,7 +6,7 @@ import logging
 import redis
 from flask import Flask, jsonify, request
 from kombu.exceptions import OperationalError as BrokerError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,12 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(
         Problem, lambda e: problem_response(e.status, e.code, e.detail, e.title, headers=e.headers, **e.extra))
     app.register_error_handler(HTTPException, _http_error)
+
+    @app.errorhandler(DataError)
+    def value_refused_by_database(exc):
+        # a value validation let through (the database said so, it is not down): the client's input
+        log.warning("value refused by the database: %s", exc)
+        return problem_response(400, "invalid_value", "a value in the request cannot be stored or looked up")
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)

@@ -22,6 +22,11 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+def is_row_id(value: str) -> bool:
+    """Ids we hand out are 32 lowercase hex digits; anything else cannot name a row (and is not sent to the DB)."""
+    return len(value) == 32 and all(c in "0123456789abcdef" for c in value)
+
+
 class User(db.Model):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(primary_key=True)

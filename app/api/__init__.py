@@ -1,4 +1,6 @@
 """HTTP API blueprints."""
+import json
+
 from flask import request
 from flask_smorest import Blueprint as SmorestBlueprint
 from webargs import core
@@ -10,9 +12,12 @@ FORM_TYPES = {"application/x-www-form-urlencoded"}
 
 class JsonBodyParser(FlaskParser):
     def _raw_load_json(self, req):
-        if req.mimetype in FORM_TYPES:
-            return core.parse_json(req.get_data(cache=True))
-        return super()._raw_load_json(req)
+        try:
+            if req.mimetype in FORM_TYPES:
+                return core.parse_json(req.get_data(cache=True))
+            return super()._raw_load_json(req)
+        except RecursionError:  # absurdly deep nesting: malformed input, answered like bad JSON
+            raise json.JSONDecodeError("JSON nested too deeply", "(body)", 0) from None
 
 
 class Blueprint(SmorestBlueprint):

@@ -11,7 +11,7 @@ from tasks.routing import GRADE_TASK
 
 from ..errors import Problem
 from ..extensions import db
-from ..models import BATCH_ACTIVE, Batch, BatchCase, BatchSubmission, User, utcnow
+from ..models import BATCH_ACTIVE, Batch, BatchCase, BatchSubmission, User, is_row_id, utcnow
 from .quotas import reserve_batch
 from .runs import check_entry_clash, effective_limits, resolve_language
 from .workers import is_live
@@ -92,7 +92,7 @@ def _fan_out(batch: Batch, submission_ids: list[int]) -> None:
 
 
 def get_owned(user: User, batch_id: str) -> Batch:
-    row = db.session.get(Batch, batch_id) if len(batch_id) <= 32 else None
+    row = db.session.get(Batch, batch_id) if is_row_id(batch_id) else None
     if row is None or row.user_id != user.id:
         raise Problem(404, "batch_not_found", f"no batch {batch_id!r}")
     return row

@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import Problem
 from ..extensions import db
-from ..models import Project, ProjectFile, User, utcnow
+from ..models import Project, ProjectFile, User, is_row_id, utcnow
 from .quotas import lock_user
 from .tiers import refuse, tier_of
 
@@ -28,7 +28,7 @@ def detail(project: Project) -> dict:
 def get_owned(user: User, project_id: str) -> Project:
     project = db.session.execute(
         sa.select(Project).where(Project.id == project_id, Project.user_id == user.id)
-    ).scalar_one_or_none()
+    ).scalar_one_or_none() if is_row_id(project_id) else None
     if project is None:
         raise Problem(404, "project_not_found", f"no project {project_id!r}", project_id=project_id)
     return project

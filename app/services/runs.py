@@ -13,7 +13,7 @@ from tasks.routing import EXECUTE_TASK
 
 from ..errors import Problem
 from ..extensions import db
-from ..models import FINAL_STATUSES, Execution, User
+from ..models import FINAL_STATUSES, Execution, User, is_row_id
 from . import projects
 from .quotas import reserve_execution
 from .tiers import refuse, tier_of
@@ -127,7 +127,7 @@ def is_final(execution: Execution) -> bool:
 
 
 def get_owned(user: User, execution_id: str) -> Execution:
-    row = db.session.get(Execution, execution_id) if len(execution_id) <= 32 else None
+    row = db.session.get(Execution, execution_id) if is_row_id(execution_id) else None
     if row is None or row.user_id != user.id:
         raise Problem(404, "execution_not_found", f"no execution {execution_id!r}")
     return row
