@@ -49,12 +49,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     celery_init_app(app)
 
     from .api import batch, metrics, projects, runs, stats, system
+    from .compat import piston
     from .ratelimit import init_rate_limits
 
     init_rate_limits(app, (runs.bp, projects.bp, stats.bp, batch.bp))
     for module in (runs, projects, stats, batch, system):
         openapi.register_blueprint(module.bp)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(piston.bp)
     register_error_handlers(app)
 
     from .cli import register_commands

@@ -1,4 +1,4 @@
-"""Bearer-token (or X-API-Key) authentication."""
+"""API-key authentication: `Authorization: Bearer <key>`, a bare `Authorization: <key>`, or X-API-Key."""
 from __future__ import annotations
 
 from flask import g, request
@@ -8,10 +8,12 @@ from .services.apikeys import user_for_key
 
 
 def presented_key() -> str | None:
-    header = request.headers.get("Authorization", "")
+    header = request.headers.get("Authorization", "").strip()
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
+    if header and not token:  # a bare key, as Piston's clients send it
+        return header
     return request.headers.get("X-API-Key") or None
 
 

@@ -81,7 +81,7 @@ def submit(user: User, data: dict) -> Execution:
     if language is None:  # the schema requires one unless a project is named
         raise Problem(422, "language_required", "the project has no language; send `language`")
     lang = resolve_language(language)
-    entry = _from_project(project, data, lang) if project else None
+    entry = _from_project(project, data, lang) if project else data.get("entry")
     check_sizes(data)
     check_entry_clash(data["files"], entry or lang.main)
     timeout, memory = effective_limits(user, data["limits"])

@@ -1,0 +1,105 @@
+"""Piston v2 API (`/api/v2`): `GET /runtimes` and `POST /execute`, answered by our workers.
+
+Callers authenticate with one of our API keys (`Authorization: <key>` as Piston's public
+instance takes it, or Bearer / X-API-Key), so runs are isolated, rate-limited and billed per user.
+Errors are Piston's `{"message": …}` with Piston's status codes."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from sandbox import registry
+from sandbox.verdict import signal_name
+
+from ..auth import current_user
+from ..errors import Problem
+from ..models import Execution
+from ..ratelimit import caller_rate, limiter
+from ..services import runs
+from ..services.workers import live_languages
+from .piston_job import PistonError, parse, piston_name, version_of
+
+bp = Blueprint("piston", __name__, url_prefix="/api/v2")
+
+# our status -> Piston's (status, signal) for a stage that did not end normally
+STATUS = {"timeout": ("TO", "SIGKILL"), "memory_limit": ("SG", "SIGKILL"), "internal_error": ("XX", None)}
+
+
+@bp.errorhandler(PistonError)
+def piston_error(exc: PistonError):
+    return jsonify(message=exc.message), exc.status
+
+
+@bp.errorhandler(Problem)
+def problem(exc: Problem):  # auth, quotas, limits, no worker: Piston's shape, our status and code
+    return jsonify(message=exc.detail, code=exc.code), exc.status, exc.headers
+
+
+@bp.errorhandler(HTTPException)
+def http_error(exc: HTTPException):
+    if exc.response is not None:  # a rate-limit refusal carries its own response
+        return exc.response
+    return jsonify(message=exc.description), exc.code
+
+
+@bp.route("/runtimes")  # public, as in Piston
+def runtimes():
+    """The languages live workers run now, with the version they run."""
+    live = live_languages()
+    return jsonify([{"language": piston_name(lang), "version": str(version_of(live[lang.id])),
+                     "aliases": [a for a in (lang.id, *lang.aliases) if a != piston_name(lang)]}
+                    for lang in registry() if lang.id in live])
+
+
+@bp.route("/execute", methods=["POST"])
+@limiter.shared_limit(caller_rate, scope="api")  # the caller's one budget across the API
+def execute():
+    if not request.is_json:
+        raise PistonError("requests must be of type application/json", 415)
+    body = request.get_json(silent=True)
+    if body is None:
+        raise PistonError("request body is not valid JSON")
+    user = current_user()
+    data, lang, version = parse(body, user)
+    execution = runs.submit(user, data)
+    execution = runs.wait_for(execution, runs.wait_seconds(execution))
+    if not runs.is_final(execution):
+        raise PistonError(f"still running after the wait limit; see /codestudio/executions/{execution.id}", 504)
+    return jsonify(result(execution, lang, version))
+
+
+def _ms(seconds: float | None) -> int | None:
+    return None if seconds is None else round(seconds * 1000)
+
+
+def run_stage(row: Execution) -> dict:
+    status, sig = STATUS.get(row.status, (None, None))
+    if row.status == "output_limit":
+        status, sig = ("EL" if row.stderr_truncated and not row.stdout_truncated else "OL"), "SIGKILL"
+    elif row.status == "error":
+        sig = signal_name(row.returncode or 0)
+        status = "SG" if sig else "RE"
+    stdout, stderr = row.stdout or "", row.stderr or ""
+    return {"stdout": stdout, "stderr": stderr, "output": stdout + stderr,
+            "code": row.returncode if status not in ("TO", "OL", "EL") else None, "signal": sig,
+            "message": row.message, "status": status, "cpu_time": _ms(row.cpu_time), "wall_time": _ms(row.execution_time),
+            "memory": (row.memory_kb or 0) * 1024}
+
+
+def compile_stage(row: Execution) -> dict:
+    failed = row.status == "compile_error"
+    output = row.compile_output or ""
+    return {"stdout": "", "stderr": output, "output": output, "code": 1 if failed else 0, "signal": None,
+            "message": row.message if failed else None, "status": "RE" if failed else None,
+            "cpu_time": None, "wall_time": None, "memory": None}
+
+
+def result(row: Execution, lang, version: str) -> dict:
+    body = {"language": piston_name(lang), "version": str(version_of(version))}
+    if lang.compile:
+        body["compile"] = compile_stage(row)
+        if row.status == "compile_error":  # Piston copies the compile stage into run
+            body["run"] = dict(body["compile"])
+            return body
+    body["run"] = run_stage(row)
+    return body

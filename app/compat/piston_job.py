@@ -1,0 +1,150 @@
+"""Reading a Piston v2 execute request into one of our run requests, with Piston's 400 messages
+(`{"message": …}`), minus Piston's bugs: a path-escaping file name and a limit of 0 or below are
+400s, not a 500 or a silently ignored value."""
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+
+import semantic_version as semver
+from flask import current_app
+from marshmallow import ValidationError
+
+from sandbox import UnknownLanguage, registry
+from sandbox.registry import Language
+
+from ..schemas import check_file_name
+from ..services.tiers import tier_of
+from ..services.workers import live_languages
+
+PISTON_NAMES = {"cpp": "c++"}  # where Piston names a language differently from our id
+DEFAULT_RUN_MS = 3000  # Piston's defaults
+LIMIT_FIELDS = ("compile_timeout", "run_timeout", "compile_cpu_time", "run_cpu_time",
+                "compile_memory_limit", "run_memory_limit")
+
+
+class PistonError(Exception):
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+def piston_name(lang: Language) -> str:
+    return PISTON_NAMES.get(lang.id, lang.id)
+
+
+def version_of(raw: str) -> semver.Version:
+    return semver.Version.coerce(raw)
+
+
+def runtime(language: str, selector: str) -> tuple[Language, str]:
+    """The language and the live version matching Piston's SemVer selector (`*`, `3.x`, `^3.10`…)."""
+    try:
+        lang = registry().get(language)
+        spec = semver.NpmSpec(selector)
+    except (UnknownLanguage, ValueError):
+        raise PistonError(f"{language}-{selector} runtime is unknown") from None
+    live = live_languages().get(lang.id)
+    if live is None or not spec.match(version_of(live)):
+        raise PistonError(f"{language}-{selector} runtime is unknown")
+    return lang, live
+
+
+def _decode(file: dict, index: int) -> str:
+    content, encoding = file["content"], file.get("encoding") or "utf8"
+    try:
+        if encoding == "base64":
+            return base64.b64decode(content, validate=True).decode("utf-8")
+        if encoding == "hex":
+            return bytes.fromhex(content).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise PistonError(f"files[{index}].content is not valid {encoding} UTF-8 text") from None
+    return content
+
+
+def _text(value: str, field: str) -> str:
+    """What the database and the file system can hold: no NUL, no lone surrogates."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PistonError(f"{field} must be valid Unicode text") from None
+    if "\x00" in value:
+        raise PistonError(f"{field} must not contain NUL characters")
+    return value
+
+
+def _files(body: dict, lang: Language) -> tuple[str, str | None, list[dict]]:
+    """(main code, main file name when it suits the language, the other files)."""
+    files = body.get("files")
+    if not isinstance(files, list) or not files:
+        raise PistonError("files is required as an array")
+    named = []
+    for i, file in enumerate(files):
+        if not isinstance(file, dict) or not isinstance(file.get("content"), str):
+            raise PistonError(f"files[{i}].content is required as a string")
+        name = file.get("name") or f"file{i}.code"
+        if not isinstance(name, str):
+            raise PistonError(f"files[{i}].name must be a string")
+        try:
+            check_file_name(name)
+        except ValidationError as exc:  # e.g. '../x': Piston answers 500 here
+            raise PistonError(f"files[{i}].name is not allowed: {' '.join(exc.messages)}") from None
+        named.append({"name": name, "content": _text(_decode(file, i), f"files[{i}].content")})
+    main, others = named[0], named[1:]
+    if len({f["name"] for f in named}) != len(named):
+        raise PistonError("file names must be unique")
+    entry = main["name"] if main["name"].endswith(lang.extension) else None
+    return main["content"], entry, others
+
+
+def _limit(body: dict, field: str, maximum: float) -> float | None:
+    value = body.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise PistonError(f"If specified, {field} must be a number")
+    if value <= 0:
+        raise PistonError(f"{field} must be a positive number")
+    if value > maximum:
+        raise PistonError(f"{field} cannot exceed the configured limit of {int(maximum)}")
+    return value
+
+
+def _limits(body: dict, user, lang: Language) -> dict:
+    tier = tier_of(user)
+    run_ms, memory_bytes = tier["max_timeout"] * 1000, tier["max_memory_mb"] << 20
+    compile_ms = max(lang.compile_limits.timeout * 1000, run_ms) if lang.compile else run_ms
+    maxima = {"compile_timeout": compile_ms, "compile_cpu_time": compile_ms, "run_timeout": run_ms,
+              "run_cpu_time": run_ms, "compile_memory_limit": lang.compile_limits.memory_mb << 20,
+              "run_memory_limit": memory_bytes}
+    given = {field: _limit(body, field, maxima[field]) for field in LIMIT_FIELDS}
+    run_times = [v for v in (given["run_timeout"], given["run_cpu_time"]) if v is not None] or [DEFAULT_RUN_MS]
+    limits = {"timeout": min(run_times) / 1000}
+    if given["run_memory_limit"] is not None:
+        limits["memory_mb"] = max(32, math.ceil(given["run_memory_limit"] / (1 << 20)))
+    return limits
+
+
+def parse(body, user) -> tuple[dict, Language, str]:
+    """Our run request (waited), the language and the version that will run it."""
+    if not isinstance(body, dict):
+        raise PistonError("language is required as a string")
+    for field in ("language", "version"):
+        if not isinstance(body.get(field), str):
+            raise PistonError(f"{field} is required as a string")
+    lang, version = runtime(body["language"], body["version"])
+    code, entry, others = _files(body, lang)
+    stdin, args = body.get("stdin", ""), body.get("args", [])
+    if not isinstance(stdin, str):
+        raise PistonError("If specified, stdin must be a string")
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise PistonError("If specified, args must be an array of strings")
+    stdin, args = _text(stdin, "stdin"), [_text(a, "args") for a in args]
+    if stdin and not stdin.endswith("\n"):
+        stdin += "\n"  # Piston appends the newline; line-reading programs rely on it
+    if len(code.encode()) > current_app.config["MAX_CODE_BYTES"]:
+        raise PistonError("files[0].content is too large", 413)
+    data = {"language": lang.id, "code": code, "entry": entry, "files": others, "stdin": stdin, "args": args,
+            "limits": _limits(body, user, lang), "wait": True, "project_id": None}
+    return data, lang, version
