@@ -6,20 +6,21 @@ One queue per language, declared from the language registry; no result backend
 import kombu as _kombu
 
 from sandbox.registry import registry as _registry
+from tasks.routing import CALLBACK_QUEUE as _CALLBACK_QUEUE
 from tasks.routing import batch_queue_for as _batch_queue_for
 
 _HARD_TIME_LIMIT = 300  # above the largest tier timeout plus compile time
 
 _EXCHANGE = _kombu.Exchange("codestudio", type="direct")
 # interactive runs (lang.<id>) and batch grading (batch.<id>) never share a queue
-_QUEUES = [*_registry().queues(), *(_batch_queue_for(lang.id) for lang in _registry())]
+_QUEUES = [*_registry().queues(), *(_batch_queue_for(lang.id) for lang in _registry()), _CALLBACK_QUEUE]
 task_queues = [_kombu.Queue(q, _EXCHANGE, routing_key=q) for q in _QUEUES]
 task_default_queue = task_queues[0].name
 task_default_exchange = _EXCHANGE.name
 task_default_exchange_type = "direct"
 task_create_missing_queues = False
 task_routes = ("tasks.routing.route_task",)
-imports = ("tasks.execution", "tasks.batch", "tasks.worker_boot")
+imports = ("tasks.execution", "tasks.batch", "tasks.callbacks", "tasks.worker_boot")
 
 task_serializer = "json"
 accept_content = ["json"]
@@ -35,6 +36,7 @@ worker_max_tasks_per_child = 500
 worker_cancel_long_running_tasks_on_connection_loss = True
 worker_soft_shutdown_timeout = 30
 broker_connection_retry_on_startup = True
+broker_connection_max_retries = None  # a worker waits out a broker outage of any length
 
 broker_transport_options = {
     "visibility_timeout": _HARD_TIME_LIMIT + 600,

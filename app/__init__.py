@@ -49,7 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     celery_init_app(app)
 
     from .api import batch, metrics, projects, runs, stats, system
-    from .compat import piston
+    from .compat import judge0, judge0_info, piston
     from .ratelimit import init_rate_limits
 
     init_rate_limits(app, (runs.bp, projects.bp, stats.bp, batch.bp))
@@ -57,6 +57,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         openapi.register_blueprint(module.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(piston.bp)
+    for blueprint in (judge0.bp, judge0_info.info_bp):  # Judge0 clients: under /judge0, optionally at /
+        app.register_blueprint(blueprint, url_prefix="/judge0")
+        if app.config.get("JUDGE0_AT_ROOT"):
+            app.register_blueprint(blueprint, url_prefix="", name=f"{blueprint.name}_root")
     register_error_handlers(app)
 
     from .cli import register_commands

@@ -1,4 +1,5 @@
-"""API-key authentication: `Authorization: Bearer <key>`, a bare `Authorization: <key>`, or X-API-Key."""
+"""API-key authentication: `Authorization: Bearer <key>`, a bare `Authorization: <key>`, X-API-Key, or
+Judge0's X-Auth-Token (also as a query parameter on the Judge0 API)."""
 from __future__ import annotations
 
 from flask import g, request
@@ -14,7 +15,8 @@ def presented_key() -> str | None:
         return token.strip()
     if header and not token:  # a bare key, as Piston's clients send it
         return header
-    return request.headers.get("X-API-Key") or None
+    judge0 = (request.blueprint or "").startswith("judge0") and request.args.get("X-Auth-Token")
+    return request.headers.get("X-API-Key") or request.headers.get("X-Auth-Token") or judge0 or None
 
 
 def current_user():

@@ -63,6 +63,7 @@ class Execution(db.Model):
     files: Mapped[list] = mapped_column(sa.JSON, default=list)
     timeout: Mapped[float] = mapped_column(sa.Float)
     memory_mb: Mapped[int] = mapped_column(sa.Integer)
+    runs: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")  # times to run (timing averaged)
     # result
     stdout: Mapped[str | None] = mapped_column(sa.Text)
     stderr: Mapped[str | None] = mapped_column(sa.Text)
@@ -78,6 +79,7 @@ class Execution(db.Model):
     # bookkeeping
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     worker: Mapped[str | None] = mapped_column(sa.String(255))
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(64))  # the task (message) holding the attempt
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
@@ -148,7 +150,8 @@ class Batch(db.Model):
     """Many submissions x many tests of one language; `done` counts final cases (the completion
     counter: the case that makes done == total finishes the batch)."""
     __tablename__ = "batches"
-    __table_args__ = (sa.Index("ix_batches_user_created", "user_id", "created_at"),)
+    __table_args__ = (sa.Index("ix_batches_user_created", "user_id", "created_at"),
+                      sa.Index("ix_batches_status", "status"))
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=new_id)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
     language: Mapped[str] = mapped_column(sa.String(32))
@@ -185,6 +188,8 @@ class BatchSubmission(db.Model):
     compiles: Mapped[int] = mapped_column(sa.Integer, default=0)
     score: Mapped[float] = mapped_column(sa.Float, default=0.0)
     worker: Mapped[str | None] = mapped_column(sa.String(255))
+    claimed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))  # by the current attempt
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(64))  # the task (message) holding the attempt
     batch: Mapped[Batch] = relationship(back_populates="submissions")
     cases: Mapped[list["BatchCase"]] = relationship(order_by="BatchCase.test_index", passive_deletes=True)
 
@@ -208,3 +213,14 @@ class BatchCase(db.Model):
     diff: Mapped[str | None] = mapped_column(sa.Text)
     message: Mapped[str | None] = mapped_column(sa.Text)
     finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class Judge0Submission(db.Model):
+    """What the Judge0-compatible API keeps beside the execution it runs as (the token is the execution id)."""
+    __tablename__ = "judge0_submissions"
+    execution_id: Mapped[str] = mapped_column(sa.ForeignKey("executions.id", ondelete="CASCADE"), primary_key=True)
+    language_id: Mapped[int] = mapped_column(sa.Integer)
+    expected_output: Mapped[str | None] = mapped_column(sa.Text)
+    settings: Mapped[dict] = mapped_column(sa.JSON, default=dict)  # the request's limit and option fields, echoed
+    callback_url: Mapped[str | None] = mapped_column(sa.String(2048))
+    execution: Mapped[Execution] = relationship()

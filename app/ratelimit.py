@@ -41,6 +41,9 @@ def storage_uri(redis_url: str) -> str:
 def init_rate_limits(app: Flask, blueprints) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", storage_uri(app.config["REDIS_URL"]))
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "codestudio:rl")
+    # Redis down: the same limits per process in memory (back on Redis once it answers), so
+    # a broker outage stops runs (503) but not reads, and never fails a request half-answered
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     limiter.init_app(app)
     for blueprint in blueprints:
         limiter.shared_limit(caller_rate, scope="api")(blueprint)  # one budget across the API

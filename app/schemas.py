@@ -42,7 +42,7 @@ def check_file_name(name: str) -> None:
         raise ValidationError(f"file name must be 1-{MAX_FILE_NAME} characters: {name!r}")
     if path.is_absolute() or ".." in path.parts or name.endswith("/") or "//" in name:
         raise ValidationError(f"file name must be a relative path without '..': {name!r}")
-    if any(ord(c) < 32 or c == "\x7f" or c == "\\" for c in name) or path.parts[0] == ".":
+    if any(ord(c) < 32 or c == "\x7f" or c == "\\" for c in name) or not path.parts:  # "." names no file
         raise ValidationError(f"file name contains forbidden characters: {name!r}")
 
 

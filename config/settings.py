@@ -40,6 +40,13 @@ def load_tiers(path: Path = TIERS_FILE) -> dict[str, dict]:
     return tiers
 
 
+def recovery_policy(env) -> dict:
+    """How workers find work whose queue message was lost (tasks/recovery.py)."""
+    return {"interval": float(env.get("RECOVERY_INTERVAL_SECONDS", 15)),
+            "queued_after": float(env.get("RECOVERY_QUEUED_AFTER_SECONDS", 120)),
+            "running_grace": float(env.get("RECOVERY_RUNNING_GRACE_SECONDS", 60))}
+
+
 DEV_SECRET = "dev-insecure-secret"
 
 
@@ -71,6 +78,8 @@ def from_env(instance_path: str) -> dict:
         "RUN_DEFAULT_TIMEOUT": float(env.get("RUN_DEFAULT_TIMEOUT", 30)),
         "RUN_DEFAULT_MEMORY_MB": int(env.get("RUN_DEFAULT_MEMORY_MB", 512)),
         "RUN_WAIT_CAP_SECONDS": float(env.get("RUN_WAIT_CAP_SECONDS", 60)),
+        "RECOVERY": recovery_policy(env),
+        "JUDGE0_AT_ROOT": env.get("JUDGE0_AT_ROOT", "").lower() in ("1", "true", "yes"),
         **({"RATELIMIT_STORAGE_URI": env["RATELIMIT_STORAGE_URI"]} if env.get("RATELIMIT_STORAGE_URI") else {}),
         "TIERS": load_tiers(),
         "API_TITLE": "Code Studio",

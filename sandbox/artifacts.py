@@ -1,8 +1,9 @@
 """A compiled program's files, taken out of a finished compile jail and laid into fresh ones.
 
 The compile jail wrote the work dir, so everything in it is hostile: it is read only through
-directory fds with O_NOFOLLOW, symlinks and special files are skipped, and the total size
-and file count are capped. Nothing outside the work dir can be reached this way.
+directory fds with O_NOFOLLOW; symlinks, special files and files the jail user does not own
+are skipped; the total size and file count are capped. Nothing outside the work dir can be
+reached this way.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import stat
 from dataclasses import dataclass
 
+from .settings import JAIL_UID
 from .workdir import write_file
 
 MAX_FILES = 2048
@@ -33,7 +35,9 @@ def _read_regular(dir_fd: int, name: str, budget: int) -> tuple[bytes, bool] | N
         return None
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
+        # the jail's own files on the run's file system only: a hard link to anything else
+        # (possible only where the work dir shares a file system with it) is not an artifact
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != JAIL_UID or st.st_dev != os.fstat(dir_fd).st_dev:
             return None
         if st.st_size > budget:
             raise ArtifactError(f"compiled output is larger than the {budget} bytes left")

@@ -15,13 +15,21 @@ from pathlib import Path
 
 V1_CONTROLLERS = ("memory", "pids", "cpu", "cpuacct")
 CPU_PERIOD_US = 100_000
-# nsjail's own child cgroup gets looser limits than our run cgroup above it.
+# v2: nsjail's own child cgroup gets looser limits than our run cgroup above it.
 CHILD_SLACK_BYTES = 32 << 20
 CHILD_SLACK_PIDS = 8
+NSJAIL_PIDS = 1  # v1: nsjail itself runs in the run's pids cgroup
 
 
 class CgroupUnavailable(RuntimeError):
     """The host cannot enforce memory and pids limits."""
+
+
+@dataclass(frozen=True)
+class ParentCaps:
+    """Totals for all runs of every worker sharing the parent cgroup (None: no cap)."""
+    memory_bytes: int | None = None
+    pids: int | None = None
 
 
 @dataclass
@@ -58,6 +66,22 @@ def _write(path: Path, value: str) -> None:
         fh.write(value)
 
 
+def _set_v1_memory(d: Path, limit: int) -> None:
+    """memory and memory+swap limits (v1 wants memsw >= memory at every step, so a
+    growing limit is written memsw first); socket buffers get the same cap: v1 keeps
+    them out of memory.usage, and writing the tcp limit switches their accounting on."""
+    limit -= limit % 4096  # the kernel keeps whole pages; compare like with like
+    files = [d / "memory.limit_in_bytes"]
+    if (d / "memory.memsw.limit_in_bytes").exists():
+        current = int(_read(files[0]).strip() or 0)
+        files.insert(0 if limit > current else 1, d / "memory.memsw.limit_in_bytes")
+    if (d / "memory.kmem.tcp.limit_in_bytes").exists():
+        files.append(d / "memory.kmem.tcp.limit_in_bytes")
+    for path in files:
+        if _read(path).strip() != str(limit):  # unchanged: no write (EBUSY-free while runs use it)
+            _write(path, str(limit))
+
+
 def cgroup_mounts(mountinfo: str) -> tuple[dict[str, Path], Path | None]:
     """Return (v1 controller -> mount point, v2 mount point) from mountinfo text."""
     v1, v2 = {}, None
@@ -85,41 +109,43 @@ class CgroupV1:
             raise CgroupUnavailable(f"cgroup v1 controllers missing: {sorted(missing)}")
         self.mounts, self.parent = mounts, parent
 
-    def prepare(self) -> None:
+    def prepare(self, caps: ParentCaps = ParentCaps()) -> None:
         for mount in set(self.mounts.values()):
             (mount / self.parent).mkdir(exist_ok=True)
+        if caps.memory_bytes:
+            _set_v1_memory(self.mounts["memory"] / self.parent, caps.memory_bytes)
+        if caps.pids:
+            _write(self.mounts["pids"] / self.parent / "pids.max", str(caps.pids))
 
     def dirs(self, name: str) -> list[Path]:
         return sorted({m / self.parent / name for m in self.mounts.values()})
 
     def configure(self, name: str, memory_bytes: int, pids: int, cpus: float) -> None:
         mem = self.mounts["memory"] / self.parent / name
-        _write(mem / "memory.limit_in_bytes", str(memory_bytes))
-        if (mem / "memory.memsw.limit_in_bytes").exists():
-            _write(mem / "memory.memsw.limit_in_bytes", str(memory_bytes))
+        _set_v1_memory(mem, memory_bytes)
         _write(mem / "memory.swappiness", "0")
-        _write(self.mounts["pids"] / self.parent / name / "pids.max", str(pids))
+        _write(self.mounts["pids"] / self.parent / name / "pids.max", str(pids + NSJAIL_PIDS))
         if "cpu" in self.mounts:
             cpu = self.mounts["cpu"] / self.parent / name
             _write(cpu / "cpu.cfs_period_us", str(CPU_PERIOD_US))
             _write(cpu / "cpu.cfs_quota_us", str(int(CPU_PERIOD_US * cpus)))
 
+    def join_paths(self, name: str) -> list[Path]:
+        """Memory and pids: nsjail starts inside the run cgroup and makes no child there, so
+        the jail is charged where the limits and counters are. v1 charges socket buffers
+        only to a cgroup whose own tcp limit was written, and counts a refused fork
+        (pids.events) only in the forking cgroup: an nsjail child would hide both."""
+        return [self.mounts[c] / self.parent / name / "cgroup.procs" for c in ("memory", "pids")]
+
     def nsjail_flags(self, name: str, memory_bytes: int, pids: int) -> list[str]:
-        """nsjail puts the jail in a child of our run cgroup; the run cgroup's own (lower)
-        limits are the ones hit, so their counters survive nsjail removing its child."""
-        run = f"{self.parent}/{name}"
-        flags = ["--cgroup_mem_mount", str(self.mounts["memory"]), "--cgroup_mem_parent", run,
-                 "--cgroup_mem_max", str(memory_bytes + CHILD_SLACK_BYTES),
-                 "--cgroup_pids_mount", str(self.mounts["pids"]), "--cgroup_pids_parent", run,
-                 "--cgroup_pids_max", str(pids + CHILD_SLACK_PIDS)]
-        if "cpu" in self.mounts:
-            flags += ["--cgroup_cpu_mount", str(self.mounts["cpu"]), "--cgroup_cpu_parent", run,
-                      "--cgroup_cpu_ms_per_sec", "1000"]
-        return flags
+        """cpu: nsjail puts the jail in a child of our run cgroup, whose quota holds for it."""
+        if "cpu" not in self.mounts:
+            return []
+        return ["--cgroup_cpu_mount", str(self.mounts["cpu"]), "--cgroup_cpu_parent", f"{self.parent}/{name}",
+                "--cgroup_cpu_ms_per_sec", "1000"]
 
     def oom_watch(self, name: str) -> int:
-        """v1 counts oom_kill only in the victim's own cgroup (nsjail's child, deleted at
-        exit), so we ask the kernel to notify an eventfd when our run cgroup hits OOM."""
+        """The kernel notifies an eventfd when our run cgroup hits OOM."""
         mem = self.mounts["memory"] / self.parent / name
         efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         ofd = os.open(mem / "memory.oom_control", os.O_RDONLY | os.O_CLOEXEC)
@@ -152,11 +178,17 @@ class CgroupV2:
             raise CgroupUnavailable("cgroup v2 without memory and pids controllers")
         self.mount, self.parent = mount, parent
 
-    def prepare(self) -> None:
+    def prepare(self, caps: ParentCaps = ParentCaps()) -> None:
         root = self.mount / self.parent
         root.mkdir(exist_ok=True)
         wanted = [c for c in ("memory", "pids", "cpu") if c in _read(root / "cgroup.controllers").split()]
         _write(root / "cgroup.subtree_control", " ".join(f"+{c}" for c in wanted))
+        if caps.memory_bytes:  # v2 charges socket buffers to memory.max already
+            _write(root / "memory.max", str(caps.memory_bytes))
+            if (root / "memory.swap.max").exists():
+                _write(root / "memory.swap.max", "0")
+        if caps.pids:
+            _write(root / "pids.max", str(caps.pids))
 
     def dirs(self, name: str) -> list[Path]:
         return [self.mount / self.parent / name]
@@ -169,6 +201,9 @@ class CgroupV2:
         _write(d / "pids.max", str(pids))
         if (d / "cpu.max").exists():
             _write(d / "cpu.max", f"{int(CPU_PERIOD_US * cpus)} {CPU_PERIOD_US}")
+
+    def join_paths(self, name: str) -> list[Path]:
+        return []  # no process may sit in a v2 cgroup that has children: nsjail makes its own
 
     def nsjail_flags(self, name: str, memory_bytes: int, pids: int) -> list[str]:
         return ["--use_cgroupv2", "--cgroupv2_mount", str(self.mount / self.parent / name),
@@ -217,6 +252,10 @@ class RunCgroup:
 
     def nsjail_flags(self, memory_bytes: int, pids: int) -> list[str]:
         return self.layout.nsjail_flags(self.name, memory_bytes, pids)
+
+    def join_paths(self) -> list[Path]:
+        """cgroup.procs files nsjail must join before it starts (it inherits none of ours)."""
+        return self.layout.join_paths(self.name)
 
     def usage(self) -> Usage:
         return self.layout.usage(self.name, self.oom_fd)

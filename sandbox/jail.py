@@ -13,6 +13,7 @@ from .settings import JAIL_GID, JAIL_UID, SandboxSettings
 BASE_BINDS = ("/usr", "/lib", "/lib64", "/bin", "/etc/alternatives", "/etc/ld.so.cache")
 JAIL_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/work", "LANG": "C.UTF-8"}
 BASE_CONFIG = Path(__file__).with_name("nsjail.cfg")  # /dev, identity files, seccomp
+TMP_INODES = 4096  # files in the jail's /tmp (a tmpfs of the stage's tmp_mb)
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def nsjail_argv(
         "--rlimit_nofile", str(lang.open_files or settings.open_files), "--rlimit_nproc", "max",
         "--rlimit_core", "0", "--rlimit_stack", "8",
         *_binds(lang),
-        "-m", f"none:/tmp:tmpfs:size={limits.tmp_mb * 1024 * 1024},nr_inodes=4096,mode=1777",
+        "-m", f"none:/tmp:tmpfs:size={limits.tmp_mb * 1024 * 1024},nr_inodes={TMP_INODES},mode=1777",
         "-B", f"{workdir}:/work",
         *cgroup_flags,
     ]

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 READ_CHUNK = 65536
 
@@ -53,15 +54,37 @@ def _reap(proc: subprocess.Popen) -> tuple[int, float]:
     return proc.returncode, rusage.ru_utime + rusage.ru_stime
 
 
+def _joiner(fds: list[int]):
+    """Runs in the child between fork and exec: it moves itself into the given cgroups
+    (writing 0 to cgroup.procs means "me"), so nothing it starts runs outside them."""
+    if not fds:
+        return None
+
+    def join() -> None:
+        for fd in fds:
+            os.write(fd, b"0")
+    return join
+
+
+def _spawn(argv: list[str], log_write_fd: int, join_cgroups: tuple[Path, ...]) -> subprocess.Popen:
+    fds = [os.open(path, os.O_WRONLY | os.O_CLOEXEC) for path in join_cgroups]
+    try:
+        return subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            pass_fds=(log_write_fd,), start_new_session=True, close_fds=True, env={},
+            preexec_fn=_joiner(fds),  # noqa: PLW1509 (it only writes to fds opened beforehand)
+        )
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
 def run_process(argv: list[str], stdin: bytes, log_write_fd: int, log_read_fd: int, output_cap: int,
-                deadline_seconds: float, grace: float) -> ProcessOutcome:
+                deadline_seconds: float, grace: float, join_cgroups: tuple[Path, ...] = ()) -> ProcessOutcome:
     """Owns both log pipe ends: they are closed whatever happens."""
     start = time.monotonic()
     try:
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            pass_fds=(log_write_fd,), start_new_session=True, close_fds=True, env={},
-        )
+        proc = _spawn(argv, log_write_fd, join_cgroups)
     except BaseException:
         os.close(log_read_fd)
         raise

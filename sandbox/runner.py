@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import artifacts, cgroups, workdir
+from . import artifacts, cgroups, hostcheck, workdir
 from .jail import StageLimits, entry_file, expand, nsjail_argv
 from .process import run_process
 from .registry import Language
@@ -105,7 +106,11 @@ class Runner:
         for binary in (self.settings.nsjail, self.settings.tini):
             if not os.access(binary, os.X_OK):
                 raise SandboxInfraError(f"missing sandbox binary: {binary}")
-        self.cgroups.prepare()
+        if hostcheck.x32_syscalls_enabled():
+            raise SandboxInfraError("the kernel accepts x32 system calls, which the seccomp policy does not "
+                                    "filter by name: boot with syscall.x32=n")
+        total_memory = self.settings.total_memory_mb
+        self.cgroups.prepare(cgroups.ParentCaps(total_memory << 20 if total_memory else None, self.settings.total_pids))
         workdir.prepare_runs_dir(self.settings.runs_dir)
         swept = workdir.sweep(self.settings.runs_dir, lambda n: not _owner_alive(n))
         swept += cgroups.sweep(self.cgroups, lambda n: not _owner_alive(n))
@@ -216,8 +221,11 @@ class Runner:
                 outcome = run_process(
                     argv, stdin, log_write, log_read,
                     self.settings.output_limit_bytes, limits.wall_seconds + 0.05, self.settings.kill_grace,
+                    tuple(cgroup.join_paths()),
                 )
             usage = cgroup.usage()
+        except subprocess.SubprocessError as exc:  # the child could not join the run's cgroup
+            raise SandboxInfraError(f"could not start the sandbox: {exc}") from exc
         finally:
             cgroup.destroy()
         # the best of the cgroup, the per-thread cpuacct group and rusage (whichever this host gives)

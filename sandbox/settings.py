@@ -10,6 +10,20 @@ JAIL_UID = 65534
 JAIL_GID = 65534
 
 
+def _host_memory_mb() -> int:
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) // 1024
+    return 0
+
+
+def _total_memory_mb(env) -> int:
+    """All runs together: SANDBOX_TOTAL_MEMORY_MB, else 3/4 of the host's RAM (the rest
+    stays for the API, database, Redis and the workers themselves)."""
+    return int(env.get("SANDBOX_TOTAL_MEMORY_MB") or _host_memory_mb() * 3 // 4)
+
+
 def _nsjail_path() -> str:
     if os.environ.get("NSJAIL"):
         return os.environ["NSJAIL"]
@@ -30,6 +44,8 @@ class SandboxSettings:
     kill_grace: float = 2.0
     file_size_mb: int = 16
     open_files: int = 64
+    total_pids: int | None = 1024  # every run of every worker sharing cgroup_parent; None: no cap
+    total_memory_mb: int | None = None
 
     @classmethod
     def from_env(cls) -> "SandboxSettings":
@@ -41,4 +57,6 @@ class SandboxSettings:
             cgroup_parent=env.get("SANDBOX_CGROUP_PARENT", "codestudio"),
             output_limit_bytes=int(env.get("SANDBOX_OUTPUT_LIMIT_BYTES", 1 << 20)),
             work_mb=int(env.get("SANDBOX_WORK_MB", 64)),
+            total_pids=int(env.get("SANDBOX_TOTAL_PIDS", 1024)),
+            total_memory_mb=_total_memory_mb(env),
         )

@@ -10,16 +10,19 @@ NSJAIL_WALL_TIMEOUT = "run time >= time limit"
 NSJAIL_STARTED = "Executing '"
 CPU_SLACK = 0.95
 SIGKILL_STATUS = 128 + signal.SIGKILL  # RLIMIT_CPU kills (soft = hard limit)
+_PIDS_TOO = {False: "", True: " (the process limit was reached too)"}  # e.g. a fork bomb that ran out the clock
 
 
 def signal_name(returncode: int) -> str | None:
     """The signal whose death tini would report as this status (128+n, the shell convention)."""
-    if 128 < returncode < 128 + 65:
-        try:
-            return signal.Signals(returncode - 128).name
-        except ValueError:
-            return None
-    return None
+    return _signal_of(returncode - 128) if 128 < returncode < 128 + 65 else None
+
+
+def _signal_of(number: int) -> str | None:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return None
 
 
 def classify(outcome: ProcessOutcome, usage: Usage, cpu_limit: float) -> tuple[str, str | None]:
@@ -31,9 +34,12 @@ def classify(outcome: ProcessOutcome, usage: Usage, cpu_limit: float) -> tuple[s
     if usage.oom_killed:
         return "memory_limit", "killed: memory limit exceeded"
     if outcome.killed_for == "wall_timeout" or NSJAIL_WALL_TIMEOUT in outcome.log:
-        return "timeout", "killed: wall-clock time limit exceeded"
+        return "timeout", "killed: wall-clock time limit exceeded" + _PIDS_TOO[usage.pids_limited]
+    if outcome.returncode < 0:  # nsjail itself died of a signal the worker did not send
+        killer = _signal_of(-outcome.returncode) or f"signal {-outcome.returncode}"
+        return "internal_error", f"the sandbox was killed ({killer}); the program did not finish"
     if outcome.returncode == SIGKILL_STATUS and usage.cpu_seconds >= cpu_limit * CPU_SLACK:
-        return "timeout", "killed: CPU time limit exceeded"
+        return "timeout", "killed: CPU time limit exceeded" + _PIDS_TOO[usage.pids_limited]
     if outcome.returncode == 0:
         return "success", None
     if usage.pids_limited:

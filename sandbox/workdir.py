@@ -16,6 +16,7 @@ from .settings import JAIL_GID, JAIL_UID
 
 MNT_DETACH = 2
 MS_NOSUID, MS_NODEV = 2, 4
+WORK_INODES = 4096  # files in a run's /work
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
@@ -25,7 +26,7 @@ class WorkdirError(RuntimeError):
 
 
 def _mount_tmpfs(target: Path, size_mb: int) -> None:
-    options = f"size={size_mb}m,nr_inodes=4096,mode=0700,uid={JAIL_UID},gid={JAIL_GID}"
+    options = f"size={size_mb}m,nr_inodes={WORK_INODES},mode=0700,uid={JAIL_UID},gid={JAIL_GID}"
     rc = _libc.mount(b"tmpfs", os.fsencode(target), b"tmpfs", MS_NOSUID | MS_NODEV, options.encode())
     if rc != 0:
         err = ctypes.get_errno()

@@ -12,8 +12,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sandbox import CompiledProgram, RunSpec, registry
 
 from .batch_store import BatchStore, ClaimedSubmission, batch_store
-from .execution import INFRA_ERRORS, MAX_ATTEMPTS, runner
+from .execution import MAX_ATTEMPTS, runner
 from .grading import verdict
+from .retry import INFRA_ERRORS, INFRA_RETRIES, delivery_of, retry_infra
 from .routing import GRADE_TASK
 
 log = logging.getLogger(__name__)
@@ -60,14 +61,16 @@ def run_tests(claim: ClaimedSubmission, program: CompiledProgram, store: BatchSt
     store.close_submission(claim.submission_id)
 
 
-@shared_task(bind=True, name=GRADE_TASK, max_retries=3, acks_late=True, reject_on_worker_lost=True,
+@shared_task(bind=True, name=GRADE_TASK, max_retries=INFRA_RETRIES, acks_late=True, reject_on_worker_lost=True,
              time_limit=GRADE_TIME_LIMIT, soft_time_limit=GRADE_SOFT_TIME_LIMIT)
-def grade_submission(self, submission_id: int, language: str | None = None) -> None:
+def grade_submission(self, submission_id: int, language: str | None = None, resume_attempt: int | None = None) -> None:
     store = batch_store.get()
+    claim = None
     try:
-        claim = store.claim_submission(submission_id, self.request.hostname or "unknown")
+        claim = store.claim_submission(submission_id, self.request.hostname or "unknown",
+                                       delivery_of(self, resume_attempt))
         if claim is None:
-            return  # every case is final or cancelled: a duplicate delivery, or a cancelled batch
+            return  # every case is final or cancelled, or another attempt holds it: a duplicate delivery
         if claim.attempt > MAX_ATTEMPTS:
             store.fail_cases(submission_id, "internal_error", f"gave up after {MAX_ATTEMPTS} attempts (worker lost)")
             return
@@ -75,11 +78,8 @@ def grade_submission(self, submission_id: int, language: str | None = None) -> N
         if program is not None:
             run_tests(claim, program, store)
     except INFRA_ERRORS as exc:
-        if self.request.retries >= self.max_retries:
-            log.error("submission %s: infrastructure error, giving up: %s", submission_id, exc)
-            store.fail_cases(submission_id, "internal_error", f"infrastructure error: {exc}")
-            raise
-        raise self.retry(exc=exc, countdown=2 ** self.request.retries) from exc
+        retry_infra(self, exc, f"submission {submission_id}", claim.attempt if claim else resume_attempt,
+                    lambda message: store.fail_cases(submission_id, "internal_error", message))
     except SoftTimeLimitExceeded:
         store.fail_cases(submission_id, "internal_error", "the submission's tests exceeded the task time limit")
     except Exception as exc:  # a bug: end the cases visibly, never leave them queued

@@ -7,7 +7,7 @@ from typing import Protocol
 from sandbox import RunResult
 
 from .grading import Comparison
-from .store import Provided
+from .store import Delivery, Provided
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,9 @@ class ClaimedSubmission:
 
 
 class BatchStore(Protocol):
-    def claim_submission(self, submission_id: int, worker: str) -> ClaimedSubmission | None:
-        """Count the attempt and list the cases still to run; None if nothing is left."""
+    def claim_submission(self, submission_id: int, worker: str, delivery: Delivery) -> ClaimedSubmission | None:
+        """Count the attempt and list the cases still to run; None if nothing is left, or another
+        attempt holds the submission and this delivery may not take it over."""
 
     def record_compile(self, claim: ClaimedSubmission, status: str, output: str, cpu_seconds: float,
                        wall_seconds: float) -> None:

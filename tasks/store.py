@@ -27,11 +27,27 @@ class ClaimedRun:
     memory_mb: int
     entry_name: str | None = None
     project_id: str | None = None
+    runs: int = 1  # run this many times; time and memory are averaged, CPU billed in total
+    callback: bool = False  # someone wants a PUT when it finishes (tasks.callbacks)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a message may claim. Anyone may claim queued work; work an attempt holds only the
+    message that claimed it (delivered again, its earlier delivery is over: the worker died, or
+    the task retried) or one sent to continue that very attempt (recovery taking over an abandoned
+    attempt). So a duplicate message never starts a second, concurrent run."""
+    task_id: str | None = None  # the Celery task id: the same across redeliveries and retries
+    resume_attempt: int | None = None
+
+    def may_take_over(self, attempts: int, claimed_by: str | None) -> bool:
+        return (claimed_by is not None and claimed_by == self.task_id) or self.resume_attempt == attempts
 
 
 class ExecutionStore(Protocol):
-    def claim(self, execution_id: str, worker: str) -> ClaimedRun | None:
-        """Mark the execution running and count the attempt; None if it is already final."""
+    def claim(self, execution_id: str, worker: str, delivery: Delivery) -> ClaimedRun | None:
+        """Mark the execution running and count the attempt; None if it is final, or held by
+        another attempt this delivery may not take over."""
 
     def finish(self, claim: ClaimedRun, result: RunResult) -> bool:
         """Record the result and its usage exactly once; False if another attempt did."""

@@ -1,5 +1,6 @@
 """Worker start-up: check toolchains and the sandbox, consume only servable queues,
-and advertise the languages this worker serves (a heartbeat key in Redis)."""
+advertise the languages this worker serves (a heartbeat key in Redis) and look for lost
+work of those languages (tasks/recovery.py)."""
 from __future__ import annotations
 
 import json
@@ -15,6 +16,7 @@ from sandbox.toolchains import available_toolchains
 
 from . import keys
 from .execution import redis_client, runner
+from .recovery import Recovery, RecoveryPolicy
 from .routing import batch_queue_for, queue_for
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,8 @@ def select_servable_queues(sender, instance, conf, **kwargs):
         _refuse("no language served (no toolchain for any selected queue)")
     _state["advertiser"] = Advertiser(conf.codestudio_redis_url, sender, served["interactive"], served["batch"],
                                       sorted(queues.consume_from))
+    _state["recovery"] = Recovery(instance.app, conf.codestudio_redis_url, served["interactive"], served["batch"],
+                                  RecoveryPolicy(**conf.codestudio_recovery))
     for kind, languages in served.items():
         if languages:
             log.info("serving %s: %s", kind, ", ".join(f"{k} {v}" for k, v in sorted(languages.items())))
@@ -113,11 +117,13 @@ def prepare_pool_process(**kwargs):
 
 @signals.worker_ready.connect
 def advertise(sender=None, **kwargs):
-    if "advertiser" in _state:
-        _state["advertiser"].start()
+    for name in ("advertiser", "recovery"):
+        if name in _state:
+            _state[name].start()
 
 
 @signals.worker_shutdown.connect
 def withdraw(sender=None, **kwargs):
-    if "advertiser" in _state:
-        _state["advertiser"].stop()
+    for name in ("recovery", "advertiser"):
+        if name in _state:
+            _state[name].stop()

@@ -52,6 +52,8 @@ def stack_env(tmp_path_factory):
         "SANDBOX_RUNS_DIR": str(sandbox_root / "runs"),
         "SANDBOX_CGROUP_PARENT": f"codestudio-test-{SESSION}",
         "RUN_WAIT_CAP_SECONDS": "60",
+        "RECOVERY_INTERVAL_SECONDS": "1",  # workers look for lost work every second (tests/test_recovery.py)
+        "CODESTUDIO_CALLBACK_ALLOWED_NETWORKS": "127.0.0.1/32",  # the tests' callback receiver
     }
     Path(env["CODESTUDIO_INSTANCE"]).mkdir()
     cleanups, procs = [], []
@@ -144,8 +146,47 @@ def batch_worker(app, stack_env, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def http_url(app):
+    """The app served over real HTTP on a free loopback port (for clients that need a URL)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def app_with(app, stack_env):
+    """Another API app on the same database and settings, with config overrides (a broken or
+    isolated Redis, another database URL)."""
+    from app import create_app
+
+    made = []
+
+    def make(**config):
+        flask_app = create_app({"TESTING": True, **config})
+        made.append(flask_app)
+        return flask_app
+
+    yield make
+    for flask_app in made:
+        with flask_app.app_context():
+            from app.extensions import db
+
+            db.engine.dispose()
+    if made:  # the rate limiter's storage is module-wide: a new app points it back at the session's Redis
+        create_app({"TESTING": True})
+    app.extensions["celery"].set_default()  # each create_app makes its Celery app the default
 
 
 def _make_user(app, tier: str) -> dict:

@@ -23,3 +23,11 @@ def test_generated_requests_never_cause_server_errors(app, user, worker):
             case.call_and_validate(headers=user["headers"], checks=CHECKS)
 
         generated()
+
+
+def test_a_file_named_dot_is_a_validation_error(client, user):
+    """Found by the generated requests above: "." named no file and the check crashed (500)."""
+    for name in (".", "./"):
+        response = client.post("/codestudio/run", headers=user["headers"], json={
+            "language": "python", "code": "print(1)", "files": [{"name": name, "content": "x"}]})
+        assert response.status_code == 422 and response.get_json()["code"] == "validation_error", response.data

@@ -46,6 +46,7 @@ def test_duplicate_deliveries_record_and_bill_exactly_once(app, client, user, wo
     row = wait_final(app, execution_id)
     time.sleep(2)  # let every copy finish
     assert row.status == "success" and row.stdout == "once\n"
+    assert row.attempts == 1  # a copy that found it running did not start a second run
     assert usage_count(app, execution_id) == 1
     celery.send_task(EXECUTE_TASK, args=[execution_id], kwargs={"language": "python"})  # after it is final
     time.sleep(1)
@@ -64,7 +65,9 @@ def test_attempts_are_bounded(app, client, user, worker):
         db.session.add(row)
         db.session.commit()
         execution_id = row.id
-    app.extensions["celery"].send_task(EXECUTE_TASK, args=[execution_id], kwargs={"language": "python"})
+    # as recovery (or the broker's redelivery) would take over the abandoned third attempt
+    app.extensions["celery"].send_task(EXECUTE_TASK, args=[execution_id],
+                                       kwargs={"language": "python", "resume_attempt": 3})
     row = wait_final(app, execution_id)
     assert row.status == "internal_error" and "attempts" in row.message
     assert usage_count(app, execution_id) == 1

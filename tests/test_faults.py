@@ -2,26 +2,6 @@
 import pytest
 
 
-@pytest.fixture
-def app_with(app, stack_env):
-    from app import create_app
-
-    made = []
-
-    def make(**config):
-        flask_app = create_app({"TESTING": True, **config})
-        made.append(flask_app)
-        return flask_app
-
-    yield make
-    for flask_app in made:
-        with flask_app.app_context():
-            from app.extensions import db
-
-            db.engine.dispose()
-    app.extensions["celery"].set_default()  # each create_app makes its Celery app the default
-
-
 def test_broker_down_is_503(app_with, user, tmp_path):
     dead = f"unix://{tmp_path}/nobody.sock"
     broken = app_with(REDIS_URL=dead, CELERY_BROKER_URL=dead.replace("unix://", "redis+socket://"))

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import click
@@ -266,18 +265,6 @@ def test_grade_is_a_codestudio_command():
 
 
 # the real stack
-
-
-@pytest.fixture
-def http_url(app):
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
 
 
 def test_grade_against_the_real_api(tmp_path, http_url, user, batch_worker):

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import cgroups
-from sandbox.cgroups import CgroupV2, Usage, cgroup_mounts
+from sandbox.cgroups import CgroupV1, CgroupV2, ParentCaps, Usage, cgroup_mounts
 from sandbox.jail import StageLimits, expand, nsjail_argv
 from sandbox.process import ProcessOutcome
 from sandbox.registry import UnknownLanguage, registry
@@ -59,11 +59,17 @@ def test_v1_layout_is_chosen_when_unified_mount_has_no_memory_controller():
     assert layout.version == 1
 
 
+def _v2_layout(root: Path) -> CgroupV2:
+    """A fake v2 mount: the files the kernel would show, as plain files."""
+    (root / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+    (root / "cs").mkdir()
+    (root / "cs" / "cgroup.controllers").write_text("cpu memory pids\n")
+    (root / "cs" / "memory.swap.max").write_text("max")
+    return CgroupV2(root, "cs")
+
+
 def test_v2_configuration_and_usage(tmp_path):
-    (tmp_path / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
-    layout = CgroupV2(tmp_path, "cs")
-    (tmp_path / "cs").mkdir()
-    (tmp_path / "cs" / "cgroup.controllers").write_text("cpu memory pids\n")
+    layout = _v2_layout(tmp_path)
     layout.prepare()
     assert (tmp_path / "cs" / "cgroup.subtree_control").read_text() == "+memory +pids +cpu"
     run = tmp_path / "cs" / "r1"
@@ -86,6 +92,42 @@ def test_v2_configuration_and_usage(tmp_path):
     assert flags[flags.index("--cgroup_mem_swap_max") + 1] == "0"
 
 
+def test_v2_parent_caps_all_runs_together_and_nsjail_joins_nothing(tmp_path):
+    layout = _v2_layout(tmp_path)
+    layout.prepare(ParentCaps(memory_bytes=6 << 30, pids=1024))
+    parent = tmp_path / "cs"
+    assert (parent / "memory.max").read_text() == str(6 << 30)
+    assert (parent / "memory.swap.max").read_text() == "0"
+    assert (parent / "pids.max").read_text() == "1024"
+    assert layout.join_paths("r1") == []  # v2: nsjail makes its own child (no process in an inner node)
+
+
+def test_v1_parent_caps_and_runs_charged_in_their_own_cgroup(tmp_path):
+    mounts = {c: tmp_path / c for c in ("memory", "pids", "cpu")}
+    for mount in mounts.values():
+        mount.mkdir()
+    (mounts["memory"] / "cs").mkdir()
+    for name in ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.kmem.tcp.limit_in_bytes"):
+        (mounts["memory"] / "cs" / name).write_text(str(0x7FFFFFFFFFFFF000))  # the kernel's "unlimited"
+    layout = CgroupV1(mounts, "cs")
+    layout.prepare(ParentCaps(memory_bytes=(6 << 30) + 100, pids=1024))
+    for name in ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.kmem.tcp.limit_in_bytes"):
+        assert (mounts["memory"] / "cs" / name).read_text() == str(6 << 30)  # whole pages, socket buffers too
+    assert (mounts["pids"] / "cs" / "pids.max").read_text() == "1024"
+    assert layout.join_paths("r1") == [mounts["memory"] / "cs" / "r1" / "cgroup.procs",
+                                       mounts["pids"] / "cs" / "r1" / "cgroup.procs"]
+    assert "--cgroup_mem_parent" not in layout.nsjail_flags("r1", 256 << 20, 64)
+
+
+def test_total_caps_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SANDBOX_TOTAL_PIDS", "300")
+    monkeypatch.setenv("SANDBOX_TOTAL_MEMORY_MB", "2048")
+    settings = SandboxSettings.from_env()
+    assert (settings.total_pids, settings.total_memory_mb) == (300, 2048)
+    monkeypatch.delenv("SANDBOX_TOTAL_MEMORY_MB")
+    assert 0 < SandboxSettings.from_env().total_memory_mb < int(Path("/proc/meminfo").read_text().split()[1]) // 1024
+
+
 def test_v2_without_memory_controller_is_refused(tmp_path):
     (tmp_path / "cgroup.controllers").write_text("cpu io\n")
     with pytest.raises(cgroups.CgroupUnavailable):
@@ -100,6 +142,8 @@ def test_v2_without_memory_controller_is_refused(tmp_path):
     (dict(o=outcome(143, killed_for="output_limit"), u=usage()), "output_limit"),
     (dict(o=outcome(0), u=usage()), "success"),
     (dict(o=outcome(255, log="[E] Couldn't launch"), u=usage()), "internal_error"),
+    (dict(o=outcome(-9), u=usage()), "internal_error"),  # nsjail itself killed by someone else
+    (dict(o=outcome(-9), u=usage(oom=True)), "memory_limit"),  # ... by the OOM killer of the run's cgroup
 ])
 def test_classify_uses_evidence_not_exit_codes(case, expected):
     assert classify(case["o"], case["u"], cpu_limit=3.0)[0] == expected

@@ -6,17 +6,16 @@ Errors are Piston's `{"message": …}` with Piston's status codes."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
-from werkzeug.exceptions import HTTPException
 
 from sandbox import registry
 from sandbox.verdict import signal_name
 
 from ..auth import current_user
-from ..errors import Problem
 from ..models import Execution
 from ..ratelimit import caller_rate, limiter
 from ..services import runs
 from ..services.workers import live_languages
+from . import foreign_errors
 from .piston_job import PistonError, parse, piston_name, version_of
 
 bp = Blueprint("piston", __name__, url_prefix="/api/v2")
@@ -30,16 +29,7 @@ def piston_error(exc: PistonError):
     return jsonify(message=exc.message), exc.status
 
 
-@bp.errorhandler(Problem)
-def problem(exc: Problem):  # auth, quotas, limits, no worker: Piston's shape, our status and code
-    return jsonify(message=exc.detail, code=exc.code), exc.status, exc.headers
-
-
-@bp.errorhandler(HTTPException)
-def http_error(exc: HTTPException):
-    if exc.response is not None:  # a rate-limit refusal carries its own response
-        return exc.response
-    return jsonify(message=exc.description), exc.code
+foreign_errors(bp, "message")
 
 
 @bp.route("/runtimes")  # public, as in Piston

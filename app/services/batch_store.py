@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sandbox import RunResult
 from tasks.batch_store import BatchTest, ClaimedSubmission
 from tasks.grading import Comparison
+from tasks.store import Delivery
 
 from ..extensions import db
 from ..models import (
@@ -62,8 +63,20 @@ def _transaction(work):
         raise
 
 
+def _claimed(sub: BatchSubmission, delivery: Delivery, worker: str) -> bool:
+    """Count the attempt unless another attempt holds the submission and this delivery may not
+    take it over; compare-and-set, so of two racing claims one wins (SQLite has no row locks)."""
+    if sub.status != "queued" and not delivery.may_take_over(sub.attempts, sub.claimed_by):
+        return False
+    return db.session.execute(_update(BatchSubmission).where(
+        BatchSubmission.id == sub.id, BatchSubmission.status == sub.status,
+        BatchSubmission.attempts == sub.attempts,
+    ).values(attempts=sub.attempts + 1, status="running", worker=worker[:255], claimed_at=utcnow(),
+             claimed_by=delivery.task_id)).rowcount == 1
+
+
 class SqlBatchStore:
-    def claim_submission(self, submission_id: int, worker: str) -> ClaimedSubmission | None:
+    def claim_submission(self, submission_id: int, worker: str, delivery: Delivery) -> ClaimedSubmission | None:
         def claim():
             found = db.session.execute(
                 sa.select(BatchSubmission, Batch, User.tier).join(Batch, BatchSubmission.batch_id == Batch.id)
@@ -78,11 +91,12 @@ class SqlBatchStore:
             if not pending:
                 self._close_if_finished(submission_id)
                 return None
-            sub.attempts, sub.status, sub.worker = sub.attempts + 1, "running", worker[:255]
+            if not _claimed(sub, delivery, worker):
+                return None
             db.session.execute(_update(Batch).where(Batch.id == batch.id, Batch.status == "queued")
                                .values(status="running", started_at=utcnow()))
             return ClaimedSubmission(
-                submission_id=sub.id, batch_id=batch.id, attempt=sub.attempts, user_id=batch.user_id, tier=tier,
+                submission_id=sub.id, batch_id=batch.id, attempt=sub.attempts + 1, user_id=batch.user_id, tier=tier,
                 language=batch.language, code=sub.code, entry_name=sub.entry_name,
                 files=tuple((f["name"], f["content"].encode()) for f in sub.files or ()),
                 comparison=Comparison(batch.compare, batch.abs_tol, batch.rel_tol),

@@ -1,6 +1,7 @@
 """SQLAlchemy implementation of the task layer's ExecutionStore."""
 from __future__ import annotations
 
+import logging
 from datetime import timezone
 from decimal import Decimal
 
@@ -9,10 +10,12 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from sandbox import RunResult
-from tasks.store import ClaimedRun
+from tasks.store import ClaimedRun, Delivery
 
 from ..extensions import db
-from ..models import ACTIVE_STATUSES, Execution, Project, UsageRecord, User, utcnow
+from ..models import ACTIVE_STATUSES, Execution, Judge0Submission, Project, UsageRecord, User, utcnow
+
+log = logging.getLogger(__name__)
 
 
 def cost_of(tier: str, cpu_seconds: float, status: str) -> Decimal:
@@ -27,26 +30,45 @@ def _aware(value):
     return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
 
 
+def _has_callback(execution_id: str) -> bool:
+    return db.session.execute(sa.select(Judge0Submission.callback_url).where(
+        Judge0Submission.execution_id == execution_id)).scalar() is not None
+
+
+def _claimable(row: Execution, delivery: Delivery) -> bool:
+    if row.status == "running" and not delivery.may_take_over(row.attempts, row.claimed_by):
+        log.info("execution %s: attempt %d holds it; a duplicate message does nothing", row.id, row.attempts)
+        return False
+    return row.status in ACTIVE_STATUSES
+
+
 class SqlExecutionStore:
-    def claim(self, execution_id: str, worker: str) -> ClaimedRun | None:
+    def claim(self, execution_id: str, worker: str, delivery: Delivery) -> ClaimedRun | None:
         try:
             found = db.session.execute(
                 sa.select(Execution, User.tier).join(User).where(Execution.id == execution_id).with_for_update()
             ).one_or_none()
-            if found is None or found[0].status not in ACTIVE_STATUSES:
+            if found is None or not _claimable(found[0], delivery):
                 db.session.rollback()
                 return None
             row, tier = found
             now = utcnow()
-            row.status, row.worker, row.attempts = "running", worker[:255], row.attempts + 1
-            row.started_at = now
-            row.queue_seconds = round((now - _aware(row.created_at)).total_seconds(), 4)
+            # compare-and-set on what was read: of two racing claims one wins (SQLite has no row locks)
+            won = db.session.execute(sa.update(Execution).where(
+                Execution.id == row.id, Execution.status == row.status, Execution.attempts == row.attempts,
+            ).values(status="running", attempts=row.attempts + 1, worker=worker[:255], claimed_by=delivery.task_id,
+                     started_at=now, queue_seconds=round((now - _aware(row.created_at)).total_seconds(), 4),
+                     ).execution_options(synchronize_session=False)).rowcount == 1
+            if not won:
+                db.session.rollback()
+                return None
             claim = ClaimedRun(
-                execution_id=row.id, attempt=row.attempts, user_id=row.user_id, tier=tier,
+                execution_id=row.id, attempt=row.attempts + 1, user_id=row.user_id, tier=tier,
                 language=row.language, code=row.code,
                 stdin=bytes(row.stdin or b""), args=tuple(row.args or ()),
                 files=tuple((f["name"], f["content"].encode()) for f in row.files or ()),
                 timeout=row.timeout, memory_mb=row.memory_mb, entry_name=row.entry_name, project_id=row.project_id,
+                runs=row.runs or 1, callback=_has_callback(row.id),
             )
             db.session.commit()
             return claim
@@ -67,7 +89,8 @@ class SqlExecutionStore:
             Execution.id == claim.execution_id, Execution.status == "running",
             Execution.attempts == claim.attempt,
         ).values(**values)
-        cpu = round(result.cpu_time + result.compile_cpu_time, 4)  # compiling is billed like running
+        # compiling is billed like running; repeated runs are billed in total (cpu_time is their mean)
+        cpu = round(result.cpu_time * claim.runs + result.compile_cpu_time, 4)
         usage = dict(execution_id=claim.execution_id, user_id=claim.user_id, language=claim.language,
                      tier=claim.tier, status=result.status, cpu_seconds=cpu,
                      wall_seconds=result.wall_time, cost=cost_of(claim.tier, cpu, result.status))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 
+import redis as redis_lib
 import sqlalchemy as sa
 from flask import current_app
 
@@ -15,6 +16,7 @@ from ..errors import Problem
 from ..extensions import db
 from ..models import FINAL_STATUSES, Execution, User, is_row_id
 from . import projects
+from .execution_store import SqlExecutionStore
 from .quotas import reserve_execution
 from .tiers import refuse, tier_of
 from .workers import is_live, redis
@@ -75,7 +77,8 @@ def _from_project(project, data: dict, lang) -> str | None:
     return entry
 
 
-def submit(user: User, data: dict) -> Execution:
+def submit(user: User, data: dict, attach=None) -> Execution:
+    """Record and enqueue a run; `attach(execution)` adds related rows in the same transaction."""
     project = projects.get_owned(user, data["project_id"]) if data.get("project_id") else None
     language = data.get("language") or (project.language if project else None)
     if language is None:  # the schema requires one unless a project is named
@@ -92,9 +95,11 @@ def submit(user: User, data: dict) -> Execution:
     execution = Execution(
         user_id=user.id, language=lang.id, code=data["code"], stdin=data["stdin"].encode(),
         args=list(data["args"]), files=list(data["files"]), timeout=timeout, memory_mb=memory,
-        project_id=data.get("project_id"), entry_name=entry,
+        project_id=data.get("project_id"), entry_name=entry, runs=data.get("runs", 1),
     )
     db.session.add(execution)
+    if attach is not None:
+        attach(execution)
     db.session.commit()  # committed before enqueue: the worker must find the row
     enqueue(execution)
     return execution
@@ -104,16 +109,19 @@ def enqueue(execution: Execution) -> None:
     celery = current_app.extensions["celery"]
     try:
         celery.send_task(EXECUTE_TASK, args=[execution.id], kwargs={"language": execution.language})
-    except Exception as exc:
-        execution.status, execution.message = "internal_error", "could not enqueue: broker unavailable"
-        db.session.commit()
+    except Exception as exc:  # ended like any failed run: recorded, with its (zero-cost) usage line
+        SqlExecutionStore().fail(execution.id, "could not enqueue: broker unavailable")
         raise Problem(503, "broker_unavailable", "the queue broker is unavailable; retry later",
                       execution_id=execution.id) from exc
 
 
 def wait_for(execution: Execution, seconds: float) -> Execution:
-    """Block on the worker's completion signal (no DB polling); then reload the row."""
-    redis().blpop([keys.done_key(execution.id)], timeout=max(1, int(seconds + 0.999)))
+    """Block on the worker's completion signal (no DB polling); then reload the row. If Redis
+    fails meanwhile the execution is still accepted: the caller gets it as it is (a 202)."""
+    try:
+        redis().blpop([keys.done_key(execution.id)], timeout=max(1, int(seconds + 0.999)))
+    except redis_lib.exceptions.RedisError:
+        current_app.logger.warning("execution %s: lost Redis while waiting for it", execution.id)
     db.session.expire(execution)
     return db.session.get(Execution, execution.id)
 

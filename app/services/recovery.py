@@ -1,0 +1,104 @@
+"""SQLAlchemy implementation of the task layer's LostWork: which executions and batch submissions
+recovery should send again (see tasks/recovery.py for the rules)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import Flask
+
+from sandbox import UnknownLanguage, registry
+from tasks.recovery import Lost, RecoveryPolicy
+from tasks.routing import EXECUTE_TASK, GRADE_TASK
+
+from ..extensions import db
+from ..models import BATCH_ACTIVE, Batch, BatchCase, BatchSubmission, Execution, utcnow
+from .execution_store import _aware as aware
+
+
+def compile_seconds(language_id: str) -> float:
+    try:
+        lang = registry().get(language_id)
+    except UnknownLanguage:
+        return 0.0
+    return lang.compile_limits.timeout if lang.compile else 0.0
+
+
+def _seconds_since(now: datetime, *moments: datetime | None) -> float:
+    return (now - max(aware(m) for m in moments if m is not None)).total_seconds()
+
+
+def queued_runs(languages: list[str], now: datetime, policy: RecoveryPolicy) -> list[Lost]:
+    rows = db.session.execute(sa.select(Execution.id, Execution.language, Execution.created_at).where(
+        Execution.status == "queued", Execution.language.in_(languages),
+        Execution.created_at < now - timedelta(seconds=policy.queued_after),
+    ).order_by(Execution.created_at).limit(policy.limit)).all()
+    return [Lost(EXECUTE_TASK, r.id, r.language, None, _seconds_since(now, r.created_at)) for r in rows]
+
+
+def abandoned_runs(languages: list[str], now: datetime, policy: RecoveryPolicy) -> list[Lost]:
+    """Running past the time its attempt could possibly take: that attempt's worker is gone."""
+    claimed = sa.func.coalesce(Execution.started_at, Execution.created_at)
+    rows = db.session.execute(sa.select(
+        Execution.id, Execution.language, Execution.attempts, Execution.timeout, Execution.runs,
+        Execution.started_at, Execution.created_at,
+    ).where(Execution.status == "running", Execution.language.in_(languages),
+            claimed < now - timedelta(seconds=policy.running_grace)).limit(policy.limit)).all()
+    lost = []
+    for r in rows:
+        age = _seconds_since(now, r.started_at or r.created_at)
+        if age > (r.timeout + compile_seconds(r.language)) * (r.runs or 1) + policy.running_grace:
+            lost.append(Lost(EXECUTE_TASK, r.id, r.language, r.attempts, age))
+    return lost
+
+
+def queued_submissions(languages: list[str], now: datetime, policy: RecoveryPolicy) -> list[Lost]:
+    rows = db.session.execute(sa.select(BatchSubmission.id, Batch.language, Batch.created_at).join(Batch).where(
+        Batch.status.in_(BATCH_ACTIVE), Batch.language.in_(languages), BatchSubmission.status == "queued",
+        Batch.created_at < now - timedelta(seconds=policy.queued_after),
+    ).order_by(Batch.created_at, BatchSubmission.position).limit(policy.limit)).all()
+    return [Lost(GRADE_TASK, r.id, r.language, None, _seconds_since(now, r.created_at)) for r in rows]
+
+
+def _longest_test(batch_id: str) -> float:
+    tests = db.session.execute(sa.select(Batch.tests).where(Batch.id == batch_id)).scalar() or []
+    return max((float(t["timeout"]) for t in tests), default=0.0)
+
+
+def abandoned_submissions(languages: list[str], now: datetime, policy: RecoveryPolicy) -> list[Lost]:
+    """Cases left to run, and no progress for longer than compiling plus one test could take."""
+    pending = sa.exists().where(BatchCase.submission_id == BatchSubmission.id, BatchCase.status == "queued")
+    progress = sa.select(sa.func.max(BatchCase.finished_at)).where(
+        BatchCase.submission_id == BatchSubmission.id).scalar_subquery()
+    claimed = sa.func.coalesce(BatchSubmission.claimed_at, Batch.started_at, Batch.created_at)
+    rows = db.session.execute(sa.select(
+        BatchSubmission.id, BatchSubmission.attempts, Batch.id.label("batch_id"), Batch.language,
+        claimed.label("claimed"), progress.label("progress"),
+    ).join(Batch).where(Batch.status.in_(BATCH_ACTIVE), Batch.language.in_(languages),
+                        BatchSubmission.status == "running", pending,
+                        claimed < now - timedelta(seconds=policy.running_grace)).limit(policy.limit)).all()
+    lost = []
+    for r in rows:
+        age = _seconds_since(now, r.claimed, r.progress)
+        budget = compile_seconds(r.language) + policy.running_grace
+        if age > budget and age > budget + _longest_test(r.batch_id):  # the tests are read only when needed
+            lost.append(Lost(GRADE_TASK, r.id, r.language, r.attempts, age))
+    return lost
+
+
+class SqlLostWork:
+    """Runs in a worker's main process, outside any task: it brings its own application context."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+
+    def find(self, languages, batch_languages, policy: RecoveryPolicy) -> list[Lost]:
+        languages, batch_languages = list(languages), list(batch_languages)
+        with self.app.app_context():
+            now = utcnow()
+            try:
+                return [*queued_runs(languages, now, policy), *abandoned_runs(languages, now, policy),
+                        *queued_submissions(batch_languages, now, policy),
+                        *abandoned_submissions(batch_languages, now, policy)]
+            finally:
+                db.session.rollback()

@@ -1,0 +1,47 @@
+"""Infrastructure errors (database, Redis, sandbox host) are retried with capped exponential
+backoff, continuing the same attempt."""
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from typing import NoReturn
+
+import redis
+from sqlalchemy.exc import OperationalError
+
+from sandbox import SandboxInfraError
+
+from .store import Delivery
+
+log = logging.getLogger(__name__)
+
+INFRA_ERRORS = (OperationalError, redis.exceptions.ConnectionError, SandboxInfraError)
+# 1, 2, 4 … 60 s: about three minutes of outage before a task gives up (recovery covers longer ones)
+INFRA_RETRIES = 8
+BACKOFF_CAP_SECONDS = 60
+
+
+def backoff(retries: int) -> float:
+    """Jittered, so workers that failed together do not come back in step."""
+    return min(BACKOFF_CAP_SECONDS, 2 ** retries) * random.uniform(0.75, 1.25)
+
+
+def delivery_of(task, resume_attempt: int | None) -> Delivery:
+    return Delivery(task_id=task.request.id, resume_attempt=resume_attempt)
+
+
+def retry_infra(task, exc: Exception, what: str, resume_attempt: int | None,
+                give_up: Callable[[str], object]) -> NoReturn:
+    """Retry later as the same attempt; after the last retry end the work through `give_up`. If
+    even that fails (the database is still down) the work stays active and recovery re-sends it."""
+    if task.request.retries >= task.max_retries:
+        log.error("%s: infrastructure error, giving up: %s", what, exc)
+        try:
+            give_up(f"infrastructure error: {exc}")
+        except INFRA_ERRORS as again:
+            log.error("%s: could not record the failure (%s); recovery will re-send it", what, again)
+        raise exc
+    kwargs = {**(task.request.kwargs or {}), "resume_attempt": resume_attempt}
+    log.warning("%s: infrastructure error, retry %d: %s", what, task.request.retries + 1, exc)
+    raise task.retry(exc=exc, countdown=backoff(task.request.retries), kwargs=kwargs)
