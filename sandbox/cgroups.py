@@ -100,6 +100,9 @@ def cgroup_mounts(mountinfo: str) -> tuple[dict[str, Path], Path | None]:
     return v1, v2
 
 
+JOINED = ("memory", "pids")  # v1 hierarchies nsjail starts in (see join_paths)
+
+
 class CgroupV1:
     version = 1
 
@@ -135,7 +138,16 @@ class CgroupV1:
         the jail is charged where the limits and counters are. v1 charges socket buffers
         only to a cgroup whose own tcp limit was written, and counts a refused fork
         (pids.events) only in the forking cgroup: an nsjail child would hide both."""
-        return [self.mounts[c] / self.parent / name / "cgroup.procs" for c in ("memory", "pids")]
+        return [self.mounts[c] / self.parent / name / "cgroup.procs" for c in JOINED]
+
+    def home_paths(self) -> list[Path]:
+        """This process's own memory and pids cgroups, to return to after starting nsjail."""
+        own = {}
+        for line in _read(Path("/proc/self/cgroup")).splitlines():
+            _, controllers, path = line.split(":", 2)
+            for controller in controllers.split(","):
+                own[controller] = path.lstrip("/")
+        return [self.mounts[c] / own[c] / "cgroup.procs" for c in JOINED]
 
     def nsjail_flags(self, name: str, memory_bytes: int, pids: int) -> list[str]:
         """cpu: nsjail puts the jail in a child of our run cgroup, whose quota holds for it."""
@@ -205,6 +217,9 @@ class CgroupV2:
     def join_paths(self, name: str) -> list[Path]:
         return []  # no process may sit in a v2 cgroup that has children: nsjail makes its own
 
+    def home_paths(self) -> list[Path]:
+        return []
+
     def nsjail_flags(self, name: str, memory_bytes: int, pids: int) -> list[str]:
         return ["--use_cgroupv2", "--cgroupv2_mount", str(self.mount / self.parent / name),
                 "--cgroup_mem_max", str(memory_bytes + CHILD_SLACK_BYTES), "--cgroup_mem_swap_max", "0",
@@ -254,8 +269,12 @@ class RunCgroup:
         return self.layout.nsjail_flags(self.name, memory_bytes, pids)
 
     def join_paths(self) -> list[Path]:
-        """cgroup.procs files nsjail must join before it starts (it inherits none of ours)."""
+        """cgroup.procs files nsjail must start in (it inherits them from the worker, which
+        steps in while spawning it)."""
         return self.layout.join_paths(self.name)
+
+    def home_paths(self) -> list[Path]:
+        return self.layout.home_paths()
 
     def usage(self) -> Usage:
         return self.layout.usage(self.name, self.oom_fd)

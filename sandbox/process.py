@@ -5,9 +5,12 @@ import os
 import selectors
 import signal
 import subprocess
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 READ_CHUNK = 65536
 
@@ -54,37 +57,53 @@ def _reap(proc: subprocess.Popen) -> tuple[int, float]:
     return proc.returncode, rusage.ru_utime + rusage.ru_stime
 
 
-def _joiner(fds: list[int]):
-    """Runs in the child between fork and exec: it moves itself into the given cgroups
-    (writing 0 to cgroup.procs means "me"), so nothing it starts runs outside them."""
-    if not fds:
-        return None
-
-    def join() -> None:
-        for fd in fds:
-            os.write(fd, b"0")
-    return join
+_SPAWN_LOCK = threading.Lock()  # cgroup membership is per process: one spawn at a time
 
 
-def _spawn(argv: list[str], log_write_fd: int, join_cgroups: tuple[Path, ...]) -> subprocess.Popen:
-    fds = [os.open(path, os.O_WRONLY | os.O_CLOEXEC) for path in join_cgroups]
+@contextmanager
+def _inside(join_cgroups: tuple[Path, ...], home_cgroups: Callable[[], list[Path]]):
+    """This process steps into the run's (fresh, empty) cgroups while it spawns nsjail, and back
+    out: the child inherits them at fork, so nothing it starts runs outside them. Doing it here,
+    not in the child, keeps the fast vfork/exec spawn (a preexec_fn forces a full fork).
+    Where "back" is, is read under the lock: no other thread has moved the process then."""
+    if not join_cgroups:
+        yield
+        return
+    with _SPAWN_LOCK:
+        home = home_cgroups()
+        try:
+            for path in join_cgroups:
+                _write_self(path)
+            yield
+        finally:
+            for path in home:
+                _write_self(path)
+
+
+def _write_self(cgroup_procs: Path) -> None:
+    fd = os.open(cgroup_procs, os.O_WRONLY | os.O_CLOEXEC)
     try:
+        os.write(fd, b"0")  # 0 means "the writing process"
+    finally:
+        os.close(fd)
+
+
+def _spawn(argv: list[str], log_write_fd: int, join_cgroups: tuple[Path, ...],
+           home_cgroups: Callable[[], list[Path]]) -> subprocess.Popen:
+    with _inside(join_cgroups, home_cgroups):
         return subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             pass_fds=(log_write_fd,), start_new_session=True, close_fds=True, env={},
-            preexec_fn=_joiner(fds),  # noqa: PLW1509 (it only writes to fds opened beforehand)
         )
-    finally:
-        for fd in fds:
-            os.close(fd)
 
 
 def run_process(argv: list[str], stdin: bytes, log_write_fd: int, log_read_fd: int, output_cap: int,
-                deadline_seconds: float, grace: float, join_cgroups: tuple[Path, ...] = ()) -> ProcessOutcome:
+                deadline_seconds: float, grace: float, join_cgroups: tuple[Path, ...] = (),
+                home_cgroups: Callable[[], list[Path]] = list) -> ProcessOutcome:
     """Owns both log pipe ends: they are closed whatever happens."""
     start = time.monotonic()
     try:
-        proc = _spawn(argv, log_write_fd, join_cgroups)
+        proc = _spawn(argv, log_write_fd, join_cgroups, home_cgroups)
     except BaseException:
         os.close(log_read_fd)
         raise

@@ -221,10 +221,10 @@ class Runner:
                 outcome = run_process(
                     argv, stdin, log_write, log_read,
                     self.settings.output_limit_bytes, limits.wall_seconds + 0.05, self.settings.kill_grace,
-                    tuple(cgroup.join_paths()),
+                    tuple(cgroup.join_paths()), cgroup.home_paths,
                 )
             usage = cgroup.usage()
-        except subprocess.SubprocessError as exc:  # the child could not join the run's cgroup
+        except subprocess.SubprocessError as exc:  # nsjail could not be started
             raise SandboxInfraError(f"could not start the sandbox: {exc}") from exc
         finally:
             cgroup.destroy()
