@@ -26,14 +26,18 @@ class Text(fields.String):
     """A string that PostgreSQL and the file system can hold: valid UTF-8, no NUL."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if "\x00" in text:
-            raise ValidationError("must not contain NUL characters")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValidationError("must be valid Unicode (no lone surrogates)") from None
-        return text
+        return check_text(super()._deserialize(value, attr, data, **kwargs))
+
+
+def check_text(text: str) -> str:
+    """Raises ValidationError unless PostgreSQL and the file system can hold the text."""
+    if "\x00" in text:
+        raise ValidationError("must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("must be valid Unicode (no lone surrogates)") from None
+    return text
 
 
 def check_file_name(name: str) -> None:

@@ -88,20 +88,32 @@ def _write_self(cgroup_procs: Path) -> None:
         os.close(fd)
 
 
+SPAWN_WAIT_SECONDS = 10.0  # how long a start waits for the fleet's pids cap to free a slot
+
+
 def _spawn(argv: list[str], log_write_fd: int, join_cgroups: tuple[Path, ...],
            home_cgroups: Callable[[], list[Path]]) -> subprocess.Popen:
-    with _inside(join_cgroups, home_cgroups):
-        return subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            pass_fds=(log_write_fd,), start_new_session=True, close_fds=True, env={},
-        )
+    """The fork happens inside the run's cgroups, so a parent pids cap filled by other runs
+    refuses it (EAGAIN): those runs end within their limits, so wait for a slot, with backoff."""
+    give_up_at, pause = time.monotonic() + SPAWN_WAIT_SECONDS, 0.02
+    while True:
+        try:
+            with _inside(join_cgroups, home_cgroups):
+                return subprocess.Popen(
+                    argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                    pass_fds=(log_write_fd,), start_new_session=True, close_fds=True, env={},
+                )
+        except BlockingIOError:
+            if time.monotonic() + pause > give_up_at:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
 
 
 def run_process(argv: list[str], stdin: bytes, log_write_fd: int, log_read_fd: int, output_cap: int,
                 deadline_seconds: float, grace: float, join_cgroups: tuple[Path, ...] = (),
                 home_cgroups: Callable[[], list[Path]] = list) -> ProcessOutcome:
     """Owns both log pipe ends: they are closed whatever happens."""
-    start = time.monotonic()
     try:
         proc = _spawn(argv, log_write_fd, join_cgroups, home_cgroups)
     except BaseException:
@@ -109,6 +121,7 @@ def run_process(argv: list[str], stdin: bytes, log_write_fd: int, log_read_fd: i
         raise
     finally:
         os.close(log_write_fd)
+    start = time.monotonic()  # a wait for a pids slot is not the program's time
     captures = {"stdout": _Capture(output_cap), "stderr": _Capture(output_cap), "log": _Capture(1 << 20)}
     killed_for, term_sent_at = None, None
     sel = selectors.DefaultSelector()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from polling import get_json
 from sandbox import cgroups
 
 OTHER_UID = 4242  # a canary owned by neither root nor the jail user
@@ -68,7 +69,7 @@ def wait_final(client, user, execution_id: str, sample=None, seconds: float = 60
     while True:
         if sample is not None:
             samples.append(sample())
-        body = client.get(f"/codestudio/executions/{execution_id}", headers=user["headers"]).get_json()
+        body = get_json(client, f"/codestudio/executions/{execution_id}", user["headers"], deadline)
         if body["status"] not in ("queued", "running"):
             return body, samples
         assert time.monotonic() < deadline, body

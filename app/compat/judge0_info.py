@@ -20,7 +20,7 @@ from ..services.workers import live_languages, live_workers
 from .judge0 import MAX_BATCH
 from .judge0_ids import LANGUAGES, STATUSES
 from .judge0_submit import NUMBERS
-from .judge0_view import _stamp
+from .judge0_view import stamp
 
 info_bp = Blueprint("judge0_info", __name__)
 VERSION = "1.13.1"  # the Judge0 CE API this one answers like (its SDK picks language ids by it)
@@ -109,7 +109,7 @@ def statistics():
     by_language = db.session.execute(sa.select(mine.c.language_id, sa.func.count()).group_by(mine.c.language_id)).all()
     by_status = db.session.execute(sa.select(mine.c.status, sa.func.count()).group_by(mine.c.status)).all()
     now = utcnow()
-    return jsonify(created_at=_stamp(now), cached_until=_stamp(now),
+    return jsonify(created_at=stamp(now), cached_until=stamp(now),
                    submissions={"total": total, "today": today, "last_30_days": recent},
                    languages=[{"language": {"id": i, "name": _name(i, live_languages())}, "count": n}
                               for i, n in by_language],

@@ -14,7 +14,7 @@ from marshmallow import ValidationError
 
 from tasks.callbacks import CallbackRefused, check_url
 
-from ..schemas import MAX_FILES, check_file_name
+from ..schemas import MAX_FILES, check_file_name, check_text
 from ..services.tiers import tier_of
 from .judge0_ids import LANGUAGES
 
@@ -44,14 +44,12 @@ def _text(body: dict, field: str, encoded: bool, errors: dict) -> str | None:
         return None
     try:
         raw = base64.b64decode("".join(value.split()), validate=True) if encoded else value.encode("utf-8")
-        text = raw.decode("utf-8")
+        return check_text(raw.decode("utf-8"))
+    except ValidationError as exc:
+        errors[field] = exc.messages
     except (binascii.Error, ValueError):
         errors[field] = ["is not valid base64 of UTF-8 text" if encoded else "must be valid Unicode text"]
-        return None
-    if "\x00" in text:
-        errors[field] = ["must not contain NUL characters"]
-        return None
-    return text
+    return None
 
 
 def _number(body: dict, field: str, errors: dict):

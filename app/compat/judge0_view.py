@@ -69,7 +69,7 @@ def _message(row: Execution, status: int) -> str | None:
     return row.message
 
 
-def _stamp(value) -> str | None:
+def stamp(value) -> str | None:
     if value is None:
         return None
     value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
@@ -98,7 +98,7 @@ def attributes(sub: Judge0Submission) -> dict:
         "exit_code": row.returncode if final and not sig else None, "exit_signal": sig,
         "status": {"id": status, "description": STATUSES[status]}, "status_id": status,
         "language": {"id": sub.language_id, "name": name_template.replace(" ({})", "").replace(" {}", "")},
-        "created_at": _stamp(row.created_at), "finished_at": _stamp(row.finished_at), "token": token(row.id),
+        "created_at": stamp(row.created_at), "finished_at": stamp(row.finished_at), "token": token(row.id),
         "time": _seconds(row.cpu_time) if final else None, "wall_time": _seconds(row.execution_time) if final else None,
         "memory": row.memory_kb if final else None,
     }

@@ -14,7 +14,7 @@ from marshmallow import ValidationError
 from sandbox import UnknownLanguage, registry
 from sandbox.registry import Language
 
-from ..schemas import check_file_name
+from ..schemas import check_file_name, check_text
 from ..services.tiers import tier_of
 from ..services.workers import live_languages
 
@@ -64,14 +64,10 @@ def _decode(file: dict, index: int) -> str:
 
 
 def _text(value: str, field: str) -> str:
-    """What the database and the file system can hold: no NUL, no lone surrogates."""
     try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise PistonError(f"{field} must be valid Unicode text") from None
-    if "\x00" in value:
-        raise PistonError(f"{field} must not contain NUL characters")
-    return value
+        return check_text(value)
+    except ValidationError as exc:
+        raise PistonError(f"{field} {exc.messages[0]}") from None
 
 
 def _files(body: dict, lang: Language) -> tuple[str, str | None, list[dict]]:

@@ -30,11 +30,6 @@ def _aware(value):
     return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
 
 
-def _has_callback(execution_id: str) -> bool:
-    return db.session.execute(sa.select(Judge0Submission.callback_url).where(
-        Judge0Submission.execution_id == execution_id)).scalar() is not None
-
-
 def _claimable(row: Execution, delivery: Delivery) -> bool:
     if row.status == "running" and not delivery.may_take_over(row.attempts, row.claimed_by):
         log.info("execution %s: attempt %d holds it; a duplicate message does nothing", row.id, row.attempts)
@@ -45,13 +40,16 @@ def _claimable(row: Execution, delivery: Delivery) -> bool:
 class SqlExecutionStore:
     def claim(self, execution_id: str, worker: str, delivery: Delivery) -> ClaimedRun | None:
         try:
+            # one locking read: the row, the owner's tier and a Judge0 callback, if one was asked for
             found = db.session.execute(
-                sa.select(Execution, User.tier).join(User).where(Execution.id == execution_id).with_for_update()
+                sa.select(Execution, User.tier, Judge0Submission.callback_url).join(User)
+                .outerjoin(Judge0Submission, Judge0Submission.execution_id == Execution.id)
+                .where(Execution.id == execution_id).with_for_update(of=Execution)
             ).one_or_none()
             if found is None or not _claimable(found[0], delivery):
                 db.session.rollback()
                 return None
-            row, tier = found
+            row, tier, callback_url = found
             now = utcnow()
             # compare-and-set on what was read: of two racing claims one wins (SQLite has no row locks)
             won = db.session.execute(sa.update(Execution).where(
@@ -68,7 +66,7 @@ class SqlExecutionStore:
                 stdin=bytes(row.stdin or b""), args=tuple(row.args or ()),
                 files=tuple((f["name"], f["content"].encode()) for f in row.files or ()),
                 timeout=row.timeout, memory_mb=row.memory_mb, entry_name=row.entry_name, project_id=row.project_id,
-                runs=row.runs or 1, callback=_has_callback(row.id),
+                runs=row.runs or 1, callback=callback_url is not None,
             )
             db.session.commit()
             return claim
