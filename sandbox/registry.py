@@ -10,6 +10,8 @@ from pathlib import Path
 DEFINITIONS_FILE = Path(__file__).with_name("languages.toml")
 # Toolchains installed from npm/PyPI live here (`make toolchains`); definitions say {toolchains}.
 TOOLCHAINS_DIR = os.environ.get("CODESTUDIO_TOOLCHAINS") or str(Path(__file__).resolve().parent.parent / ".toolchains")
+# small scripts some toolchains run inside the jail (bound read-only at /opt/codestudio)
+HELPERS_DIR = str(Path(__file__).resolve().parent / "helpers")
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,21 @@ def _compile_limits(base: CompileLimits, overrides: dict) -> CompileLimits:
     return CompileLimits(**{**base.__dict__, **overrides})
 
 
+def _present(entry: dict) -> bool:
+    return all(os.path.exists(path) for path in entry.get("requires", ()))
+
+
+def _toolchain_here(entry: dict) -> dict:
+    """An entry may list alternative toolchains for the same language (`[[languages.x.toolchains]]`,
+    in order of preference); the first one this host has overrides the entry's own keys."""
+    for alternative in entry.get("toolchains", ()):
+        if _present(alternative):
+            return {**entry, **alternative}
+    return entry
+
+
 def _language(lang_id: str, entry: dict, profiles: dict[str, Profile]) -> Language:
+    entry = _toolchain_here(entry)
     version = entry.get("version", {})
     profile = profiles[entry["profile"]]
     return Language(
@@ -114,7 +130,8 @@ def _language(lang_id: str, entry: dict, profiles: dict[str, Profile]) -> Langua
 
 
 def load_registry(path: Path = DEFINITIONS_FILE) -> Registry:
-    data = tomllib.loads(path.read_text().replace("{toolchains}", TOOLCHAINS_DIR))
+    text = path.read_text().replace("{toolchains}", TOOLCHAINS_DIR).replace("{helpers}", HELPERS_DIR)
+    data = tomllib.loads(text)
     profiles = {
         name: Profile(name=name, proc=p["proc"], pids=p["pids"], binds=tuple(p.get("binds", ())),
                       compile=_compile_limits(CompileLimits(), p.get("compile_limits", {})))

@@ -27,10 +27,11 @@ class Advertiser:
     """Keeps `codestudio:worker:<hostname>` alive while the worker runs."""
 
     def __init__(self, url: str, hostname: str, languages: dict[str, str], batch_languages: dict[str, str],
-                 queues: list[str]):
+                 queues: list[str], names: dict[str, str]):
         self.url, self.hostname = url, hostname
+        # names: what each language is here, where its entry has alternative toolchains ("C# (.NET)")
         self.payload = json.dumps({"hostname": hostname, "languages": languages, "batch_languages": batch_languages,
-                                   "queues": queues, "pid": os.getpid()})
+                                   "queues": queues, "names": names, "pid": os.getpid()})
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="codestudio-heartbeat", daemon=True)
 
@@ -100,8 +101,9 @@ def select_servable_queues(sender, instance, conf, **kwargs):
             queues.deselect(queue)
     if not any(served.values()):
         _refuse("no language served (no toolchain for any selected queue)")
+    names = {lang.id: lang.name for lang in registry() if lang.id in versions}
     _state["advertiser"] = Advertiser(conf.codestudio_redis_url, sender, served["interactive"], served["batch"],
-                                      sorted(queues.consume_from))
+                                      sorted(queues.consume_from), names)
     _state["recovery"] = Recovery(instance.app, conf.codestudio_redis_url, served["interactive"], served["batch"],
                                   RecoveryPolicy(**conf.codestudio_recovery))
     for kind, languages in served.items():

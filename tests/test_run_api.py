@@ -107,6 +107,25 @@ def test_languages_list_versions_from_live_workers(client, worker):
     assert "py" in langs["python"]["aliases"] and langs["python"]["extension"] == ".py"
 
 
+def test_languages_show_the_toolchain_a_live_worker_serves_them_with(app, client):
+    """A worker whose image has another toolchain for a language (C# on .NET rather than Mono)
+    advertises what the language is there; the list shows that, not the API host's guess."""
+    import json
+    import time
+
+    from tasks import keys
+
+    heartbeat = {"hostname": "sdk-image@test", "languages": {"dart": "3.5.4"}, "batch_languages": {},
+                 "queues": ["lang.dart"], "names": {"dart": "Dart (SDK image)"}, "pid": 1}
+    app.extensions["redis"].set(keys.worker_key("sdk-image@test"), json.dumps(heartbeat), ex=30)
+    try:
+        time.sleep(1.1)  # the list is cached for a second
+        dart = {lang["id"]: lang for lang in client.get("/codestudio/languages").get_json()}["dart"]
+        assert (dart["name"], dart["version"], dart["available"]) == ("Dart (SDK image)", "3.5.4", True)
+    finally:
+        app.extensions["redis"].delete(keys.worker_key("sdk-image@test"))
+
+
 def test_stats_totals_by_language_and_status(client, run, make_user):
     fresh = make_user()
     run(code="print(1)", headers=fresh["headers"])

@@ -7,7 +7,7 @@ from sandbox import cgroups
 from sandbox.cgroups import CgroupV1, CgroupV2, ParentCaps, Usage, cgroup_mounts
 from sandbox.jail import StageLimits, expand, nsjail_argv
 from sandbox.process import ProcessOutcome
-from sandbox.registry import UnknownLanguage, registry
+from sandbox.registry import HELPERS_DIR, UnknownLanguage, load_registry, registry
 from sandbox.sanitize import sanitize
 from sandbox.settings import SandboxSettings
 from sandbox.verdict import classify, signal_name
@@ -45,6 +45,47 @@ def test_registry_resolves_ids_and_aliases_case_insensitively():
     assert registry().get("node").id == "javascript"
     with pytest.raises(UnknownLanguage):
         registry().get("cobol-2099")
+
+
+TWO_TOOLCHAINS = """
+[profiles.interpreted]
+proc = false
+pids = 64
+[languages.cs]
+name = "C# (old)"
+extension = ".cs"
+main = "main.cs"
+profile = "interpreted"
+requires = ["{old}"]
+run = ["old", "{{main}}"]
+[[languages.cs.toolchains]]
+name = "C# (new)"
+requires = ["{new}"]
+binds = ["{{helpers}}:/opt/codestudio"]
+run = ["new", "{{main}}"]
+"""
+
+
+@pytest.mark.parametrize("have", [("old",), ("old", "new"), ("new",), ()])
+def test_the_first_alternative_toolchain_present_here_serves_the_language(tmp_path, have):
+    for name in have:
+        (tmp_path / name).touch()
+    path = tmp_path / "languages.toml"
+    path.write_text(TWO_TOOLCHAINS.format(old=tmp_path / "old", new=tmp_path / "new"))
+    lang = load_registry(path).get("cs")
+    if "new" in have:
+        assert (lang.name, lang.run, lang.binds) == ("C# (new)", ("new", "{main}"), (f"{HELPERS_DIR}:/opt/codestudio",))
+    else:  # the entry's own toolchain, available or not
+        assert (lang.name, lang.run, lang.requires) == ("C# (old)", ("old", "{main}"), (str(tmp_path / "old"),))
+
+
+def test_the_dotnet_compile_helper_is_valid_posix_shell():
+    import subprocess
+
+    assert Path(HELPERS_DIR, "dotnet-csc").stat().st_mode & 0o111
+    subprocess.run(["/bin/sh", "-n", str(Path(HELPERS_DIR, "dotnet-csc"))], check=True)
+    csharp = registry().get("cs")
+    assert csharp.name in ("C# (Mono)", "C# (.NET)") and registry().get("c#") is csharp
 
 
 def test_mountinfo_v1_controllers_sharing_a_mount():

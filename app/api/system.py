@@ -20,9 +20,10 @@ bp = Blueprint("system", __name__, description="Languages and health")
 @bp.response(200, LanguageSchema(many=True))
 def languages():
     """Every defined language; `available` when a live worker serves it, with its version."""
-    live = live_languages()
+    live, names = live_languages(), live_languages(kind="names")
     return [
-        {"id": lang.id, "name": lang.name, "version": live.get(lang.id), "aliases": list(lang.aliases),
+        {"id": lang.id, "name": names.get(lang.id, lang.name), "version": live.get(lang.id),
+         "aliases": list(lang.aliases),
          "extension": lang.extension, "available": lang.id in live}
         for lang in registry()
     ]

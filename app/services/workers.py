@@ -31,7 +31,7 @@ CACHE_SECONDS = 1.0
 
 def is_live(language_id: str, kind: str = "languages") -> bool:
     """A hit may come from the cache; a miss is always checked afresh. kind: "languages"
-    (interactive queues) or "batch_languages"."""
+    (interactive queues), "batch_languages", or "names" (what the language is on that worker)."""
     return language_id in live_languages(kind=kind) or language_id in live_languages(fresh=True, kind=kind)
 
 
