@@ -12,6 +12,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 V1_CONTROLLERS = ("memory", "pids", "cpu", "cpuacct")
 CPU_PERIOD_US = 100_000
@@ -149,6 +150,25 @@ class CgroupV1:
                 own[controller] = path.lstrip("/")
         return [self.mounts[c] / own[c] / "cgroup.procs" for c in JOINED]
 
+    def cpu_join_paths(self, name: str) -> list[Path]:
+        """For a jail whose CPU is read from its own cgroup (one started ahead of need, whose
+        spawning thread's ThreadCpu group would mix it with others): the spawning thread alone
+        steps into the run's cpuacct group (`tasks`: the process's other threads stay put)."""
+        acct = self.mounts.get("cpuacct")
+        return [acct / self.parent / name / "tasks"] if acct else []
+
+    def cpu_home_paths(self) -> list[Path]:
+        acct = self.mounts.get("cpuacct")
+        for line in _read(Path("/proc/thread-self/cgroup")).splitlines() if acct else ():
+            _, controllers, path = line.split(":", 2)
+            if "cpuacct" in controllers.split(","):
+                return [acct / path.lstrip("/") / "tasks"]
+        return []
+
+    def cpu_seconds(self, name: str) -> float:
+        acct = self.mounts.get("cpuacct")
+        return int(_read(acct / self.parent / name / "cpuacct.usage").strip() or 0) / 1e9 if acct else 0.0
+
     def nsjail_flags(self, name: str, memory_bytes: int, pids: int) -> list[str]:
         """cpu: nsjail puts the jail in a child of our run cgroup, whose quota holds for it."""
         if "cpu" not in self.mounts:
@@ -220,6 +240,15 @@ class CgroupV2:
     def home_paths(self) -> list[Path]:
         return []
 
+    def cpu_join_paths(self, name: str) -> list[Path]:
+        return []
+
+    def cpu_home_paths(self) -> list[Path]:
+        return []
+
+    def cpu_seconds(self, name: str) -> float:
+        return _keyed(_read(self.mount / self.parent / name / "cpu.stat")).get("usage_usec", 0) / 1e6
+
     def nsjail_flags(self, name: str, memory_bytes: int, pids: int) -> list[str]:
         return ["--use_cgroupv2", "--cgroupv2_mount", str(self.mount / self.parent / name),
                 "--cgroup_mem_max", str(memory_bytes + CHILD_SLACK_BYTES), "--cgroup_mem_swap_max", "0",
@@ -278,6 +307,14 @@ class RunCgroup:
 
     def usage(self) -> Usage:
         return self.layout.usage(self.name, self.oom_fd)
+
+    def own_cpu_paths(self) -> tuple[list[Path], Callable[[], list[Path]]]:
+        """(join, home) for a jail that keeps its CPU in this cgroup: see cpu_join_paths."""
+        return (self.join_paths() + self.layout.cpu_join_paths(self.name),
+                lambda: self.home_paths() + self.layout.cpu_home_paths())
+
+    def cpu_seconds(self) -> float:
+        return self.layout.cpu_seconds(self.name)
 
     def _tree(self) -> list[Path]:
         """Our run cgroup dirs and any child nsjail left behind (deepest first)."""

@@ -114,14 +114,27 @@ def run_process(argv: list[str], stdin: bytes, log_write_fd: int, log_read_fd: i
                 deadline_seconds: float, grace: float, join_cgroups: tuple[Path, ...] = (),
                 home_cgroups: Callable[[], list[Path]] = list) -> ProcessOutcome:
     """Owns both log pipe ends: they are closed whatever happens."""
+    proc = start_process(argv, log_write_fd, log_read_fd, join_cgroups, home_cgroups)
+    return collect(proc, stdin, log_read_fd, output_cap, deadline_seconds, grace)
+
+
+def start_process(argv: list[str], log_write_fd: int, log_read_fd: int, join_cgroups: tuple[Path, ...] = (),
+                  home_cgroups: Callable[[], list[Path]] = list) -> subprocess.Popen:
+    """Starts nsjail (closing the log pipe's write end); on failure also closes the read end."""
     try:
-        proc = _spawn(argv, log_write_fd, join_cgroups, home_cgroups)
+        return _spawn(argv, log_write_fd, join_cgroups, home_cgroups)
     except BaseException:
         os.close(log_read_fd)
         raise
     finally:
         os.close(log_write_fd)
-    start = time.monotonic()  # a wait for a pids slot is not the program's time
+
+
+def collect(proc: subprocess.Popen, stdin: bytes, log_read_fd: int, output_cap: int,
+            deadline_seconds: float, grace: float) -> ProcessOutcome:
+    """Feeds stdin and captures the output until the process ends, killing it at the deadline
+    (counted from now: a wait for a pids slot, or a warm jail's idle time, is not the program's)."""
+    start = time.monotonic()
     captures = {"stdout": _Capture(output_cap), "stderr": _Capture(output_cap), "log": _Capture(1 << 20)}
     killed_for, term_sent_at = None, None
     sel = selectors.DefaultSelector()

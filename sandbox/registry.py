@@ -53,6 +53,7 @@ class Language:
     proc: bool = False
     open_files: int | None = None
     prelude: str = ""
+    warm_compile: tuple[str, ...] = ()  # a compiler started ahead of need (sandbox/prewarm.py)
 
     @property
     def queue(self) -> str:
@@ -126,6 +127,7 @@ def _language(lang_id: str, entry: dict, profiles: dict[str, Profile]) -> Langua
         proc=entry.get("proc", profile.proc),
         open_files=entry.get("open_files"),
         prelude=entry.get("prelude", ""),
+        warm_compile=tuple(entry.get("warm_compile", ())),
     )
 
 

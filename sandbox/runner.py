@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import artifacts, cgroups, hostcheck, workdir
+from . import artifacts, cgroups, hostcheck, prewarm, workdir
 from .jail import StageLimits, entry_file, expand, nsjail_argv
 from .process import run_process
 from .registry import Language
@@ -100,6 +100,7 @@ class Runner:
     def __init__(self, settings: SandboxSettings | None = None):
         self.settings = settings or SandboxSettings.from_env()
         self.cgroups = cgroups.detect(self.settings.cgroup_parent)
+        self.warm = prewarm.WarmJails(self.settings, self.cgroups, _owner_token)
 
     def prepare(self) -> None:
         """Check the host can enforce limits, create roots, sweep leftovers of dead workers."""
@@ -118,27 +119,25 @@ class Runner:
             log.info("swept %d stale sandbox leftovers", swept)
 
     def run(self, spec: RunSpec) -> RunResult:
-        name = f"{_owner_token()}.{uuid.uuid4().hex[:12]}"
         main, files = self._inputs(spec)
-        with self._workdir(name, spec) as work:
+        with self._workdir(spec, compiling=True) as (name, work, jail):
             try:
                 work.write_files(files)
             except OSError as exc:  # the request's files cannot be laid out: not worth a retry
                 return _unplaceable(exc)
-            return self._compile_and_run(name, work.path, spec, main)
+            return self._compile_and_run(name, work.path, spec, main, jail)
 
     def compile(self, spec: RunSpec) -> CompiledProgram | RunResult:
         """Compile once for many runs (batch grading): the artifacts, or the failed compile's result."""
         main, files = self._inputs(spec)
         if not spec.language.compile:
             return CompiledProgram(spec.language, main, tuple(artifacts.ArtifactFile(n, c, False) for n, c in files))
-        name = f"{_owner_token()}.{uuid.uuid4().hex[:12]}"
-        with self._workdir(name, spec) as work:
+        with self._workdir(spec, compiling=True) as (name, work, jail):
             try:
                 work.write_files(files)
             except OSError as exc:
                 return _unplaceable(exc)
-            compiled = self._compile(name, work.path, spec, main)
+            compiled = self._compile(name, work.path, spec, main, jail)
             if compiled.status != "success":
                 return compiled
             try:
@@ -151,8 +150,7 @@ class Runner:
 
     def run_compiled(self, program: CompiledProgram, spec: RunSpec) -> RunResult:
         """One run of a compiled program in a fresh work dir; spec gives stdin, args and limits."""
-        name = f"{_owner_token()}.{uuid.uuid4().hex[:12]}"
-        with self._workdir(name, spec) as work:
+        with self._workdir(spec) as (name, work, _):
             try:
                 artifacts.lay_out(work.path, program.files)
             except OSError as exc:
@@ -165,17 +163,30 @@ class Runner:
         return main, [(main, source), *((n, c) for n, c in spec.files if n != main)]
 
     @contextmanager
-    def _workdir(self, name: str, spec: RunSpec):
+    def _workdir(self, spec: RunSpec, compiling: bool = False):
+        """(name, work dir, warm compile jail or None): a compile takes the work dir of a jail
+        started ahead of need when there is one, and afterwards has the next one started."""
+        work_mb = self._work_mb(spec)
+        jail = self.warm.take(spec.language, work_mb) if compiling and spec.language.compile else None
         try:
-            with workdir.Workdir(self.settings.runs_dir, name, self._work_mb(spec)) as work:
-                yield work
+            if jail is not None:
+                with jail:
+                    yield jail.name, jail.work, jail
+            else:
+                name = f"{_owner_token()}.{uuid.uuid4().hex[:12]}"
+                with workdir.Workdir(self.settings.runs_dir, name, work_mb) as work:
+                    yield name, work, None
         except (OSError, workdir.WorkdirError) as exc:
             raise SandboxInfraError(str(exc)) from exc
+        finally:
+            if compiling:
+                self.warm.refill(spec.language, work_mb)
 
-    def _compile_and_run(self, name: str, work_path: Path, spec: RunSpec, main: str) -> RunResult:
+    def _compile_and_run(self, name: str, work_path: Path, spec: RunSpec, main: str,
+                         jail: prewarm.WarmJail | None = None) -> RunResult:
         lang, compiled = spec.language, None
         if lang.compile:
-            compiled = self._compile(name, work_path, spec, main)
+            compiled = self._compile(name, work_path, spec, main, jail)
             if compiled.status != "success":
                 return compiled
         result = self._run_stage(name, work_path, spec, main)
@@ -189,12 +200,21 @@ class Runner:
         limits = StageLimits(spec.timeout, spec.timeout, spec.memory_mb, lang.pids, self.settings.tmp_mb)
         return self._stage(f"{name}-run", work_path, command, spec.stdin, limits, lang)
 
-    def _compile(self, name: str, work_path: Path, spec: RunSpec, main: str) -> RunResult:
+    def _compile(self, name: str, work_path: Path, spec: RunSpec, main: str,
+                 jail: prewarm.WarmJail | None = None) -> RunResult:
         """The compile stage: its own jail and limits; the compiler is untrusted input's first reader."""
         lang, cl = spec.language, spec.language.compile_limits
         command = expand(lang.compile, lang, cl.memory_mb, main, tuple(n for n, _ in spec.files))
         limits = StageLimits(cl.timeout, cl.timeout, cl.memory_mb, cl.pids, cl.tmp_mb)
-        result = self._stage(f"{name}-compile", work_path, command, b"", limits, lang)
+        if jail is not None:
+            try:
+                outcome, usage = jail.compile(command, limits, self.settings.output_limit_bytes,
+                                              self.settings.kill_grace)
+            except OSError as exc:
+                raise SandboxInfraError(f"the warm compiler failed: {exc}") from exc
+            result = _result(outcome, usage, limits)
+        else:
+            result = self._stage(f"{name}-compile", work_path, command, b"", limits, lang)
         result.compile_output = (result.stdout + result.stderr).strip("\n")
         if result.status == "success" or result.status == "internal_error":
             return result
@@ -230,16 +250,17 @@ class Runner:
             cgroup.destroy()
         # the best of the cgroup, the per-thread cpuacct group and rusage (whichever this host gives)
         usage.cpu_seconds = max(usage.cpu_seconds, thread_cpu.seconds, outcome.cpu_seconds)
-        status, message = classify(outcome, usage, limits.cpu_seconds)
-        return RunResult(
-            status=status, stdout=sanitize(outcome.stdout), stderr=sanitize(outcome.stderr),
-            returncode=outcome.returncode, signal=self._signal(status),
-            wall_time=round(outcome.wall_seconds, 4), cpu_time=round(usage.cpu_seconds, 4),
-            memory_kb=usage.memory_peak_bytes // 1024, truncated=outcome.truncated, message=message,
-            raw_stdout=outcome.stdout,
-        )
+        return _result(outcome, usage, limits)
 
-    @staticmethod
-    def _signal(status: str) -> str | None:
-        """Only signals we have evidence of: the ones the sandbox itself sent."""
-        return {"memory_limit": "SIGKILL", "timeout": "SIGKILL", "output_limit": "SIGTERM"}.get(status)
+
+def _result(outcome, usage: cgroups.Usage, limits: StageLimits) -> RunResult:
+    status, message = classify(outcome, usage, limits.cpu_seconds)
+    # only signals we have evidence of: the ones the sandbox itself sent
+    signal = {"memory_limit": "SIGKILL", "timeout": "SIGKILL", "output_limit": "SIGTERM"}.get(status)
+    return RunResult(
+        status=status, stdout=sanitize(outcome.stdout), stderr=sanitize(outcome.stderr),
+        returncode=outcome.returncode, signal=signal,
+        wall_time=round(outcome.wall_seconds, 4), cpu_time=round(usage.cpu_seconds, 4),
+        memory_kb=usage.memory_peak_bytes // 1024, truncated=outcome.truncated, message=message,
+        raw_stdout=outcome.stdout,
+    )

@@ -46,6 +46,7 @@ class SandboxSettings:
     open_files: int = 64
     total_pids: int | None = 1024  # every run of every worker sharing cgroup_parent; None: no cap
     total_memory_mb: int | None = None
+    warm_compilers: bool = True  # start JVM compilers ahead of need (sandbox/prewarm.py)
 
     @classmethod
     def from_env(cls) -> "SandboxSettings":
@@ -59,4 +60,5 @@ class SandboxSettings:
             work_mb=int(env.get("SANDBOX_WORK_MB", 64)),
             total_pids=int(env.get("SANDBOX_TOTAL_PIDS", 1024)),
             total_memory_mb=_total_memory_mb(env),
+            warm_compilers=env.get("SANDBOX_WARM_COMPILERS", "1") != "0",
         )

@@ -29,6 +29,12 @@ def runner() -> Runner:
     return _runner
 
 
+def close_runner() -> None:
+    """Ends the compile jails this process started ahead of need (at shutdown)."""
+    if _runner is not None:
+        _runner.warm.close()
+
+
 def redis_client(url: str) -> redis.Redis:
     if url not in _redis:
         _redis[url] = redis.Redis.from_url(url, socket_timeout=5, health_check_interval=30)

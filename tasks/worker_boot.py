@@ -15,7 +15,7 @@ from sandbox import Runner, registry
 from sandbox.toolchains import available_toolchains
 
 from . import keys
-from .execution import redis_client, runner
+from .execution import close_runner, redis_client, runner
 from .recovery import Recovery, RecoveryPolicy
 from .routing import batch_queue_for, queue_for
 
@@ -129,3 +129,9 @@ def withdraw(sender=None, **kwargs):
     for name in ("recovery", "advertiser"):
         if name in _state:
             _state[name].stop()
+    close_runner()  # a solo or threads pool runs tasks in this process
+
+
+@signals.worker_process_shutdown.connect
+def close_pool_process(**kwargs):
+    close_runner()

@@ -137,3 +137,17 @@ def module_run_fixture(app, client, worker):
         return response.get_json()
 
     return _run
+
+
+def remove_test_parent(layout, seconds: float = 5) -> None:
+    """Remove a test's own cgroup parent once what is left in it (the per-thread CPU accounting
+    groups of threads that are exiting) is empty. Never kills: an exiting thread of this very
+    process may still be listed for a moment, and killing it would kill the test run."""
+    deadline = time.monotonic() + seconds
+    for parent in {d.parent for d in layout.dirs("x")}:
+        for child in (c for c in parent.iterdir() if c.is_dir()) if parent.is_dir() else ():
+            while (child / "tasks").exists() and (child / "tasks").read_text().strip():
+                assert time.monotonic() < deadline, f"{child} still has tasks"
+                time.sleep(0.02)
+            child.rmdir()
+    cgroups.remove_parent(layout)

@@ -21,6 +21,7 @@ from sandbox_support import (
     parent_dir,
     processes_in_cgroups_named,
     read_int,
+    remove_test_parent,
     submit,
     wait_final,
 )
@@ -238,8 +239,7 @@ def bomb_runner(stack_env):
     runner = Runner(settings)
     runner.prepare()
     yield runner
-    cgroups.sweep(runner.cgroups, lambda name: True)  # the per-thread cpu accounting groups
-    cgroups.remove_parent(runner.cgroups)
+    remove_test_parent(runner.cgroups)
 
 
 def test_d38_ten_concurrent_fork_bombs_stay_under_the_parents_pids_cap(bomb_runner):

@@ -1,0 +1,167 @@
+"""Compile jails started ahead of need, for languages whose compiler is slow to start (`warm_compile`).
+
+A JVM compiler spends most of a small compile loading and warming itself (javac: ~0.4 s cold,
+~0.03 s warm). So after a compile, the worker starts the next one's jail in the background:
+fresh work dir, fresh cgroup with the compile limits, nsjail as always, and in it the compiler,
+which warms up on a throw-away program and then waits for one compile command on stdin. The
+next compile of that language is handed to it; its wall and CPU time count from the hand-off.
+Each jail serves exactly one compile and is then destroyed, like any other stage: nothing of
+one user's compile is seen by another's.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import signal
+import threading
+import time
+import uuid
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Callable
+
+from . import cgroups, workdir
+from .jail import StageLimits, nsjail_argv
+from .process import ProcessOutcome, collect, start_process
+from .registry import Language
+from .settings import SandboxSettings
+
+if TYPE_CHECKING:
+    from .cgroups import Usage
+
+log = logging.getLogger(__name__)
+
+IDLE_SECONDS = 60.0  # an unused jail is replaced after this: a compiler is not left idling forever
+WARM_UP_SECONDS = 30  # nsjail's own wall and CPU backstops allow for the warm-up, on top of the compile's
+
+
+class WarmJail:
+    """One started compile jail: its work dir, cgroup and the waiting compiler."""
+
+    def __init__(self, settings: SandboxSettings, layout, lang: Language, name: str, work_mb: int):
+        self.lang, self.name, self.work_mb = lang, name, work_mb
+        self.expires_at = time.monotonic() + IDLE_SECONDS
+        self.log_read: int | None = None
+        self._stack = ExitStack()
+        try:
+            self.work = self._stack.enter_context(workdir.Workdir(settings.runs_dir, name, work_mb))
+            self.cgroup = cgroups.RunCgroup(layout, f"{name}-compile")
+            cl = lang.compile_limits
+            memory_bytes = cl.memory_mb << 20
+            self._stack.callback(self.cgroup.destroy)
+            self.cgroup.create(memory_bytes, cl.pids)
+            backstop = IDLE_SECONDS + cl.timeout + WARM_UP_SECONDS
+            limits = StageLimits(backstop, backstop, cl.memory_mb, cl.pids, cl.tmp_mb)
+            self.log_read, log_write = os.pipe()
+            argv = nsjail_argv(settings, lang, self.work.path, list(lang.warm_compile), limits, log_write,
+                               self.cgroup.nsjail_flags(memory_bytes, cl.pids))
+            join, home = self.cgroup.own_cpu_paths()
+            self.proc = start_process(argv, log_write, self.log_read, tuple(join), home)
+        except BaseException:
+            self.log_read = None  # start_process closed it, or the pipe never existed
+            self._stack.close()
+            raise
+        self._stack.callback(self._stop)
+
+    def usable(self, lang: Language, work_mb: int) -> bool:
+        return (lang == self.lang and work_mb == self.work_mb and time.monotonic() < self.expires_at
+                and self.proc.poll() is None)
+
+    def compile(self, command: list[str], limits: StageLimits, output_cap: int,
+                grace: float) -> tuple[ProcessOutcome, Usage]:
+        """Hands the compile command over and waits for it; usage counts from the hand-off."""
+        before = self.cgroup.cpu_seconds()
+        log_read, self.log_read = self.log_read, None  # collect closes it
+        request = b"\0".join(arg.encode() for arg in command)
+        outcome = collect(self.proc, request, log_read, output_cap, limits.wall_seconds + 0.05, grace)
+        usage = self.cgroup.usage()
+        usage.cpu_seconds = max(0.0, self.cgroup.cpu_seconds() - before)
+        outcome.cpu_seconds = usage.cpu_seconds  # the process's rusage includes the warm-up
+        return outcome, usage
+
+    def _stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream and not stream.closed:
+                stream.close()
+        if self.log_read is not None:
+            os.close(self.log_read)
+            self.log_read = None
+
+    def close(self) -> None:
+        """Kills what is left, destroys the cgroup, unmounts the work dir (never follows a link)."""
+        self._stack.close()
+
+    def __enter__(self) -> "WarmJail":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class WarmJails:
+    """At most one idle jail per language, per worker process."""
+
+    def __init__(self, settings: SandboxSettings, layout, owner: Callable[[], str]):
+        self.settings, self.layout, self.owner = settings, layout, owner
+        self._idle: dict[str, WarmJail | None] = {}  # None: starting
+        self._starting: set[threading.Thread] = set()
+        self._lock = threading.Lock()
+        atexit.register(self.close)
+
+    def take(self, lang: Language, work_mb: int) -> WarmJail | None:
+        with self._lock:
+            jail = self._idle.get(lang.id)
+            if jail is None:  # none, or still starting
+                return None
+            del self._idle[lang.id]
+        if not jail.usable(lang, work_mb):
+            jail.close()
+            return None
+        return jail
+
+    def refill(self, lang: Language, work_mb: int) -> None:
+        """Start the next compile's jail in the background (after this run: not competing with it)."""
+        if not lang.warm_compile or not self.settings.warm_compilers:
+            return
+        with self._lock:
+            if lang.id in self._idle:
+                return
+            self._idle[lang.id] = None  # reserved while it starts
+        starter = threading.Thread(target=self._start, args=(lang, work_mb), daemon=True, name=f"warm-{lang.id}")
+        self._starting.add(starter)
+        starter.start()
+
+    def _start(self, lang: Language, work_mb: int) -> None:
+        try:
+            jail = WarmJail(self.settings, self.layout, lang, f"{self.owner()}.warm-{uuid.uuid4().hex[:12]}", work_mb)
+        except Exception as exc:  # the next compile simply starts cold
+            log.warning("could not start a warm %s compiler: %s", lang.id, exc)
+            jail = None
+        with self._lock:
+            if jail is not None and lang.id in self._idle and self._idle[lang.id] is None:
+                self._idle[lang.id], jail = jail, None
+            elif self._idle.get(lang.id, 0) is None:
+                del self._idle[lang.id]
+            self._starting.discard(threading.current_thread())
+        if jail is not None:  # closed meanwhile
+            jail.close()
+
+    def ready(self, lang_id: str) -> WarmJail | None:
+        """The idle jail waiting for the language's next compile, if it has started."""
+        with self._lock:
+            return self._idle.get(lang_id)
+
+    def close(self) -> None:
+        """Ends every idle jail, after waiting for those still starting (which then close too)."""
+        with self._lock:
+            jails, self._idle, starting = [j for j in self._idle.values() if j is not None], {}, list(self._starting)
+        for starter in starting:
+            starter.join(timeout=60)
+        for jail in jails:
+            jail.close()

@@ -1,0 +1,116 @@
+"""Compile jails started ahead of need (sandbox/prewarm.py), with real nsjail and cgroups."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sandbox_support import remove_test_parent
+from test_languages import installed
+
+from sandbox import Runner, RunSpec, registry
+from sandbox.settings import SandboxSettings
+
+HELLO = 'public class Main { public static void main(String[] a) { System.out.println("hi " + a.length); } }'
+
+
+class OffThread:
+    """The runner's methods called on a worker thread, as a pool process would: the thread's CPU
+    accounting group goes with it, so sweeping the test parent afterwards kills nothing of ours."""
+
+    def __init__(self, runner: Runner, pool: ThreadPoolExecutor):
+        self.runner, self.pool = runner, pool
+
+    def __getattr__(self, name):
+        attr = getattr(self.runner, name)
+        return (lambda *a, **k: self.pool.submit(attr, *a, **k).result()) if callable(attr) else attr
+
+
+@pytest.fixture
+def warm_runner(stack_env):
+    installed("java")
+    settings = dataclasses.replace(SandboxSettings.from_env(),
+                                   cgroup_parent=f"{stack_env['SANDBOX_CGROUP_PARENT']}-warm")
+    runner = Runner(settings)
+    with ThreadPoolExecutor(1) as pool:
+        runner.prepare()
+        yield OffThread(runner, pool)
+        runner.warm.close()
+    assert not [n for n in os.listdir(settings.runs_dir) if ".warm-" in n]  # every warm work dir is gone
+    remove_test_parent(runner.cgroups)  # fails if a jail's cgroup were left with a process in it
+
+
+def java(code: str = HELLO, **fields) -> RunSpec:
+    return RunSpec(language=registry().get("java"), code=code, **fields)
+
+
+def wait_ready(runner: Runner, seconds: float = 30):
+    deadline = time.monotonic() + seconds
+    while (jail := runner.warm.ready("java")) is None:
+        assert time.monotonic() < deadline, "no warm javac started"
+        time.sleep(0.05)
+    return jail
+
+
+def test_each_compile_after_the_first_takes_a_fresh_warm_jail(warm_runner):
+    first = warm_runner.run(java(args=("x",)))
+    assert (first.status, first.stdout) == ("success", "hi 1\n"), first
+    jail = wait_ready(warm_runner)
+    time.sleep(2)  # let it warm up: only the compile itself is counted, from the hand-off
+    second = warm_runner.run(java(args=("x", "y")))
+    assert (second.status, second.stdout) == ("success", "hi 2\n"), second
+    assert jail.proc.poll() is not None and not jail.work.path.exists()  # used once, then destroyed
+    assert 0 < second.compile_cpu_time < min(0.6, first.compile_cpu_time), (first, second)
+    assert wait_ready(warm_runner) is not jail  # the next compile's jail is another one
+
+
+def test_a_warm_compile_reports_errors_and_compiles_every_file(warm_runner):
+    warm_runner.run(java())
+    wait_ready(warm_runner)
+    broken = warm_runner.run(java("public class Main { int x = ; }"))
+    assert broken.status == "compile_error" and "illegal start of expression" in broken.compile_output, broken
+    wait_ready(warm_runner)
+    two = warm_runner.run(java('public class Main { public static void main(String[] a) { System.out.println(Util.twice(21)); } }',
+                               files=(("Util.java", b"public class Util { static int twice(int n) { return 2 * n; } }"),)))
+    assert (two.status, two.stdout) == ("success", "42\n"), two
+
+
+def test_batch_compiles_take_warm_jails_too(warm_runner):
+    warm_runner.run(java())
+    jail = wait_ready(warm_runner)
+    program = warm_runner.compile(java())
+    assert jail.proc.poll() is not None and [f.name for f in program.files if f.name.endswith(".class")] == ["Main.class"]
+    result = warm_runner.run_compiled(program, java(args=("a", "b", "c")))
+    assert (result.status, result.stdout) == ("success", "hi 3\n"), result
+
+
+@pytest.mark.parametrize("spoil", ["expired", "killed"])
+def test_a_jail_past_its_idle_time_or_dead_is_not_used(warm_runner, spoil):
+    warm_runner.run(java())
+    jail = wait_ready(warm_runner)
+    if spoil == "expired":
+        jail.expires_at = 0
+    else:
+        os.killpg(jail.proc.pid, signal.SIGKILL)
+        jail.proc.wait()
+    result = warm_runner.run(java(args=("x",)))
+    assert (result.status, result.stdout) == ("success", "hi 1\n"), result  # compiled cold instead
+    assert not jail.work.path.exists()
+
+
+def test_no_warm_jails_when_turned_off(stack_env):
+    installed("java")
+    settings = dataclasses.replace(SandboxSettings.from_env(), warm_compilers=False,
+                                   cgroup_parent=f"{stack_env['SANDBOX_CGROUP_PARENT']}-cold")
+    runner = Runner(settings)
+    runner.prepare()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            assert pool.submit(runner.run, java()).result().stdout == "hi 0\n"
+        time.sleep(0.5)
+        assert runner.warm.ready("java") is None
+    finally:
+        remove_test_parent(runner.cgroups)
