@@ -127,7 +127,8 @@ class WarmJails:
 
     def refill(self, lang: Language, work_mb: int) -> None:
         """Start the next compile's jail in the background (after this run: not competing with it)."""
-        if not lang.warm_compile or not self.settings.warm_compilers:
+        if not (lang.warm_compile and self.settings.warm_compilers
+                and all(os.path.exists(path) for path in lang.warm_requires)):
             return
         with self._lock:
             if lang.id in self._idle:

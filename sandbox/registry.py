@@ -54,6 +54,7 @@ class Language:
     open_files: int | None = None
     prelude: str = ""
     warm_compile: tuple[str, ...] = ()  # a compiler started ahead of need (sandbox/prewarm.py)
+    warm_requires: tuple[str, ...] = ()
 
     @property
     def queue(self) -> str:
@@ -128,6 +129,7 @@ def _language(lang_id: str, entry: dict, profiles: dict[str, Profile]) -> Langua
         open_files=entry.get("open_files"),
         prelude=entry.get("prelude", ""),
         warm_compile=tuple(entry.get("warm_compile", ())),
+        warm_requires=tuple(entry.get("warm_requires", ())),
     )
 
 

@@ -118,6 +118,11 @@ class Runner:
         if swept:
             log.info("swept %d stale sandbox leftovers", swept)
 
+    def prewarm(self, languages) -> None:
+        """Start compile jails ahead of need for those of these languages that have them."""
+        for lang in languages:
+            self.warm.refill(lang, self.settings.work_mb)
+
     def run(self, spec: RunSpec) -> RunResult:
         main, files = self._inputs(spec)
         with self._workdir(spec, compiling=True) as (name, work, jail):

@@ -106,6 +106,7 @@ def select_servable_queues(sender, instance, conf, **kwargs):
                                       sorted(queues.consume_from), names)
     _state["recovery"] = Recovery(instance.app, conf.codestudio_redis_url, served["interactive"], served["batch"],
                                   RecoveryPolicy(**conf.codestudio_recovery))
+    _state["served"] = [registry().get(lang_id) for lang_id in {**served["interactive"], **served["batch"]}]
     for kind, languages in served.items():
         if languages:
             log.info("serving %s: %s", kind, ", ".join(f"{k} {v}" for k, v in sorted(languages.items())))
@@ -115,6 +116,7 @@ def select_servable_queues(sender, instance, conf, **kwargs):
 def prepare_pool_process(**kwargs):
     # a replacement pool process also sweeps what a killed sibling left behind
     runner().prepare()
+    runner().prewarm(_state.get("served", ()))  # so even its first Java compile is a warm one
 
 
 @signals.worker_ready.connect

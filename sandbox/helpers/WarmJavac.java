@@ -1,5 +1,4 @@
-// A javac started ahead of need in its own compile jail (run by the source launcher, which also
-// warms the compiler). It compiles one throw-away program so javac's classes are loaded and
+// A javac started ahead of need in its own compile jail. It compiles one throw-away program so javac's classes are loaded and
 // its hot paths compiled, then waits for the real compile: the compile command's argv,
 // NUL-separated, on stdin. It runs that once in this JVM (launcher-only -J options and the
 // command name are dropped) and exits with javac's exit code. One compile per jail.
@@ -27,7 +26,8 @@ public class WarmJavac {
         if (request.length == 0) {
             System.exit(0);  // the worker let this jail go unused
         }
-        List<String> args = new ArrayList<>();
+        // like javac started in /work: the user's classes are found there unless the command says otherwise
+        List<String> args = new ArrayList<>(List.of("-classpath", "."));
         String[] argv = new String(request, StandardCharsets.UTF_8).split("\0");
         for (int i = 1; i < argv.length; i++) {
             if (!argv[i].startsWith("-J")) {
