@@ -48,10 +48,10 @@ def java(code: str = HELLO, **fields) -> RunSpec:
     return RunSpec(language=registry().get("java"), code=code, **fields)
 
 
-def wait_ready(runner: Runner, seconds: float = 30):
+def wait_ready(runner: Runner, seconds: float = 30, language: str = "java"):
     deadline = time.monotonic() + seconds
-    while (jail := runner.warm.ready("java")) is None:
-        assert time.monotonic() < deadline, "no warm javac started"
+    while (jail := runner.warm.ready(language)) is None:
+        assert time.monotonic() < deadline, f"no warm {language} compiler started"
         time.sleep(0.05)
     return jail
 
@@ -66,6 +66,21 @@ def test_each_compile_after_the_first_takes_a_fresh_warm_jail(warm_runner):
     assert jail.proc.poll() is not None and not jail.work.path.exists()  # used once, then destroyed
     assert 0 < second.compile_cpu_time < min(0.6, first.compile_cpu_time), (first, second)
     assert wait_ready(warm_runner) is not jail  # the next compile's jail is another one
+
+
+def test_kotlin_compiles_warm_too(warm_runner):
+    installed("kotlin")
+    kotlin = registry().get("kotlin")
+    code = 'fun main(args: Array<String>) { println("kt " + args.size) }'
+    first = warm_runner.run(RunSpec(language=kotlin, code=code))
+    assert (first.status, first.stdout) == ("success", "kt 0\n"), first
+    jail = wait_ready(warm_runner, language="kotlin")
+    time.sleep(8)  # kotlinc's warm-up takes seconds of CPU; it is not the next user's
+    second = warm_runner.run(RunSpec(language=kotlin, code=code, args=("a",)))
+    assert (second.status, second.stdout) == ("success", "kt 1\n"), second
+    assert jail.proc.poll() is not None and second.compile_cpu_time < first.compile_cpu_time / 2, (first, second)
+    broken = warm_runner.run(RunSpec(language=kotlin, code="fun main() { val x: Int = \"no\" }"))
+    assert broken.status == "compile_error" and "type mismatch" in broken.compile_output.lower(), broken
 
 
 def test_a_warm_compile_reports_errors_and_compiles_every_file(warm_runner):
