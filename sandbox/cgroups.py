@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from .threadcpu import ThreadCpu
 
 V1_CONTROLLERS = ("memory", "pids", "cpu", "cpuacct")
 CPU_PERIOD_US = 100_000
@@ -134,6 +135,10 @@ class CgroupV1:
             _write(cpu / "cpu.cfs_period_us", str(CPU_PERIOD_US))
             _write(cpu / "cpu.cfs_quota_us", str(int(CPU_PERIOD_US * cpus)))
 
+    def set_background(self, name: str, background: bool) -> None:
+        if "cpu" in self.mounts:
+            _write(self.mounts["cpu"] / self.parent / name / "cpu.shares", "2" if background else "1024")
+
     def join_paths(self, name: str) -> list[Path]:
         """Memory and pids: nsjail starts inside the run cgroup and makes no child there, so
         the jail is charged where the limits and counters are. v1 charges socket buffers
@@ -187,7 +192,9 @@ class CgroupV1:
             os.close(ofd)
         return efd
 
-    def thread_cpu(self, owner: str) -> "ThreadCpu":
+    def thread_cpu(self, owner: str) -> ThreadCpu:
+        from .threadcpu import ThreadCpu  # it builds on this module's file helpers
+
         return ThreadCpu(self.mounts.get("cpuacct"), self.parent, owner)
 
     def usage(self, name: str, oom_fd: int | None) -> Usage:
@@ -234,6 +241,10 @@ class CgroupV2:
         if (d / "cpu.max").exists():
             _write(d / "cpu.max", f"{int(CPU_PERIOD_US * cpus)} {CPU_PERIOD_US}")
 
+    def set_background(self, name: str, background: bool) -> None:
+        if (self.mount / self.parent / name / "cpu.weight").exists():
+            _write(self.mount / self.parent / name / "cpu.weight", "1" if background else "100")
+
     def join_paths(self, name: str) -> list[Path]:
         return []  # no process may sit in a v2 cgroup that has children: nsjail makes its own
 
@@ -257,7 +268,9 @@ class CgroupV2:
     def oom_watch(self, name: str) -> None:
         return None  # v2 memory.events is hierarchical: oom_kill survives nsjail's child
 
-    def thread_cpu(self, owner: str) -> "ThreadCpu":
+    def thread_cpu(self, owner: str) -> ThreadCpu:
+        from .threadcpu import ThreadCpu
+
         return ThreadCpu(None, self.parent, owner)  # cpu.stat below is hierarchical
 
     def usage(self, name: str, oom_fd: int | None) -> Usage:
@@ -316,6 +329,10 @@ class RunCgroup:
     def cpu_seconds(self) -> float:
         return self.layout.cpu_seconds(self.name)
 
+    def set_background(self, background: bool) -> None:
+        """Background: CPU only when no other run wants it (a compiler warming up ahead of need)."""
+        self.layout.set_background(self.name, background)
+
     def _tree(self) -> list[Path]:
         """Our run cgroup dirs and any child nsjail left behind (deepest first)."""
         dirs = []
@@ -344,45 +361,6 @@ class RunCgroup:
                 d.rmdir()
             except FileNotFoundError:
                 pass
-
-
-class ThreadCpu:
-    """CPU used by what a worker thread spawns, on cgroup v1 where nsjail never joins
-    cpuacct: each worker thread lives in its own cpuacct group (joined once, on first
-    use), everything it spawns inherits it, and a run's CPU is the group's delta minus
-    the thread's own. No per-run cgroup migration, so no race and no extra latency."""
-
-    _local = threading.local()
-
-    def __init__(self, mount: Path | None, parent: str, owner: str):
-        self.mount, self.parent, self.owner = mount, parent, owner
-        self.seconds = 0.0
-
-    def _group(self) -> Path:
-        group = getattr(self._local, "group", None)
-        if group is None or not group.is_dir():
-            tid = threading.get_native_id()
-            group = self.mount / self.parent / f"{self.owner}.acct-{tid}"
-            group.mkdir(exist_ok=True)
-            _write(group / "tasks", str(tid))
-            self._local.group = group
-        return group
-
-    def _usage_ns(self, group: Path) -> int:
-        return int(_read(group / "cpuacct.usage").strip() or 0)
-
-    @contextmanager
-    def measure(self):
-        if self.mount is None:
-            yield self
-            return
-        group = self._group()
-        before, own_before = self._usage_ns(group), time.thread_time()
-        try:
-            yield self
-        finally:
-            spent = (self._usage_ns(group) - before) / 1e9 - (time.thread_time() - own_before)
-            self.seconds = max(0.0, spent)
 
 
 def remove_parent(layout) -> None:

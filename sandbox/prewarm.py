@@ -50,6 +50,7 @@ class WarmJail:
             memory_bytes = cl.memory_mb << 20
             self._stack.callback(self.cgroup.destroy)
             self.cgroup.create(memory_bytes, cl.pids)
+            self.cgroup.set_background(True)  # warming up must not slow down the runs going on
             backstop = IDLE_SECONDS + cl.timeout + WARM_UP_SECONDS
             limits = StageLimits(backstop, backstop, cl.memory_mb, cl.pids, cl.tmp_mb)
             self.log_read, log_write = os.pipe()
@@ -70,6 +71,7 @@ class WarmJail:
     def compile(self, command: list[str], limits: StageLimits, output_cap: int,
                 grace: float) -> tuple[ProcessOutcome, Usage]:
         """Hands the compile command over and waits for it; usage counts from the hand-off."""
+        self.cgroup.set_background(False)
         before = self.cgroup.cpu_seconds()
         log_read, self.log_read = self.log_read, None  # collect closes it
         request = b"\0".join(arg.encode() for arg in command)

@@ -151,3 +151,13 @@ def remove_test_parent(layout, seconds: float = 5) -> None:
                 time.sleep(0.02)
             child.rmdir()
     cgroups.remove_parent(layout)
+
+
+def runs_a_jail(process) -> bool:
+    """Whether a (psutil) worker pool process has a run's nsjail as a child right now: not one of
+    the compile jails a worker keeps warm for JVM languages, which idle between runs."""
+    for child in process.children():
+        argv = " ".join(child.cmdline())
+        if "nsjail" in argv and ".warm-" not in argv:
+            return True
+    return False

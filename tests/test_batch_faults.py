@@ -7,6 +7,7 @@ import time
 
 import psutil
 import sqlalchemy as sa
+from sandbox_support import runs_a_jail
 from test_batch import SUM_TESTS, post_batch, wait_batch, wait_progress
 
 
@@ -16,7 +17,7 @@ def _grading_pool_process(worker_pid: int, deadline: float) -> psutil.Process:
         assert time.monotonic() < deadline, "no pool process started a jail"
         for child in psutil.Process(worker_pid).children():
             try:
-                if any("nsjail" in " ".join(p.cmdline()) for p in child.children()):
+                if runs_a_jail(child):
                     return child
             except psutil.NoSuchProcess:
                 continue

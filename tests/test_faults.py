@@ -1,6 +1,7 @@
 """Infrastructure faults become 503 problems, and long waits become 202s."""
 import pytest
 from polling import get_json
+from sandbox_support import runs_a_jail
 
 
 def test_broker_down_is_503(app_with, user, tmp_path):
@@ -77,7 +78,7 @@ def test_a_worker_process_killed_mid_run_loses_nothing(app_with, stack_env, user
         while nsjail_parent is None:  # the pool process that spawned the jail
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             for child in psutil.Process(worker.pid).children():
-                if any("nsjail" in " ".join(p.cmdline()) for p in child.children()):
+                if runs_a_jail(child):
                     nsjail_parent = child
             time.sleep(0.05)
         os.kill(nsjail_parent.pid, signal.SIGKILL)

@@ -58,7 +58,8 @@ def _nsjail_of_run(runs_dir: str) -> tuple[int, str] | None:
             continue
         binds = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "-B"]
         for bind in binds:
-            if bind.startswith(runs_dir + "/") and bind.endswith(":/work"):
+            # (not a compile jail a worker keeps warm for a JVM language: that is no run's)
+            if bind.startswith(runs_dir + "/") and bind.endswith(":/work") and ".warm-" not in bind:
                 return int(entry), Path(bind.rsplit(":", 1)[0]).name
     return None
 
