@@ -122,11 +122,34 @@ def running_stack():
         stack.wait(timeout=60)
 
 
+def _busy_fraction(seconds: float) -> float:
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as fh:
+            ticks = [int(v) for v in fh.readline().split()[1:]]
+        return sum(ticks), ticks[3] + ticks[4]  # total, idle + iowait
+
+    total, idle = sample()
+    time.sleep(seconds)
+    total2, idle2 = sample()
+    return 1 - (idle2 - idle) / max(1, total2 - total)
+
+
+def wait_until_quiet(limit_seconds: float = 90, busy_below: float = 0.1) -> float:
+    """A service in steady state: wait for start-up work (workers warming compilers) to settle."""
+    start = time.monotonic()
+    while _busy_fraction(1.0) >= busy_below and time.monotonic() - start < limit_seconds:
+        pass
+    return time.monotonic() - start
+
+
 @contextmanager
 def bench_stack():
-    """`make run`'s stack on a fresh instance and free port; yields (base URL, enterprise key)."""
+    """`make run`'s stack on a fresh instance and free port, once its start-up work has settled;
+    yields (base URL, enterprise key)."""
     with running_stack() as (base, instance):
-        yield base, bench_key(instance)
+        key = bench_key(instance)
+        print(f"(stack settled {wait_until_quiet():.0f} s after start)", flush=True)
+        yield base, key
 
 
 def api_once(session: requests.Session, url: str, key: str) -> float:

@@ -330,8 +330,22 @@ class RunCgroup:
         return self.layout.cpu_seconds(self.name)
 
     def set_background(self, background: bool) -> None:
-        """Background: CPU only when no other run wants it (a compiler warming up ahead of need)."""
+        """Background: CPU only when no other run wants it (a compiler warming up ahead of need).
+        Back to the foreground, every thread in the tree also leaves SCHED_IDLE (see prewarm)."""
         self.layout.set_background(self.name, background)
+        done: set[int] = set()
+        for _ in range(3 if not background else 0):  # again for threads an idle thread just started
+            fresh = self.thread_ids() - done
+            for tid in fresh:
+                try:
+                    os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+                except (ProcessLookupError, PermissionError):
+                    pass  # gone meanwhile
+            done |= fresh
+
+    def thread_ids(self) -> set[int]:
+        """Host ids of every thread in the run's cgroups (v1 `tasks`, v2 `cgroup.threads`)."""
+        return {int(t) for d in self._tree() for f in ("tasks", "cgroup.threads") for t in _read(d / f).split()}
 
     def _tree(self) -> list[Path]:
         """Our run cgroup dirs and any child nsjail left behind (deepest first)."""

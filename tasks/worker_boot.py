@@ -106,7 +106,9 @@ def select_servable_queues(sender, instance, conf, **kwargs):
                                       sorted(queues.consume_from), names)
     _state["recovery"] = Recovery(instance.app, conf.codestudio_redis_url, served["interactive"], served["batch"],
                                   RecoveryPolicy(**conf.codestudio_recovery))
-    _state["served"] = [registry().get(lang_id) for lang_id in {**served["interactive"], **served["batch"]}]
+    # interactive runs wait on a compile, so their pool processes warm compilers from the start;
+    # a batch worker warms one after its first compile (one cold compile per batch, no idle JVMs)
+    _state["prewarm"] = [registry().get(lang_id) for lang_id in served["interactive"]]
     for kind, languages in served.items():
         if languages:
             log.info("serving %s: %s", kind, ", ".join(f"{k} {v}" for k, v in sorted(languages.items())))
@@ -116,7 +118,7 @@ def select_servable_queues(sender, instance, conf, **kwargs):
 def prepare_pool_process(**kwargs):
     # a replacement pool process also sweeps what a killed sibling left behind
     runner().prepare()
-    runner().prewarm(_state.get("served", ()))  # so even its first Java compile is a warm one
+    runner().prewarm(_state.get("prewarm", ()))  # so even its first Java compile is a warm one
 
 
 @signals.worker_ready.connect

@@ -83,6 +83,16 @@ def test_kotlin_compiles_warm_too(warm_runner):
     assert broken.status == "compile_error" and "type mismatch" in broken.compile_output.lower(), broken
 
 
+def test_a_warming_compiler_only_gets_idle_cpu_until_the_hand_off(warm_runner):
+    warm_runner.run(java())
+    jail = wait_ready(warm_runner)
+    threads = jail.cgroup.thread_ids()
+    assert len(threads) > 5  # nsjail, tini and the JVM's threads
+    assert {os.sched_getscheduler(t) for t in threads} == {os.SCHED_IDLE}  # a run preempts it at once
+    jail.cgroup.set_background(False)  # what the hand-off does
+    assert {os.sched_getscheduler(t) for t in jail.cgroup.thread_ids()} == {os.SCHED_OTHER}
+
+
 def test_a_warm_compile_reports_errors_and_compiles_every_file(warm_runner):
     warm_runner.run(java())
     wait_ready(warm_runner)

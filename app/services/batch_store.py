@@ -53,6 +53,22 @@ def _count_done(batch_id: str, cases: int) -> None:
             finished_at=sa.case((finishing, utcnow()), else_=Batch.finished_at)))
 
 
+# a case's statements, built once: a batch runs them thousands of times and building and
+# caching a statement costs more CPU than SQLite spends executing it
+_FINISH_CASE = _update(BatchCase).where(BatchCase.id == sa.bindparam("case_id"), BatchCase.status == "queued").values(
+    status=sa.bindparam("v_status"), points=sa.bindparam("v_points"), returncode=sa.bindparam("v_returncode"),
+    cpu_time=sa.bindparam("v_cpu"), wall_time=sa.bindparam("v_wall"), memory_kb=sa.bindparam("v_memory"),
+    stdout=sa.bindparam("v_stdout"), stderr=sa.bindparam("v_stderr"), diff=sa.bindparam("v_diff"),
+    message=sa.bindparam("v_message"), finished_at=sa.bindparam("v_now"))
+_USAGE_INSERT = UsageRecord.__table__.insert()
+_ADD_SCORE = _update(BatchSubmission).where(BatchSubmission.id == sa.bindparam("submission_id")).values(
+    score=BatchSubmission.score + sa.bindparam("v_points"))
+_ONE_FINISHES = sa.and_(Batch.done + 1 >= Batch.total, Batch.status.in_(BATCH_ACTIVE))
+_COUNT_ONE_DONE = _update(Batch).where(Batch.id == sa.bindparam("batch_id")).values(
+    done=Batch.done + 1, status=sa.case((_ONE_FINISHES, "done"), else_=Batch.status),
+    finished_at=sa.case((_ONE_FINISHES, sa.bindparam("v_now")), else_=Batch.finished_at))
+
+
 def _transaction(work):
     try:
         outcome = work()
@@ -140,22 +156,23 @@ class SqlBatchStore:
                     verdict: str, diff: str | None) -> bool:
         points = test.points if verdict == "accepted" else 0.0
         cpu = round(result.cpu_time, 4)
+        now = utcnow()
 
         def finish():
-            fenced = _update(BatchCase).where(BatchCase.id == case_id, BatchCase.status == "queued").values(
-                status=verdict, points=points, returncode=result.returncode, cpu_time=cpu,
-                wall_time=result.wall_time, memory_kb=result.memory_kb, stdout=result.stdout[:STDOUT_KEPT],
-                stderr=result.stderr[:STDERR_KEPT], diff=diff, message=result.message, finished_at=utcnow())
-            if db.session.execute(fenced).rowcount != 1:
+            recorded = db.session.execute(_FINISH_CASE, {
+                "case_id": case_id, "v_status": verdict, "v_points": points, "v_returncode": result.returncode,
+                "v_cpu": cpu, "v_wall": result.wall_time, "v_memory": result.memory_kb,
+                "v_stdout": result.stdout[:STDOUT_KEPT], "v_stderr": result.stderr[:STDERR_KEPT], "v_diff": diff,
+                "v_message": result.message, "v_now": now})
+            if recorded.rowcount != 1:
                 return False
-            db.session.execute(UsageRecord.__table__.insert().values(
-                batch_case_id=case_id, kind="run", user_id=claim.user_id, language=claim.language, tier=claim.tier,
-                status=result.status, cpu_seconds=cpu, wall_seconds=result.wall_time,
-                cost=cost_of(claim.tier, cpu, result.status), created_at=utcnow()))
+            db.session.execute(_USAGE_INSERT, {
+                "batch_case_id": case_id, "kind": "run", "user_id": claim.user_id, "language": claim.language,
+                "tier": claim.tier, "status": result.status, "cpu_seconds": cpu, "wall_seconds": result.wall_time,
+                "cost": cost_of(claim.tier, cpu, result.status), "created_at": now})
             if points:
-                db.session.execute(_update(BatchSubmission).where(BatchSubmission.id == claim.submission_id)
-                                   .values(score=BatchSubmission.score + points))
-            _count_done(claim.batch_id, 1)
+                db.session.execute(_ADD_SCORE, {"submission_id": claim.submission_id, "v_points": points})
+            db.session.execute(_COUNT_ONE_DONE, {"batch_id": claim.batch_id, "v_now": now})
             return True
         try:
             return _transaction(finish)
