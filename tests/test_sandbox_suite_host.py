@@ -22,6 +22,7 @@ from sandbox_support import (
     processes_in_cgroups_named,
     read_int,
     remove_test_parent,
+    run_cgroups,
     submit,
     wait_final,
 )
@@ -279,6 +280,23 @@ def test_d38_ten_concurrent_fork_bombs_stay_under_the_parents_pids_cap(bomb_runn
         assert expected and expected in result.message, result
     assert [r.status for r in results].count("timeout") > 0
     assert read_int(current) == 0
+
+
+def test_d38_fork_bombs_through_the_worker_are_contained_and_it_keeps_serving(client, user, worker, stack_env):
+    """Through the API: the worker's two slots take the bombs two at a time; each is held to its
+    run's pids cap, ends, leaves no cgroup, and an ordinary run queued behind them is served."""
+    pids_parent = parent_dir(stack_env, "pids")
+    bombs = [submit(client, user, "python", BOMB, limits={"timeout": 1.5}) for _ in range(6)]
+    after = submit(client, user, "python", "print('still serving')")
+    body, samples = wait_final(client, user, after, sample=lambda: run_cgroups(pids_parent), seconds=120)
+    assert (body["status"], body["stdout"]) == ("success", "still serving\n"), body
+    per_run_cap = registry().get("python").pids + 1  # and nsjail itself (v1)
+    assert 0 < max(max(s.values(), default=0) for s in samples) <= per_run_cap
+    assert max(len(s) for s in samples) <= 2  # the worker's two slots, never more at once
+    for execution_id in bombs:
+        bomb, _ = wait_final(client, user, execution_id)
+        assert bomb["status"] == "timeout" and "process limit was reached" in bomb["message"], bomb
+    assert run_cgroups(pids_parent) == {}  # every run cgroup removed
 
 
 def test_d38_the_workers_parent_cgroup_carries_the_total_caps(worker, stack_env):
