@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-IDLE_SECONDS = 60.0  # an unused jail is replaced after this: a compiler is not left idling forever
+IDLE_SECONDS = 300.0  # an unused jail is replaced after this: a compiler is not left idling forever
+RENEW_CHECK_SECONDS = 5.0  # how often expired or dead idle jails are looked for and replaced
 WARM_UP_SECONDS = 30  # nsjail's own wall and CPU backstops allow for the warm-up, on top of the compile's
 
 
@@ -122,6 +123,8 @@ class WarmJails:
         self._idle: dict[str, WarmJail | None] = {}  # None: starting
         self._starting: set[threading.Thread] = set()
         self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._renewer: threading.Thread | None = None
         atexit.register(self.close)
 
     def take(self, lang: Language, work_mb: int) -> WarmJail | None:
@@ -137,7 +140,7 @@ class WarmJails:
 
     def refill(self, lang: Language, work_mb: int) -> None:
         """Start the next compile's jail in the background (after this run: not competing with it)."""
-        if not (lang.warm_compile and self.settings.warm_compilers
+        if not (lang.warm_compile and self.settings.warm_compilers and not self._closed.is_set()
                 and all(os.path.exists(path) for path in lang.warm_requires)):
             return
         with self._lock:
@@ -147,6 +150,28 @@ class WarmJails:
         starter = threading.Thread(target=self._start, args=(lang, work_mb), daemon=True, name=f"warm-{lang.id}")
         self._starting.add(starter)
         starter.start()
+        if self._renewer is None:  # started here, in the process that keeps the jails (after any fork)
+            self._renewer = threading.Thread(target=self._renew_loop, daemon=True, name="warm-renew")
+            self._renewer.start()
+
+    def renew_stale(self) -> int:
+        """Replaces idle jails that expired or died, so a quiet worker's next compile is warm too."""
+        with self._lock:
+            stale = {lang_id: jail for lang_id, jail in self._idle.items()
+                     if jail is not None and not jail.usable(jail.lang, jail.work_mb)}
+            for lang_id in stale:
+                del self._idle[lang_id]
+        for jail in stale.values():
+            jail.close()
+            self.refill(jail.lang, jail.work_mb)
+        return len(stale)
+
+    def _renew_loop(self) -> None:
+        while not self._closed.wait(RENEW_CHECK_SECONDS):
+            try:
+                self.renew_stale()
+            except Exception as exc:  # the next compile simply starts cold
+                log.warning("could not renew warm compilers: %s", exc)
 
     def _start(self, lang: Language, work_mb: int) -> None:
         try:
@@ -170,6 +195,7 @@ class WarmJails:
 
     def close(self) -> None:
         """Ends every idle jail, after waiting for those still starting (which then close too)."""
+        self._closed.set()
         with self._lock:
             jails, self._idle, starting = [j for j in self._idle.values() if j is not None], {}, list(self._starting)
         for starter in starting:
