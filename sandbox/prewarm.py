@@ -140,19 +140,19 @@ class WarmJails:
 
     def refill(self, lang: Language, work_mb: int) -> None:
         """Start the next compile's jail in the background (after this run: not competing with it)."""
-        if not (lang.warm_compile and self.settings.warm_compilers and not self._closed.is_set()
+        if not (lang.warm_compile and self.settings.warm_compilers
                 and all(os.path.exists(path) for path in lang.warm_requires)):
             return
-        with self._lock:
-            if lang.id in self._idle:
+        with self._lock:  # started under the lock, so close() either sees the starter or refuses it
+            if self._closed.is_set() or lang.id in self._idle:
                 return
             self._idle[lang.id] = None  # reserved while it starts
-        starter = threading.Thread(target=self._start, args=(lang, work_mb), daemon=True, name=f"warm-{lang.id}")
-        self._starting.add(starter)
-        starter.start()
-        if self._renewer is None:  # started here, in the process that keeps the jails (after any fork)
-            self._renewer = threading.Thread(target=self._renew_loop, daemon=True, name="warm-renew")
-            self._renewer.start()
+            starter = threading.Thread(target=self._start, args=(lang, work_mb), daemon=True, name=f"warm-{lang.id}")
+            self._starting.add(starter)
+            starter.start()
+            if self._renewer is None:  # started here, in the process that keeps the jails (after any fork)
+                self._renewer = threading.Thread(target=self._renew_loop, daemon=True, name="warm-renew")
+                self._renewer.start()
 
     def renew_stale(self) -> int:
         """Replaces idle jails that expired or died, so a quiet worker's next compile is warm too."""
@@ -195,8 +195,8 @@ class WarmJails:
 
     def close(self) -> None:
         """Ends every idle jail, after waiting for those still starting (which then close too)."""
-        self._closed.set()
         with self._lock:
+            self._closed.set()
             jails, self._idle, starting = [j for j in self._idle.values() if j is not None], {}, list(self._starting)
         for starter in starting:
             starter.join(timeout=60)
