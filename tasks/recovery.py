@@ -15,6 +15,7 @@ never starts a second, concurrent run, nor records or bills anything twice.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,6 +27,13 @@ from .store import Provided
 log = logging.getLogger(__name__)
 
 RESENT_PREFIX = "codestudio:resent:"
+
+# The main process forks pool processes (billiard) while this thread may be inside the database
+# driver: a child forked at that moment inherits the driver's process-wide mutexes (SQLite's VFS
+# and allocator mutexes) locked and hangs on its first query. So a fork waits for the look.
+database_in_use = threading.Lock()
+os.register_at_fork(before=database_in_use.acquire, after_in_parent=database_in_use.release,
+                    after_in_child=database_in_use.release)
 
 
 @dataclass(frozen=True)
@@ -85,7 +93,8 @@ class Recovery:
         self.thread = threading.Thread(target=self._loop, name="codestudio-recovery", daemon=True)
 
     def look(self) -> int:
-        found = lost_work.get().find(self.languages, self.batch_languages, self.policy)
+        with database_in_use:
+            found = lost_work.get().find(self.languages, self.batch_languages, self.policy)
         sent = send_again(self.app, self.url, found, self.policy) if found else 0
         if sent:
             log.warning("recovery: sent %d lost task(s) again", sent)

@@ -2,6 +2,9 @@
 is gone is sent again and finishes once; a duplicate message never runs work another attempt holds."""
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from datetime import timedelta
 
@@ -144,3 +147,48 @@ def test_the_claim_fence(app, user):
         assert taken.attempt == 2
         assert store.claim(execution_id, "w", Delivery(task_id="m3", resume_attempt=2)).attempt == 3  # recovery
         assert db.session.get(Execution, execution_id).claimed_by == "m3"
+
+
+def _child_query(app) -> None:
+    """What a fresh pool process does first: a new connection pool, one query; exits 0 if it worked."""
+    from app.extensions import db
+
+    try:
+        with app.app_context():
+            db.engine.dispose(close=False)
+            db.session.execute(sa.text("SELECT count(*) FROM executions"))
+        os._exit(0)
+    except BaseException:
+        os._exit(1)
+
+
+def test_a_pool_process_forked_during_a_look_can_use_the_database(app):
+    """The main process's recovery thread queries the database while pool processes are forked:
+    no child may inherit the driver's mutexes locked (it would hang on its first query)."""
+    from tasks.recovery import RecoveryPolicy, database_in_use, lost_work
+
+    stop = threading.Event()
+
+    def looking():
+        while not stop.is_set():
+            with database_in_use:
+                lost_work.get().find(["python"], ["python"], RecoveryPolicy())
+
+    looker = threading.Thread(target=looking)
+    looker.start()
+    try:
+        for _ in range(40):
+            pid = os.fork()
+            if pid == 0:
+                _child_query(app)
+            deadline = time.monotonic() + 10
+            while not (waited := os.waitpid(pid, os.WNOHANG))[0]:
+                if time.monotonic() > deadline:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    raise AssertionError("a process forked during a look hung on its first query")
+                time.sleep(0.005)
+            assert os.waitstatus_to_exitcode(waited[1]) == 0
+    finally:
+        stop.set()
+        looker.join()
