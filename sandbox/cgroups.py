@@ -333,8 +333,10 @@ class RunCgroup:
         """Background: CPU only when no other run wants it (a compiler warming up ahead of need).
         Back to the foreground, every thread in the tree also leaves SCHED_IDLE (see prewarm)."""
         self.layout.set_background(self.name, background)
+        if background:
+            return
         done: set[int] = set()
-        for _ in range(3 if not background else 0):  # again for threads an idle thread just started
+        for _ in range(3):  # again for threads an idle thread just started
             fresh = self.thread_ids() - done
             for tid in fresh:
                 try:

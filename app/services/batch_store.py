@@ -43,16 +43,6 @@ def _update(model):
     return sa.update(model).execution_options(synchronize_session=False)
 
 
-def _count_done(batch_id: str, cases: int) -> None:
-    """The completion counter: the statement that brings done to total also finishes the batch."""
-    if cases:
-        finishing = sa.and_(Batch.done + cases >= Batch.total, Batch.status.in_(BATCH_ACTIVE))
-        db.session.execute(_update(Batch).where(Batch.id == batch_id).values(
-            done=Batch.done + cases,
-            status=sa.case((finishing, "done"), else_=Batch.status),
-            finished_at=sa.case((finishing, utcnow()), else_=Batch.finished_at)))
-
-
 # a case's statements, built once: a batch runs them thousands of times and building and
 # caching a statement costs more CPU than SQLite spends executing it
 _FINISH_CASE = _update(BatchCase).where(BatchCase.id == sa.bindparam("case_id"), BatchCase.status == "queued").values(
@@ -63,10 +53,16 @@ _FINISH_CASE = _update(BatchCase).where(BatchCase.id == sa.bindparam("case_id"),
 _USAGE_INSERT = UsageRecord.__table__.insert()
 _ADD_SCORE = _update(BatchSubmission).where(BatchSubmission.id == sa.bindparam("submission_id")).values(
     score=BatchSubmission.score + sa.bindparam("v_points"))
-_ONE_FINISHES = sa.and_(Batch.done + 1 >= Batch.total, Batch.status.in_(BATCH_ACTIVE))
-_COUNT_ONE_DONE = _update(Batch).where(Batch.id == sa.bindparam("batch_id")).values(
-    done=Batch.done + 1, status=sa.case((_ONE_FINISHES, "done"), else_=Batch.status),
-    finished_at=sa.case((_ONE_FINISHES, sa.bindparam("v_now")), else_=Batch.finished_at))
+_FINISHING = sa.and_(Batch.done + sa.bindparam("v_cases") >= Batch.total, Batch.status.in_(BATCH_ACTIVE))
+_COUNT_DONE = _update(Batch).where(Batch.id == sa.bindparam("batch_id")).values(
+    done=Batch.done + sa.bindparam("v_cases"), status=sa.case((_FINISHING, "done"), else_=Batch.status),
+    finished_at=sa.case((_FINISHING, sa.bindparam("v_now")), else_=Batch.finished_at))
+
+
+def _count_done(batch_id: str, cases: int, now=None) -> None:
+    """The completion counter: the statement that brings done to total also finishes the batch."""
+    if cases:
+        db.session.execute(_COUNT_DONE, {"batch_id": batch_id, "v_cases": cases, "v_now": now or utcnow()})
 
 
 def _transaction(work):
@@ -172,7 +168,7 @@ class SqlBatchStore:
                 "cost": cost_of(claim.tier, cpu, result.status), "created_at": now})
             if points:
                 db.session.execute(_ADD_SCORE, {"submission_id": claim.submission_id, "v_points": points})
-            db.session.execute(_COUNT_ONE_DONE, {"batch_id": claim.batch_id, "v_now": now})
+            _count_done(claim.batch_id, 1, now)
             return True
         try:
             return _transaction(finish)
