@@ -37,6 +37,12 @@ def compiled_language(request, worker):
     return installed(request.param)
 
 
+def explain(body: dict) -> str:
+    """The whole story of a run that went wrong (pytest shortens the body's repr)."""
+    return " | ".join(f"{k}={body.get(k)!r}" for k in ("status", "returncode", "message", "compile_output",
+                                                        "stdout", "stderr"))
+
+
 def test_every_language_has_sample_programs():
     missing = [lang for lang in LANGUAGES if not (PROGRAMS / f"{lang}.toml").exists()]
     assert not missing, f"no tests/programs/<id>.toml for {missing}"
@@ -49,33 +55,33 @@ def test_every_language_has_sample_programs():
 
 def test_hello_world(run, language):
     body = run(language, samples(language)["hello"])
-    assert (body["status"], body["stdout"]) == ("success", "Hello, World!\n"), body
+    assert (body["status"], body["stdout"]) == ("success", "Hello, World!\n"), explain(body)
 
 
 def test_stdin_reaches_the_program_exactly(run, language):
     body = run(language, samples(language)["echo_stdin"], stdin=STDIN)
-    assert body["stdout"] == STDIN, body
+    assert body["stdout"] == STDIN, explain(body)
 
 
 def test_each_arg_is_one_argv_element(run, language):
     body = run(language, samples(language)["echo_args"], args=ARGS)
-    assert body["stdout"] == "|".join(ARGS) + "\n", body
+    assert body["stdout"] == "|".join(ARGS) + "\n", explain(body)
 
 
 def test_runtime_error_is_error_with_the_exit_status(run, language):
     body = run(language, samples(language)["runtime_error"])
-    assert (body["status"], body["returncode"]) == ("error", 3), body
+    assert (body["status"], body["returncode"]) == ("error", 3), explain(body)
 
 
 def test_two_file_program(run, language):
     program = samples(language)["two_files"]
     body = run(language, program["main"], files=program["files"])
-    assert (body["status"], body["stdout"]) == ("success", "42\n"), body
+    assert (body["status"], body["stdout"]) == ("success", "42\n"), explain(body)
 
 
 def test_compile_error_is_reported_with_compiler_output(run, compiled_language):
     body = run(compiled_language, samples(compiled_language)["compile_error"])
-    assert body["status"] == "compile_error", body
+    assert body["status"] == "compile_error", explain(body)
     assert body["compile_output"].strip() and body["stdout"] == "" and body["returncode"] is None
 
 
@@ -95,4 +101,4 @@ def test_jvm_running_out_of_memory_is_explained(run, worker):
     body = run("java", "public class Main { public static void main(String[] a) {"
                        " var kept = new java.util.ArrayList<byte[]>(); while (true) kept.add(new byte[1 << 20]); } }")
     assert body["status"] == "memory_limit" or (
-        body["status"] == "error" and "OutOfMemoryError" in body["stderr"]), body
+        body["status"] == "error" and "OutOfMemoryError" in body["stderr"]), explain(body)
