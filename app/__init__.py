@@ -7,6 +7,7 @@ import redis
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config.settings import check_production, from_env
 
@@ -37,6 +38,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     check_production(app.config)
+    if app.config["PROXY_HOPS"]:  # the client's address as the trusted front saw it
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"], x_proto=app.config["PROXY_HOPS"])
     app.json.sort_keys = False
 
     db.init_app(app)

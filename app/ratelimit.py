@@ -1,8 +1,9 @@
 """Per-caller rate limits (flask-limiter on Redis): the limit is the caller's tier's
-requests_per_minute, one budget per user across the API, with X-RateLimit-* and Retry-After headers."""
+requests_per_minute, one budget per user across the API, with X-RateLimit-* and Retry-After headers.
+Requests without a valid key share one budget per address (ANONYMOUS_REQUESTS_PER_MINUTE)."""
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
 
 from .auth import current_user, presented_key
@@ -10,11 +11,22 @@ from .errors import problem_response
 from .services.tiers import refuse, tier_of
 
 
+def authenticated_caller():
+    """The caller, or None when authentication fails. flask-limiter takes any error raised while it
+    asks for a key or a limit for a storage outage and falls back to per-process counters for
+    everyone; a missing or bad key (or a database error) is the view's to answer (401, 503)."""
+    if not presented_key():
+        return None
+    try:
+        return current_user()
+    except Exception:
+        return None
+
+
 def caller_identity() -> str:
-    """Limits are per user (all of a user's keys share them); only authenticated routes are limited."""
-    if presented_key():
-        return f"user:{current_user().id}"
-    return "ip:" + (request.remote_addr or "unknown")
+    """Limits are per user (all of a user's keys share them); without a valid key, per address."""
+    user = authenticated_caller()
+    return f"user:{user.id}" if user is not None else "address:" + (request.remote_addr or "unknown")
 
 
 # unbound like the other extensions; a moving window, rate-limit headers on every response
@@ -23,12 +35,18 @@ limiter = Limiter(key_func=caller_identity, headers_enabled=True, strategy="movi
 
 
 def caller_rate() -> str:
-    return f"{tier_of(current_user())['requests_per_minute']}/minute"
+    user = authenticated_caller()
+    if user is None:
+        return f"{current_app.config['ANONYMOUS_REQUESTS_PER_MINUTE']}/minute"
+    return f"{tier_of(user)['requests_per_minute']}/minute"
 
 
 def rate_limited(limit) -> Response:
     """A breach answers like every other refusal: the limit, the tier, the next tier up."""
-    user = current_user()
+    user = authenticated_caller()
+    if user is None:
+        return problem_response(429, "rate_limited", f"rate limit {limit.limit} reached for requests "
+                                "without a valid API key from this address", limit="requests_per_minute")
     allowed = tier_of(user)["requests_per_minute"]
     problem = refuse(429, "rate_limited", user, "requests_per_minute", allowed + 1, f"rate limit {limit.limit} reached")
     return problem_response(problem.status, problem.code, problem.detail, **problem.extra)
@@ -41,6 +59,7 @@ def storage_uri(redis_url: str) -> str:
 def init_rate_limits(app: Flask, blueprints) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", storage_uri(app.config["REDIS_URL"]))
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "codestudio:rl")
+    app.config.setdefault("ANONYMOUS_REQUESTS_PER_MINUTE", 120)
     # Redis down: the same limits per process in memory (back on Redis once it answers), so
     # a broker outage stops runs (503) but not reads, and never fails a request half-answered
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)

