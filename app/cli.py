@@ -6,6 +6,7 @@ import io
 import re
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
@@ -144,8 +145,20 @@ def stack(workers, pool):
     run_stack(workers, pool)
 
 
+@click.command("front-config")
+@click.option("--upstream", default="/run/codestudio/api.sock", show_default=True,
+              help="gunicorn's unix socket (gunicorn -b unix:<path>)")
+@click.option("--state-dir", default="/var/lib/codestudio/front", show_default=True, help="pid and logs")
+@click.option("--runtime-dir", default="/run/codestudio", show_default=True, help="nginx's temp files")
+def front_config(upstream, state_dir, runtime_dir):
+    """Print the nginx configuration that fronts the API (HOST, PORT, FRONT_* and limits from the environment)."""
+    from .front import FrontSettings, render_config
+
+    click.echo(render_config(FrontSettings.from_env(), Path(state_dir), Path(runtime_dir), Path(upstream)), nl=False)
+
+
 def register_commands(app: Flask) -> None:
-    for command in (users, keys, usage, stack):
+    for command in (users, keys, usage, stack, front_config):
         app.cli.add_command(command)
 
 
