@@ -351,11 +351,7 @@ class RunCgroup:
 
     def _tree(self) -> list[Path]:
         """Our run cgroup dirs and any child nsjail left behind (deepest first)."""
-        dirs = []
-        for d in self.layout.dirs(self.name):
-            if d.is_dir():
-                dirs += [c for c in d.iterdir() if c.is_dir() and not c.is_symlink()] + [d]
-        return dirs
+        return [d for run_dir in self.layout.dirs(self.name) for d in (*_children(run_dir), run_dir)]
 
     def destroy(self) -> None:
         if self.oom_fd is not None:
@@ -379,23 +375,23 @@ class RunCgroup:
                 pass
 
 
+def _children(d: Path) -> list[Path]:
+    """Child cgroups of `d`; none once `d` is gone (another sweeper may remove it any moment)."""
+    try:
+        return [c for c in d.iterdir() if c.is_dir() and not c.is_symlink()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def parent_dirs(layout) -> set[Path]:
+    """The parent cgroup's directory in each hierarchy (one on v2)."""
+    return {d.parent for d in layout.dirs("x")}
+
+
 def remove_parent(layout) -> None:
     """Remove the (empty) parent cgroup, e.g. when a test deployment is torn down."""
-    for parent in {d.parent for d in layout.dirs("x")}:
+    for parent in parent_dirs(layout):
         try:
             parent.rmdir()
         except (FileNotFoundError, OSError):
             pass
-
-
-def sweep(layout, is_stale) -> int:
-    """Remove run cgroups left behind by dead workers; returns how many."""
-    removed = 0
-    for parent in {d.parent for d in layout.dirs("x")}:
-        if not parent.is_dir():
-            continue
-        for child in parent.iterdir():
-            if child.is_dir() and is_stale(child.name):
-                RunCgroup(layout, child.name).destroy()
-                removed += 1
-    return removed

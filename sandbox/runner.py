@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import artifacts, cgroups, hostcheck, prewarm, workdir
+from . import artifacts, cgroups, hostcheck, prewarm, sweep, workdir
 from .jail import StageLimits, entry_file, expand, nsjail_argv
 from .process import run_process
 from .registry import Language
@@ -113,10 +113,9 @@ class Runner:
         total_memory = self.settings.total_memory_mb
         self.cgroups.prepare(cgroups.ParentCaps(total_memory << 20 if total_memory else None, self.settings.total_pids))
         workdir.prepare_runs_dir(self.settings.runs_dir)
-        swept = workdir.sweep(self.settings.runs_dir, lambda n: not _owner_alive(n))
-        swept += cgroups.sweep(self.cgroups, lambda n: not _owner_alive(n))
-        if swept:
-            log.info("swept %d stale sandbox leftovers", swept)
+        report = sweep.sweep(self.settings.runs_dir, self.cgroups, lambda n: not _owner_alive(n))
+        if report.swept or report.skipped:
+            log.info("swept %d stale sandbox leftovers (%d skipped)", report.swept, len(report.skipped))
 
     def prewarm(self, languages) -> None:
         """Start compile jails ahead of need for those of these languages that have them."""

@@ -133,13 +133,3 @@ def prepare_runs_dir(runs_dir: Path) -> None:
     check_ancestors(runs_dir)
     os.chown(runs_dir, 0, 0)
     os.chmod(runs_dir, 0o711)
-
-
-def sweep(runs_dir: Path, is_stale) -> int:
-    removed = 0
-    if runs_dir.is_dir():
-        for entry in runs_dir.iterdir():
-            if is_stale(entry.name):
-                remove(entry)
-                removed += 1
-    return removed
