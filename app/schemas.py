@@ -1,6 +1,7 @@
 """Request and response schemas (marshmallow), also the OpenAPI document."""
 from __future__ import annotations
 
+import math
 from datetime import timezone
 from pathlib import PurePosixPath
 
@@ -38,6 +39,29 @@ def check_text(text: str) -> str:
     except UnicodeEncodeError:
         raise ValidationError("must be valid Unicode (no lone surrogates)") from None
     return text
+
+
+def check_args(args) -> list[str]:
+    """The program's arguments, checked alike on every API (each reaches exec as one argv
+    element, so exec must be able to take them): at most MAX_ARGS strings of at most
+    MAX_ARG_LENGTH characters, storable text. Raises ValidationError."""
+    if not isinstance(args, list) or not all(isinstance(arg, str) for arg in args):
+        raise ValidationError("must be a list of strings")
+    if len(args) > MAX_ARGS:
+        raise ValidationError(f"at most {MAX_ARGS} arguments")
+    for arg in args:
+        if len(arg) > MAX_ARG_LENGTH:
+            raise ValidationError(f"each argument has at most {MAX_ARG_LENGTH} characters")
+        check_text(arg)
+    return args
+
+
+def is_number(value) -> bool:
+    """A JSON number that can be compared and converted: not a bool, not NaN or infinite
+    (integers of any size are fine: comparing them never converts them to float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
 
 
 def check_file_name(name: str) -> None:
@@ -80,8 +104,7 @@ class RunRequestSchema(Schema):
     filename = Text(load_default=None, validate=validate.Length(min=1, max=255),
                     metadata={"description": "with project_id and no code: the project file to run"})
     stdin = Text(load_default="")
-    args = fields.List(Text(validate=validate.Length(max=MAX_ARG_LENGTH)), load_default=list,
-                       validate=validate.Length(max=MAX_ARGS))
+    args = fields.List(Text(), load_default=list, validate=check_args)
     files = fields.List(fields.Nested(FileSchema), load_default=list, validate=validate.Length(max=MAX_FILES))
     limits = fields.Nested(LimitsSchema, load_default=dict)
     wait = fields.Boolean(load_default=True)

@@ -6,13 +6,12 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from tasks.grading import COMPARE_MODES, VERDICTS
 
 from .schemas import (
-    MAX_ARG_LENGTH,
-    MAX_ARGS,
     MAX_FILES,
     FileSchema,
     LimitsSchema,
     Text,
     UtcDateTime,
+    check_args,
 )
 
 MAX_TESTS = 200
@@ -33,8 +32,7 @@ class BatchTestSchema(Schema):
     stdin = Text(load_default="")
     expected_output = Text(required=True)
     points = fields.Float(load_default=1.0, validate=validate.Range(min=0, max=1e6))
-    args = fields.List(Text(validate=validate.Length(max=MAX_ARG_LENGTH)), load_default=list,
-                       validate=validate.Length(max=MAX_ARGS))
+    args = fields.List(Text(), load_default=list, validate=check_args)
     limits = fields.Nested(LimitsSchema, load_default=dict, metadata={"description": "overrides the batch's"})
 
 

@@ -1,6 +1,7 @@
 """Runs a program under nsjail in a fresh work dir and per-run cgroup; returns the verdict."""
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import subprocess
@@ -94,6 +95,21 @@ def _owner_alive(name: str) -> bool:
 
 def _unplaceable(exc: OSError) -> RunResult:
     return RunResult(status="internal_error", message=f"could not place the input files: {exc.strerror}: {exc.filename}")
+
+
+def _unpassable(command: list[str]) -> str | None:
+    """Why exec cannot take this command line (its user part: the request's arguments), or None."""
+    try:
+        if any(b"\x00" in os.fsencode(part) for part in command):
+            return "embedded null byte"
+    except UnicodeEncodeError:
+        return "not valid Unicode text"
+    return None
+
+
+def _unstartable(reason: str) -> RunResult:
+    """The request's own arguments kept the program from starting: its result, not a retry."""
+    return RunResult(status="internal_error", message=f"the program could not be started with its arguments: {reason}")
 
 
 class Runner:
@@ -234,6 +250,8 @@ class Runner:
 
     def _stage(self, name: str, work_path: Path, command: list[str], stdin: bytes,
                limits: StageLimits, lang: Language) -> RunResult:
+        if (reason := _unpassable(command)) is not None:
+            return _unstartable(reason)
         cgroup = cgroups.RunCgroup(self.cgroups, name)
         memory_bytes = limits.memory_mb * 1024 * 1024
         try:
@@ -250,6 +268,10 @@ class Runner:
             usage = cgroup.usage()
         except subprocess.SubprocessError as exc:  # nsjail could not be started
             raise SandboxInfraError(f"could not start the sandbox: {exc}") from exc
+        except OSError as exc:
+            if exc.errno != errno.E2BIG:
+                raise
+            return _unstartable(exc.strerror)  # the arguments exceed what exec takes
         finally:
             cgroup.destroy()
         # the best of the cgroup, the per-thread cpuacct group and rusage (whichever this host gives)

@@ -9,16 +9,22 @@ import sqlalchemy as sa
 from flask import Blueprint, jsonify, request
 
 from ..auth import current_user
+from ..errors import Problem
 from ..extensions import db
+from ..jsonbody import request_json
 from ..models import Execution, Judge0Submission, is_row_id
 from ..ratelimit import caller_rate, limiter
 from ..services import runs
 from . import foreign_errors
 from .judge0_submit import FieldErrors, parse
-from .judge0_view import execution_id, parse_fields, render
+from .judge0_view import execution_id, parse_fields, render, token
 
 bp = Blueprint("judge0", __name__)
 MAX_BATCH = 20
+MAX_PAGE, MAX_PER_PAGE = 1_000_000, 100
+# a batch item refused by the run checks, under the Judge0 field it is about ("base": the item)
+ITEM_FIELDS = {"code_too_large": "source_code", "stdin_too_large": "stdin", "files_too_large": "additional_files",
+               "invalid_file_name": "additional_files"}
 limited = limiter.shared_limit(caller_rate, scope="api")  # the caller's one budget across the API
 
 
@@ -52,6 +58,24 @@ def _fields() -> tuple[str, ...]:
         raise Judge0Error(400, {"error": str(exc)}) from None
 
 
+def _body():
+    try:
+        return request_json()
+    except ValueError as exc:
+        raise Judge0Error(400, {"error": f"request body is not valid JSON: {exc.msg}"}) from None
+
+
+def _bounded(name: str, default: int, high: int) -> int:
+    raw = request.args.get(name)
+    try:
+        value = default if raw is None else int(raw)
+    except ValueError:  # not an integer, or more digits than Python converts
+        value = None
+    if value is None or not 1 <= value <= high:
+        raise Judge0Error(400, {"error": f"invalid {name}: {raw[:40]}; give an integer from 1 to {high}"})
+    return value
+
+
 def _owned(token_text: str) -> Judge0Submission:
     key = execution_id(token_text)
     found = db.session.execute(sa.select(Judge0Submission).join(Execution).where(
@@ -79,7 +103,7 @@ def _create(body, encoded: bool) -> Judge0Submission:
 @limited
 def create_submission():
     encoded, fields = _flag("base64_encoded"), _fields()
-    sub = _create(request.get_json(silent=True), encoded)
+    sub = _create(_body(), encoded)
     if not _flag("wait"):
         return jsonify(token=render(sub, ("token",), False)["token"]), 201
     runs.wait_for(sub.execution, runs.wait_seconds(sub.execution))
@@ -96,11 +120,7 @@ def get_submission(token):
 @bp.route("/submissions")
 @limited
 def list_submissions():
-    try:
-        page, per_page = int(request.args.get("page", 1)), int(request.args.get("per_page", 20))
-    except ValueError:
-        raise Judge0Error(400, {"error": "page and per_page must be integers"}) from None
-    page, per_page = max(1, page), min(max(1, per_page), 100)
+    page, per_page = _bounded("page", 1, MAX_PAGE), _bounded("per_page", 20, MAX_PER_PAGE)
     query = sa.select(Judge0Submission).join(Execution).where(Execution.user_id == current_user().id)
     total = db.session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
     rows = db.session.execute(query.order_by(Execution.created_at.desc(), Execution.id.desc())
@@ -128,21 +148,43 @@ def delete_submission(token):
     return jsonify(answer)
 
 
+def _prepare(user, item, encoded: bool) -> tuple[dict, dict]:
+    """(the run's Execution values, the Judge0 row's fields) of one batch item; raises
+    FieldErrors with Judge0's error hash for an item that is refused."""
+    run, row = parse(item, user, encoded)
+    try:
+        return runs.prepare(user, run), row
+    except Problem as exc:
+        raise FieldErrors({ITEM_FIELDS.get(exc.code, "base"): [exc.detail]}) from None
+
+
 @bp.route("/submissions/batch", methods=["POST"])
 @limited
 def create_batch():
-    body = request.get_json(silent=True)
+    """As Judge0: an answer per item, a token or the item's errors (422 when no item is valid).
+    The valid items are recorded together after one quota reservation for all of them, so a
+    refusal (429) leaves nothing created."""
+    body = _body()
     items = body.get("submissions") if isinstance(body, dict) else None
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
         raise Judge0Error(422, {"error": f"number of submissions must be between 1 and {MAX_BATCH}"})
-    encoded, answers = _flag("base64_encoded"), []
+    user, encoded, answers, valid = current_user(), _flag("base64_encoded"), [], []
     for item in items:
         try:
-            answers.append({"token": render(_create(item, encoded), ("token",), False)["token"]})
+            valid.append((len(answers), *_prepare(user, item, encoded)))
+            answers.append(None)
         except FieldErrors as exc:
             answers.append(exc.errors)
-    if not any("token" in a for a in answers):
+    if not valid:
         return jsonify(answers), 422
+    executions = runs.record(user, [values for _, values, _ in valid], lambda i, execution: db.session.add(
+        Judge0Submission(execution=execution, **valid[i][2])))
+    for (position, _, _), execution in zip(valid, executions):
+        try:
+            runs.enqueue(execution)
+        except Problem:  # the broker is down: the submission is recorded as failed, its token shows it
+            pass
+        answers[position] = {"token": token(execution.id)}
     return jsonify(answers), 201
 
 

@@ -17,6 +17,7 @@ from ..models import Execution, Judge0Submission, utcnow
 from ..services.quotas import day_start
 from ..services.tiers import tier_of
 from ..services.workers import live_languages, live_workers
+from . import foreign_errors
 from .judge0 import MAX_BATCH
 from .judge0_ids import LANGUAGES, STATUSES
 from .judge0_submit import NUMBERS
@@ -24,6 +25,7 @@ from .judge0_view import stamp
 
 info_bp = Blueprint("judge0_info", __name__)
 VERSION = "1.13.1"  # the Judge0 CE API this one answers like (its SDK picks language ids by it)
+foreign_errors(info_bp, "error")
 
 
 def _name(judge0_id: int, live: dict) -> str:
@@ -91,6 +93,8 @@ def config_info():
 
 @info_bp.route("/system_info")
 def system_info():
+    """The API host's architecture, CPUs, memory and kernel: for callers with a key only."""
+    current_user()
     with open("/proc/meminfo") as fh:
         memory = dict(line.split(":", 1) for line in fh if ":" in line)
     return jsonify({"Architecture": os.uname().machine, "CPU(s)": str(os.cpu_count()),

@@ -14,7 +14,7 @@ from marshmallow import ValidationError
 
 from tasks.callbacks import CallbackRefused, check_url
 
-from ..schemas import MAX_FILES, check_file_name, check_text
+from ..schemas import MAX_FILES, check_args, check_file_name, check_text, is_number
 from ..services.tiers import tier_of
 from .judge0_ids import LANGUAGES
 
@@ -57,7 +57,7 @@ def _number(body: dict, field: str, errors: dict):
     value = body.get(field)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not is_number(value):
         errors[field] = ["is not a number"]
     elif not low <= value <= high:
         errors[field] = [f"must be greater than or equal to {low} and less than or equal to {high}"]
@@ -111,6 +111,9 @@ def _options(body: dict, errors: dict) -> tuple[list[str], str | None]:
             if not isinstance(raw, str) or len(raw) > 512:
                 raise ValueError("must be a string of at most 512 characters")
             args = shlex.split(raw)  # Judge0 hands it to a shell; we split it the same way, run no shell
+            check_args(args)  # the limits of /codestudio/run: exec must be able to take them
+        except ValidationError as exc:
+            errors["command_line_arguments"] = exc.messages
         except ValueError as exc:
             errors["command_line_arguments"] = [str(exc)]
     callback = body.get("callback_url")

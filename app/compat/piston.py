@@ -11,6 +11,7 @@ from sandbox import registry
 from sandbox.verdict import signal_name
 
 from ..auth import current_user
+from ..jsonbody import request_json
 from ..models import Execution
 from ..ratelimit import caller_rate, limiter
 from ..services import runs
@@ -46,7 +47,10 @@ def runtimes():
 def execute():
     if not request.is_json:
         raise PistonError("requests must be of type application/json", 415)
-    body = request.get_json(silent=True)
+    try:
+        body = request_json()
+    except ValueError:  # also nesting too deep
+        body = None
     if body is None:
         raise PistonError("request body is not valid JSON")
     user = current_user()

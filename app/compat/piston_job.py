@@ -14,7 +14,7 @@ from marshmallow import ValidationError
 from sandbox import UnknownLanguage, registry
 from sandbox.registry import Language
 
-from ..schemas import check_file_name, check_text
+from ..schemas import check_args, check_file_name, check_text, is_number
 from ..services.tiers import tier_of
 from ..services.workers import live_languages
 
@@ -98,7 +98,7 @@ def _limit(body: dict, field: str, maximum: float) -> float | None:
     value = body.get(field)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not is_number(value):
         raise PistonError(f"If specified, {field} must be a number")
     if value <= 0:
         raise PistonError(f"{field} must be a positive number")
@@ -136,7 +136,11 @@ def parse(body, user) -> tuple[dict, Language, str]:
         raise PistonError("If specified, stdin must be a string")
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
         raise PistonError("If specified, args must be an array of strings")
-    stdin, args = _text(stdin, "stdin"), [_text(a, "args") for a in args]
+    try:
+        check_args(args)  # the limits of /codestudio/run: exec must be able to take them
+    except ValidationError as exc:
+        raise PistonError(f"args {exc.messages[0]}") from None
+    stdin = _text(stdin, "stdin")
     if stdin and not stdin.endswith("\n"):
         stdin += "\n"  # Piston appends the newline; line-reading programs rely on it
     if len(code.encode()) > current_app.config["MAX_CODE_BYTES"]:

@@ -43,16 +43,21 @@ def lock_user(user: User) -> None:
     db.session.execute(sa.update(User).where(User.id == user.id).values(tier=User.tier))
 
 
-def reserve_execution(user: User) -> None:
+def reserve_execution(user: User, count: int = 1) -> None:
+    """Reserve `count` executions at once: they all fit the daily and concurrency quotas, or
+    none is taken (a refusal rolls the transaction back)."""
     lock_user(user)
     tier = tier_of(user)
     today, active = counts(user)
-    if today >= tier["executions_per_day"]:
-        raise _refuse_daily(user, today, 1, "the daily execution quota is used up")
-    if active >= tier["concurrent_executions"]:
+    if today + count > tier["executions_per_day"]:
+        left = max(0, tier["executions_per_day"] - today)
+        raise _refuse_daily(user, today, count, "the daily execution quota is used up" if count == 1 or not left
+                            else f"{count} executions requested and {left} are left today")
+    if active + count > tier["concurrent_executions"]:
         db.session.rollback()
-        raise refuse(429, "concurrency_limit", user, "concurrent_executions", active + 1,
-                     f"{active} executions are still queued or running", headers={"Retry-After": "1"})
+        more = f"; {count} more requested" if count > 1 else ""
+        raise refuse(429, "concurrency_limit", user, "concurrent_executions", active + count,
+                     f"{active} executions are still queued or running{more}", headers={"Retry-After": "1"})
 
 
 def reserve_batch(user: User, runs: int) -> None:

@@ -77,8 +77,8 @@ def _from_project(project, data: dict, lang) -> str | None:
     return entry
 
 
-def submit(user: User, data: dict, attach=None) -> Execution:
-    """Record and enqueue a run; `attach(execution)` adds related rows in the same transaction."""
+def prepare(user: User, data: dict) -> dict:
+    """Every check of a run request short of the quotas: the values of its Execution row."""
     project = projects.get_owned(user, data["project_id"]) if data.get("project_id") else None
     language = data.get("language") or (project.language if project else None)
     if language is None:  # the schema requires one unless a project is named
@@ -88,19 +88,31 @@ def submit(user: User, data: dict, attach=None) -> Execution:
     check_sizes(data)
     check_entry_clash(data["files"], entry or lang.main)
     timeout, memory = effective_limits(user, data["limits"])
-    if data["wait"] and not is_live(lang.id):
-        raise Problem(503, "no_worker", f"no worker is serving {lang.id} right now; retry later or submit with "
-                      "wait=false to queue it", language=lang.id)
-    reserve_execution(user)  # atomic per user until the commit below
-    execution = Execution(
-        user_id=user.id, language=lang.id, code=data["code"], stdin=data["stdin"].encode(),
-        args=list(data["args"]), files=list(data["files"]), timeout=timeout, memory_mb=memory,
-        project_id=data.get("project_id"), entry_name=entry, runs=data.get("runs", 1),
-    )
-    db.session.add(execution)
-    if attach is not None:
-        attach(execution)
+    return {"user_id": user.id, "language": lang.id, "code": data["code"], "stdin": data["stdin"].encode(),
+            "args": list(data["args"]), "files": list(data["files"]), "timeout": timeout, "memory_mb": memory,
+            "project_id": data.get("project_id"), "entry_name": entry, "runs": data.get("runs", 1)}
+
+
+def record(user: User, prepared: list[dict], attach=None) -> list[Execution]:
+    """Reserve quota for all the prepared runs and record them in one transaction: all or none.
+    `attach(index, execution)` adds related rows in the same transaction. Not yet enqueued."""
+    reserve_execution(user, len(prepared))  # atomic per user until the commit below
+    rows = [Execution(**values) for values in prepared]
+    for index, execution in enumerate(rows):
+        db.session.add(execution)
+        if attach is not None:
+            attach(index, execution)
     db.session.commit()  # committed before enqueue: the worker must find the row
+    return rows
+
+
+def submit(user: User, data: dict, attach=None) -> Execution:
+    """Record and enqueue a run; `attach(execution)` adds related rows in the same transaction."""
+    values = prepare(user, data)
+    if data["wait"] and not is_live(values["language"]):
+        raise Problem(503, "no_worker", f"no worker is serving {values['language']} right now; retry later or "
+                      "submit with wait=false to queue it", language=values["language"])
+    [execution] = record(user, [values], None if attach is None else lambda _, row: attach(row))
     enqueue(execution)
     return execution
 
