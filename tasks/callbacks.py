@@ -1,22 +1,20 @@
 """HTTP callbacks (Judge0's `callback_url`): a PUT when an execution finishes.
 
-The worker makes the request, never user code. Addresses are checked after DNS resolution and
-the connection goes to the checked address (no second lookup a rebinding DNS server could
-answer differently): loopback, private, link-local, multicast and reserved addresses are refused
-unless listed in CODESTUDIO_CALLBACK_ALLOWED_NETWORKS. Like Judge0: up to 3 tries, 5 s each,
-retried only when no HTTP answer came back."""
+The worker makes the request, never user code. The host is checked when the submission is
+accepted and again here, after DNS resolution, and the connection goes to the checked address
+(no second lookup a rebinding DNS server could answer differently): only globally routable
+addresses, unless listed in CODESTUDIO_CALLBACK_ALLOWED_NETWORKS (tasks/callback_addresses.py).
+Like Judge0: up to 3 tries, 5 s each, retried only when no HTTP answer came back."""
 from __future__ import annotations
 
-import ipaddress
 import logging
-import os
-import socket
 from typing import Callable, NamedTuple
 from urllib.parse import urlsplit
 
 import urllib3
 from celery import shared_task
 
+from .callback_addresses import CallbackRefused, resolve_allowed
 from .routing import CALLBACK_TASK
 from .store import Provided
 
@@ -24,10 +22,6 @@ log = logging.getLogger(__name__)
 
 MAX_TRIES = 3
 TIMEOUT_SECONDS = 5.0
-
-
-class CallbackRefused(ValueError):
-    """The URL is not one we may call."""
 
 
 class Callback(NamedTuple):
@@ -38,16 +32,6 @@ class Callback(NamedTuple):
 
 # the service layer provides: execution id -> the callback to send, or None
 callback_source: Provided[Callable[[str], Callback | None]] = Provided("callback source")
-
-
-def allowed_networks() -> list:
-    raw = os.environ.get("CODESTUDIO_CALLBACK_ALLOWED_NETWORKS", "")
-    return [ipaddress.ip_network(n.strip(), strict=False) for n in raw.split(",") if n.strip()]
-
-
-def _public(ip) -> bool:
-    return not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
-                or ip.is_unspecified or (ip.version == 6 and ip.ipv4_mapped is not None and not _public(ip.ipv4_mapped)))
 
 
 def check_url(url: str) -> tuple[str, str, int]:
@@ -62,18 +46,10 @@ def check_url(url: str) -> tuple[str, str, int]:
     return parts.scheme, parts.hostname, port
 
 
-def resolve_allowed(host: str, port: int) -> str:
-    """The first address of `host` we may connect to; every address must be allowed."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise CallbackRefused(f"cannot resolve {host}: {exc}") from None
-    networks = allowed_networks()
-    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    for ip in addresses:
-        if not _public(ip) and not any(ip in net for net in networks):
-            raise CallbackRefused(f"{host} resolves to {ip}, a non-public address")
-    return str(addresses[0])
+def check_destination(url: str) -> None:
+    """The URL's form and where its host leads now (at submit; checked again when sending)."""
+    _, host, port = check_url(url)
+    resolve_allowed(host, port)
 
 
 def put(callback: Callback) -> int:

@@ -6,16 +6,23 @@ import logging
 import redis
 from celery import shared_task
 
-from sandbox import Runner, RunResult, RunSpec, registry
+from sandbox import CompiledProgram, Language, Runner, RunResult, RunSpec, registry
 
 from . import keys
 from .retry import INFRA_ERRORS, INFRA_RETRIES, delivery_of, retry_infra
 from .routing import CALLBACK_TASK, EXECUTE_TASK
-from .store import ClaimedRun, execution_store
+from .store import ClaimedRun, Outcome, execution_store
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+
+# an execution's runs happen one after another in one task: these bound the whole task, and the
+# API refuses runs that could not fit (longest_seconds above RUNS_BUDGET_SECONDS)
+EXECUTE_TIME_LIMIT = 300
+EXECUTE_SOFT_TIME_LIMIT = EXECUTE_TIME_LIMIT - 30
+RUNS_BUDGET_SECONDS = EXECUTE_SOFT_TIME_LIMIT - 30
+RUN_OVERHEAD_SECONDS = 1.0  # a sandbox set up and torn down, per run
 
 _runner: Runner | None = None
 _redis: dict[str, redis.Redis] = {}
@@ -61,18 +68,41 @@ def spec_for(claim: ClaimedRun) -> RunSpec:
     )
 
 
-def run_repeatedly(spec: RunSpec, runs: int) -> RunResult:
-    """The last run's outputs with time and memory averaged over the runs (Judge0's
-    number_of_runs); the first run that does not succeed ends it."""
-    results = [runner().run(spec)]
+def longest_seconds(lang: Language, timeout: float, runs: int) -> float:
+    """The longest an execution can hold a worker: one compile, then every run to its time limit."""
+    compiling = lang.compile_limits.timeout if lang.compile else 0.0
+    return compiling + runs * (timeout + RUN_OVERHEAD_SECONDS)
+
+
+def most_runs(lang: Language, timeout: float) -> int:
+    """How many runs of this language and time limit fit in one task."""
+    return max(0, int((RUNS_BUDGET_SECONDS - longest_seconds(lang, timeout, 0)) // (timeout + RUN_OVERHEAD_SECONDS)))
+
+
+def _averaged(program: CompiledProgram, results: list[RunResult]) -> Outcome:
+    """Judge0's number_of_runs: the last run's outputs with time and memory averaged over the
+    runs; the usage is their sum, plus the one compile."""
+    last, count = results[-1], len(results)
+    cpu_total, wall_total = sum(r.cpu_time for r in results), sum(r.wall_time for r in results)
+    last.cpu_time, last.wall_time = round(cpu_total / count, 4), round(wall_total / count, 4)
+    last.memory_kb = sum(r.memory_kb for r in results) // count
+    last.compile_output, last.compile_cpu_time = program.compile_output, program.compile_cpu_time
+    return Outcome(last, count, round(program.compile_cpu_time + cpu_total, 4),
+                   round(program.compile_wall_time + wall_total, 4))
+
+
+def run_repeatedly(spec: RunSpec, runs: int) -> Outcome:
+    """Compile once, then run up to `runs` times, each in a fresh sandbox; the first run that
+    does not succeed ends it."""
+    if runs <= 1:
+        return Outcome.single(runner().run(spec))
+    program = runner().compile(spec)
+    if isinstance(program, RunResult):  # compiling failed: nothing ran
+        return Outcome(program, 0, program.cpu_time, program.wall_time)
+    results = [runner().run_compiled(program, spec)]
     while len(results) < runs and results[-1].status == "success":
-        results.append(runner().run(spec))
-    last = results[-1]
-    if len(results) > 1:
-        last.cpu_time = round(sum(r.cpu_time for r in results) / len(results), 4)
-        last.wall_time = round(sum(r.wall_time for r in results) / len(results), 4)
-        last.memory_kb = sum(r.memory_kb for r in results) // len(results)
-    return last
+        results.append(runner().run_compiled(program, spec))
+    return _averaged(program, results)
 
 
 def send_callback_later(app, execution_id: str) -> None:
@@ -83,11 +113,13 @@ def send_callback_later(app, execution_id: str) -> None:
         log.warning("execution %s: callback not queued: %s", execution_id, exc)
 
 
-def attempts_exhausted() -> RunResult:
-    return RunResult(status="internal_error", message=f"gave up after {MAX_ATTEMPTS} attempts (worker lost)")
+def attempts_exhausted() -> Outcome:
+    return Outcome.single(RunResult(status="internal_error",
+                                    message=f"gave up after {MAX_ATTEMPTS} attempts (worker lost)"))
 
 
-@shared_task(bind=True, name=EXECUTE_TASK, max_retries=INFRA_RETRIES, acks_late=True, reject_on_worker_lost=True)
+@shared_task(bind=True, name=EXECUTE_TASK, max_retries=INFRA_RETRIES, acks_late=True, reject_on_worker_lost=True,
+             time_limit=EXECUTE_TIME_LIMIT, soft_time_limit=EXECUTE_SOFT_TIME_LIMIT)
 def execute_run(self, execution_id: str, language: str | None = None, resume_attempt: int | None = None) -> None:
     store = execution_store.get()
     claim = None
@@ -96,11 +128,11 @@ def execute_run(self, execution_id: str, language: str | None = None, resume_att
         if claim is None:
             return  # final already, or another attempt holds it: a duplicate delivery
         if claim.attempt > MAX_ATTEMPTS:
-            result = attempts_exhausted()
+            outcome = attempts_exhausted()
         else:
-            result = run_repeatedly(spec_for(claim), claim.runs)
-        if store.finish(claim, result):
-            notify_done(self.app.conf.codestudio_redis_url, execution_id, result.status)
+            outcome = run_repeatedly(spec_for(claim), claim.runs)
+        if store.finish(claim, outcome):
+            notify_done(self.app.conf.codestudio_redis_url, execution_id, outcome.result.status)
             if claim.callback:
                 send_callback_later(self.app, execution_id)
     except INFRA_ERRORS as exc:

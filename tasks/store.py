@@ -27,8 +27,23 @@ class ClaimedRun:
     memory_mb: int
     entry_name: str | None = None
     project_id: str | None = None
-    runs: int = 1  # run this many times; time and memory are averaged, CPU billed in total
+    runs: int = 1  # run this many times (compiled once); time and memory are averaged
     callback: bool = False  # someone wants a PUT when it finishes (tasks.callbacks)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an execution ended: what it shows, and what it used in total (its usage record)."""
+    result: RunResult  # the last run's outputs; with several runs, time and memory are their means
+    runs: int  # runs that happened: fewer than asked when one fails, none when compiling fails
+    cpu_seconds: float  # compiling once plus every run that happened
+    wall_seconds: float
+
+    @classmethod
+    def single(cls, result: RunResult) -> Outcome:
+        """One compile and run in one work dir (the compile's CPU is in the result)."""
+        ran = result.status != "compile_error"
+        return cls(result, int(ran), round(result.cpu_time + result.compile_cpu_time, 4), result.wall_time)
 
 
 @dataclass(frozen=True)
@@ -49,7 +64,7 @@ class ExecutionStore(Protocol):
         """Mark the execution running and count the attempt; None if it is final, or held by
         another attempt this delivery may not take over."""
 
-    def finish(self, claim: ClaimedRun, result: RunResult) -> bool:
+    def finish(self, claim: ClaimedRun, outcome: Outcome) -> bool:
         """Record the result and its usage exactly once; False if another attempt did."""
 
     def fail(self, execution_id: str, message: str) -> None:

@@ -12,7 +12,9 @@ import zipfile
 from flask import current_app
 from marshmallow import ValidationError
 
-from tasks.callbacks import CallbackRefused, check_url
+from sandbox import registry
+from tasks.callbacks import CallbackRefused, check_destination
+from tasks.execution import most_runs
 
 from ..schemas import MAX_FILES, check_args, check_file_name, check_text, is_number
 from ..services.tiers import tier_of
@@ -121,7 +123,7 @@ def _options(body: dict, errors: dict) -> tuple[list[str], str | None]:
         errors["callback_url"] = ["must be a URL of at most 2048 characters"]
     elif callback is not None:
         try:
-            check_url(callback)
+            check_destination(callback)  # where the host leads now; the worker checks again when sending
         except CallbackRefused as exc:
             errors["callback_url"] = [str(exc)]
     return args, callback
@@ -136,6 +138,19 @@ def _limits(user, numbers: dict, errors: dict) -> dict:
     if memory_mb > tier["max_memory_mb"]:
         errors["memory_limit"] = [f"the {user.tier} tier allows at most {tier['max_memory_mb'] * 1024} KB"]
     return {"timeout": float(timeout), "memory_mb": memory_mb}
+
+
+def _runs(user, language: str, numbers: dict, timeout: float, errors: dict) -> int:
+    """number_of_runs: each run counts against the daily quota, and all of them (compiled once,
+    run one after another) must fit in the one task that runs them."""
+    runs, per_day = int(numbers["number_of_runs"]), tier_of(user)["executions_per_day"]
+    fitting = most_runs(registry().get(language), timeout)
+    if runs > per_day:
+        errors["number_of_runs"] = [f"the {user.tier} tier allows at most {per_day} executions a day"]
+    elif runs > fitting:
+        errors["number_of_runs"] = [(f"at most {fitting} runs with a time limit of {timeout:g} s fit in one "
+                                     "submission; lower number_of_runs or the time limits")]
+    return runs
 
 
 def parse(body, user, encoded: bool) -> tuple[dict, dict]:
@@ -156,11 +171,12 @@ def parse(body, user, encoded: bool) -> tuple[dict, dict]:
     files = _files(body, errors)
     args, callback = _options(body, errors)
     limits = _limits(user, numbers, errors) if not errors else {}
+    runs = _runs(user, LANGUAGES[language_id][0], numbers, limits["timeout"], errors) if not errors else 1
     if errors:
         raise FieldErrors(errors)
     run = {"language": LANGUAGES[language_id][0], "code": texts["source_code"], "stdin": texts["stdin"] or "",
            "args": args, "files": files, "limits": limits, "wait": False, "project_id": None,
-           "runs": int(numbers["number_of_runs"])}
+           "runs": runs}
     settings = {**numbers, **flags, "command_line_arguments": body.get("command_line_arguments"),
                 "compiler_options": None, "additional_files": body.get("additional_files")}
     row = {"language_id": language_id, "expected_output": texts["expected_output"], "settings": settings,

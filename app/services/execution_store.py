@@ -9,8 +9,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from sandbox import RunResult
-from tasks.store import ClaimedRun, Delivery
+from tasks.store import ClaimedRun, Delivery, Outcome
 
 from ..extensions import db
 from ..models import ACTIVE_STATUSES, Execution, Judge0Submission, Project, UsageRecord, User, utcnow
@@ -18,11 +17,12 @@ from ..models import ACTIVE_STATUSES, Execution, Judge0Submission, Project, Usag
 log = logging.getLogger(__name__)
 
 
-def cost_of(tier: str, cpu_seconds: float, status: str) -> Decimal:
+def cost_of(tier: str, cpu_seconds: float, status: str, runs: int = 1) -> Decimal:
+    """Each run that happened is an execution (a compile that failed counts as one)."""
     if status == "internal_error":
         return Decimal(0)
     prices = current_app.config["TIERS"].get(tier) or current_app.config["TIERS"]["free"]
-    cost = prices["per_execution"] + prices["per_cpu_second"] * Decimal(str(round(cpu_seconds, 6)))
+    cost = prices["per_execution"] * max(1, runs) + prices["per_cpu_second"] * Decimal(str(round(cpu_seconds, 6)))
     return cost.quantize(Decimal("0.000001"))
 
 
@@ -74,7 +74,8 @@ class SqlExecutionStore:
             db.session.rollback()
             raise
 
-    def finish(self, claim: ClaimedRun, result: RunResult) -> bool:
+    def finish(self, claim: ClaimedRun, outcome: Outcome) -> bool:
+        result = outcome.result
         values = dict(
             status=result.status, stdout=result.stdout, stderr=result.stderr,
             compile_output=result.compile_output, returncode=result.returncode, signal=result.signal,
@@ -87,11 +88,11 @@ class SqlExecutionStore:
             Execution.id == claim.execution_id, Execution.status == "running",
             Execution.attempts == claim.attempt,
         ).values(**values)
-        # compiling is billed like running; repeated runs are billed in total (cpu_time is their mean)
-        cpu = round(result.cpu_time * claim.runs + result.compile_cpu_time, 4)
+        # billed: the one compile and every run that happened (the row's cpu_time is their mean)
         usage = dict(execution_id=claim.execution_id, user_id=claim.user_id, language=claim.language,
-                     tier=claim.tier, status=result.status, cpu_seconds=cpu,
-                     wall_seconds=result.wall_time, cost=cost_of(claim.tier, cpu, result.status))
+                     tier=claim.tier, status=result.status, cpu_seconds=outcome.cpu_seconds,
+                     wall_seconds=outcome.wall_seconds,
+                     cost=cost_of(claim.tier, outcome.cpu_seconds, result.status, outcome.runs))
         return self._finalize(fenced, usage, claim.project_id)
 
     def fail(self, execution_id: str, message: str) -> None:

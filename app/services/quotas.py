@@ -21,9 +21,10 @@ def day_start(now: datetime | None = None) -> datetime:
 
 
 def counts(user: User) -> tuple[int, int]:
-    """(executions today, including batch runs reserved today; executions queued or running)."""
+    """(executions today: every run asked for, with batch runs reserved today; executions queued
+    or running)."""
     today, active = db.session.execute(sa.select(
-        sa.func.count().filter(Execution.created_at >= day_start()),
+        sa.func.coalesce(sa.func.sum(Execution.runs).filter(Execution.created_at >= day_start()), 0),
         sa.func.count().filter(Execution.status.in_(ACTIVE_STATUSES)),
     ).where(Execution.user_id == user.id)).one()
     batch_runs = db.session.execute(sa.select(sa.func.coalesce(sa.func.sum(Batch.total - Batch.cancelled), 0)).where(
@@ -43,16 +44,18 @@ def lock_user(user: User) -> None:
     db.session.execute(sa.update(User).where(User.id == user.id).values(tier=User.tier))
 
 
-def reserve_execution(user: User, count: int = 1) -> None:
+def reserve_execution(user: User, count: int = 1, runs: int | None = None) -> None:
     """Reserve `count` executions at once: they all fit the daily and concurrency quotas, or
-    none is taken (a refusal rolls the transaction back)."""
+    none is taken (a refusal rolls the transaction back). Each run counts against the daily
+    quota: `runs` is how many they make in all (Judge0's number_of_runs), by default one each."""
     lock_user(user)
     tier = tier_of(user)
     today, active = counts(user)
-    if today + count > tier["executions_per_day"]:
+    runs = count if runs is None else runs
+    if today + runs > tier["executions_per_day"]:
         left = max(0, tier["executions_per_day"] - today)
-        raise _refuse_daily(user, today, count, "the daily execution quota is used up" if count == 1 or not left
-                            else f"{count} executions requested and {left} are left today")
+        raise _refuse_daily(user, today, runs, "the daily execution quota is used up" if runs == 1 or not left
+                            else f"{runs} executions requested and {left} are left today")
     if active + count > tier["concurrent_executions"]:
         db.session.rollback()
         more = f"; {count} more requested" if count > 1 else ""

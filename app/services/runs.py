@@ -96,7 +96,8 @@ def prepare(user: User, data: dict) -> dict:
 def record(user: User, prepared: list[dict], attach=None) -> list[Execution]:
     """Reserve quota for all the prepared runs and record them in one transaction: all or none.
     `attach(index, execution)` adds related rows in the same transaction. Not yet enqueued."""
-    reserve_execution(user, len(prepared))  # atomic per user until the commit below
+    # atomic per user until the commit below; each run of a repeated run counts against the daily quota
+    reserve_execution(user, len(prepared), runs=sum(values["runs"] for values in prepared))
     rows = [Execution(**values) for values in prepared]
     for index, execution in enumerate(rows):
         db.session.add(execution)
@@ -139,7 +140,7 @@ def wait_for(execution: Execution, seconds: float) -> Execution:
 
 
 def wait_seconds(execution: Execution) -> float:
-    return min(current_app.config["RUN_WAIT_CAP_SECONDS"], execution.timeout + 15)
+    return min(current_app.config["RUN_WAIT_CAP_SECONDS"], execution.timeout * (execution.runs or 1) + 15)
 
 
 def is_final(execution: Execution) -> bool:
