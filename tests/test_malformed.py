@@ -13,6 +13,8 @@ BODIES = {
     "deep array": ("[" * 100_000 + "]" * 100_000, 400, "malformed_json"),
     "deep value": ('{"language": "python", "code": "x", "files": ' + "[" * 50_000 + "]" * 50_000 + "}", 400,
                    "malformed_json"),
+    "integer Python does not parse": ('{"language": "python", "code": "1", "limits": {"memory_mb": ' + "9" * 5000
+                                      + "}}", 400, "malformed_json"),
     "invalid utf-8": (b'{"language": "python", "code": "\xff\xfe"}', 400, "malformed_json"),
     "truncated": ('{"language": "python", "code": "pri', 400, "malformed_json"),
     "not an object": ('["python", "print(1)"]', 422, "validation_error"),
@@ -63,3 +65,36 @@ def test_malformed_ids_and_queries_are_4xx_problems(client, user, path):
 def test_nul_in_a_header_key_is_401(client):
     response = client.get("/codestudio/stats", headers={"Authorization": "Bearer cs_\x00abc"})
     assert (response.status_code, response.get_json()["code"]) == (401, "invalid_api_key")
+
+
+HUGE_INT = "1" + "0" * 400
+COMPAT_CASES = {  # (path, body text, status, the error's keys)
+    "judge0 deep array": ("/judge0/submissions", "[" * 100_000 + "]" * 100_000, 400, {"error"}),
+    "judge0 batch deep array": ("/judge0/submissions/batch", "[" * 100_000 + "]" * 100_000, 400, {"error"}),
+    "judge0 deep value": ("/judge0/submissions", '{"language_id": 71, "source_code": ' + "[" * 50_000 + "]" * 50_000
+                          + "}", 400, {"error"}),
+    "judge0 huge memory_limit": ("/judge0/submissions", '{"language_id": 71, "source_code": "1", "memory_limit": '
+                                 + HUGE_INT + "}", 422, {"memory_limit"}),
+    "judge0 batch huge memory_limit": ("/judge0/submissions/batch", '{"submissions": [{"language_id": 71, '
+                                       '"source_code": "1", "memory_limit": ' + HUGE_INT + "}]}", 422, None),
+    "piston deep array": ("/api/v2/execute", "[" * 100_000 + "]" * 100_000, 400, {"message"}),
+    "piston huge run_timeout": ("/api/v2/execute", '{"language": "python", "version": "*", "files": [{"content": '
+                                '"1"}], "run_timeout": ' + HUGE_INT + "}", 400, {"message"}),
+    "piston huge negative run_memory_limit": ("/api/v2/execute", '{"language": "python", "version": "*", "files": '
+                                              '[{"content": "1"}], "run_memory_limit": -' + HUGE_INT + "}", 400,
+                                              {"message"}),
+}
+
+
+@pytest.mark.parametrize("case", list(COMPAT_CASES))
+def test_malformed_bodies_on_judge0_and_piston_are_their_own_errors(client, user, worker, case):
+    path, body, status, keys = COMPAT_CASES[case]
+    response = client.post(path, data=body, headers={"X-Auth-Token": user["key"], "Authorization": user["key"],
+                                                     "Content-Type": "application/json"})
+    assert response.status_code == status, (case, response.get_data(as_text=True)[:300])
+    assert response.mimetype == "application/json"
+    answer = response.get_json()
+    if keys is None:  # a Judge0 batch: the item's field errors
+        assert answer == [{"memory_limit": answer[0]["memory_limit"]}]
+    else:
+        assert set(answer) == keys, answer
