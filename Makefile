@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FLOWER_PORT ?= 5555
 
-.PHONY: run test toolchains deps bench bench-batch worker flower clean
+.PHONY: run test toolchains deps bench bench-batch bench-files worker flower clean
 comma := ,
 space := $(subst ,, )
 
@@ -31,6 +31,9 @@ bench: deps
 
 bench-batch: deps
 	$(BIN)/python -m bench.batch
+
+bench-files: deps
+	$(BIN)/python -m bench.files
 
 # a worker for some languages only: make worker LANGS=java,kotlin (default: all it can serve);
 # KIND=interactive (lang.* queues), batch (batch.* queues) or interactive,batch (default)

@@ -105,8 +105,10 @@ class Project(db.Model):
     last_run_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     last_run_status: Mapped[str | None] = mapped_column(sa.String(20))
     last_run_id: Mapped[str | None] = mapped_column(sa.String(32))
+    # never loaded whole (a project may hold 2000 files of 1 MiB): files are read by explicit queries
     files: Mapped[list["ProjectFile"]] = relationship(back_populates="project", cascade="all, delete-orphan",
-                                                      passive_deletes=True, order_by="ProjectFile.filename")
+                                                      passive_deletes=True, order_by="ProjectFile.filename",
+                                                      lazy="raise")
 
 
 class ProjectFile(db.Model):
@@ -115,11 +117,12 @@ class ProjectFile(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[str] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     filename: Mapped[str] = mapped_column(sa.String(255))
-    content: Mapped[str] = mapped_column(sa.Text)
-    size: Mapped[int] = mapped_column(sa.Integer)
+    # read only when asked for by name: metadata queries must not drag it along
+    content: Mapped[str] = mapped_column(sa.Text, deferred=True, deferred_raiseload=True)
+    size: Mapped[int] = mapped_column(sa.Integer)  # bytes of content (UTF-8): written with it, always
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
-    project: Mapped[Project] = relationship(back_populates="files")
+    project: Mapped[Project] = relationship(back_populates="files", lazy="raise")
 
 
 class UsageRecord(db.Model):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 from datetime import timezone
-from pathlib import PurePosixPath
 
 from marshmallow import (
     INCLUDE,
@@ -11,14 +10,14 @@ from marshmallow import (
     ValidationError,
     fields,
     validate,
-    validates,
     validates_schema,
 )
+
+from sandbox.filenames import FileNameError, check_layout, normal_name
 
 STATUSES = ("queued", "running", "success", "error", "compile_error", "timeout", "memory_limit",
             "output_limit", "internal_error")
 MAX_FILES = 32
-MAX_FILE_NAME = 255
 MAX_ARGS = 64
 MAX_ARG_LENGTH = 4096
 
@@ -64,14 +63,30 @@ def is_number(value) -> bool:
     return isinstance(value, int) or math.isfinite(value)
 
 
-def check_file_name(name: str) -> None:
-    path = PurePosixPath(name)
-    if not name or len(name) > MAX_FILE_NAME:
-        raise ValidationError(f"file name must be 1-{MAX_FILE_NAME} characters: {name!r}")
-    if path.is_absolute() or ".." in path.parts or name.endswith("/") or "//" in name:
-        raise ValidationError(f"file name must be a relative path without '..': {name!r}")
-    if any(ord(c) < 32 or c == "\x7f" or c == "\\" for c in name) or not path.parts:  # "." names no file
-        raise ValidationError(f"file name contains forbidden characters: {name!r}")
+def check_file_name(name: str) -> str:
+    """The name's normal form (see sandbox.filenames); raises ValidationError naming the file."""
+    try:
+        return normal_name(name)
+    except FileNameError as exc:
+        raise ValidationError(f"file name {exc}") from None
+
+
+def check_file_layout(names: list[str]) -> None:
+    """Names that fit one directory tree once normalised (none twice, no file used as a directory)."""
+    try:
+        check_layout(names)
+    except FileNameError as exc:
+        raise ValidationError(f"file name {exc}") from None
+
+
+class FileName(Text):
+    """A file name in its normal form: relative, NFC, no '.' or '..' segments, no control, format
+    or separator characters, bounded length."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return check_file_name(super()._deserialize(value, attr, data, **kwargs))
+
+
 
 
 class UtcDateTime(fields.DateTime):
@@ -84,12 +99,8 @@ class UtcDateTime(fields.DateTime):
 
 
 class FileSchema(Schema):
-    name = Text(required=True)
+    name = FileName(required=True)
     content = Text(required=True)
-
-    @validates("name")
-    def _name(self, value, **kwargs):
-        check_file_name(value)
 
 
 class LimitsSchema(Schema):
@@ -101,8 +112,7 @@ class RunRequestSchema(Schema):
     language = Text(load_default=None, validate=validate.Length(min=1, max=64),
                     metadata={"description": "id or alias; defaults to the project's language"})
     code = Text(load_default=None, metadata={"description": "the entry file; without it a project's entry file runs"})
-    filename = Text(load_default=None, validate=validate.Length(min=1, max=255),
-                    metadata={"description": "with project_id and no code: the project file to run"})
+    filename = FileName(load_default=None, metadata={"description": "with project_id and no code: the project file to run"})
     stdin = Text(load_default="")
     args = fields.List(Text(), load_default=list, validate=check_args)
     files = fields.List(fields.Nested(FileSchema), load_default=list, validate=validate.Length(max=MAX_FILES))
@@ -120,14 +130,10 @@ class RunRequestSchema(Schema):
 
     @validates_schema
     def _consistent_files(self, data, **kwargs):
-        names = [f["name"] for f in data.get("files", [])]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValidationError(f"duplicate file names: {dupes}", "files")
-        directories = {str(parent) for n in names for parent in PurePosixPath(n).parents}
-        clash = sorted(set(names) & directories)
-        if clash:
-            raise ValidationError(f"{clash[0]!r} is both a file and a directory", "files")
+        try:
+            check_file_layout([f["name"] for f in data.get("files", [])])
+        except ValidationError as exc:
+            raise ValidationError(exc.messages, "files") from None
 
 
 class ProblemSchema(Schema):

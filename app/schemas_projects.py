@@ -3,18 +3,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from .schemas import Text, UtcDateTime, check_file_name
+from .schemas import FileName, Text, UtcDateTime
 
 NAME = validate.Length(min=1, max=200)
-
-
-class FileName(Text):
-    """A project file name: relative, no '..', no control characters, bounded length."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        name = super()._deserialize(value, attr, data, **kwargs)
-        check_file_name(name)
-        return name
 
 
 class ProjectCreateSchema(Schema):

@@ -93,7 +93,9 @@ def _owner_alive(name: str) -> bool:
     return _start_ticks(int(pid)) == ticks
 
 
-def _unplaceable(exc: OSError) -> RunResult:
+def _unplaceable(exc: OSError | workdir.FileLayoutError) -> RunResult:
+    if isinstance(exc, workdir.FileLayoutError):  # the request's names: its result, not a worker fault
+        return RunResult(status="error", message=str(exc))
     return RunResult(status="internal_error", message=f"could not place the input files: {exc.strerror}: {exc.filename}")
 
 
@@ -143,7 +145,7 @@ class Runner:
         with self._workdir(spec, compiling=True) as (name, work, jail):
             try:
                 work.write_files(files)
-            except OSError as exc:  # the request's files cannot be laid out: not worth a retry
+            except (OSError, workdir.FileLayoutError) as exc:  # the request's files cannot be laid out: no retry
                 return _unplaceable(exc)
             return self._compile_and_run(name, work.path, spec, main, jail)
 
@@ -151,11 +153,15 @@ class Runner:
         """Compile once for many runs (batch grading): the artifacts, or the failed compile's result."""
         main, files = self._inputs(spec)
         if not spec.language.compile:
+            try:
+                workdir.check_layout(name for name, _ in files)
+            except workdir.FileLayoutError as exc:
+                return _unplaceable(exc)
             return CompiledProgram(spec.language, main, tuple(artifacts.ArtifactFile(n, c, False) for n, c in files))
         with self._workdir(spec, compiling=True) as (name, work, jail):
             try:
                 work.write_files(files)
-            except OSError as exc:
+            except (OSError, workdir.FileLayoutError) as exc:
                 return _unplaceable(exc)
             compiled = self._compile(name, work.path, spec, main, jail)
             if compiled.status != "success":

@@ -12,6 +12,7 @@ import os
 import stat
 from pathlib import Path, PurePosixPath
 
+from . import filenames
 from .settings import JAIL_GID, JAIL_UID
 
 MNT_DETACH = 2
@@ -23,6 +24,19 @@ _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True
 
 class WorkdirError(RuntimeError):
     pass
+
+
+class FileLayoutError(WorkdirError):
+    """The run's files cannot all be placed (one name twice, a file where another needs a
+    directory): the request's mistake, answered as such and never retried."""
+
+
+def check_layout(names) -> None:
+    """Checked before anything is written: the APIs refuse such names, stored ones may predate that."""
+    try:
+        filenames.check_layout(names)
+    except filenames.FileNameError as exc:
+        raise FileLayoutError(f"the input files cannot be placed: {exc}") from None
 
 
 def _mount_tmpfs(target: Path, size_mb: int) -> None:
@@ -90,6 +104,7 @@ class Workdir:
         return self
 
     def write_files(self, files: list[tuple[str, bytes]]) -> None:
+        check_layout(name for name, _ in files)
         root_fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         try:
             for name, content in files:

@@ -2,39 +2,13 @@
 import time
 
 import pytest
-
-
-def problem(response, status, code):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json" and response.get_json()["code"] == code
-    return response.get_json()
+import sqlalchemy as sa
+from project_api import ProjectApi, problem
 
 
 @pytest.fixture
 def api(client, user):
-    class Api:
-        headers = user["headers"]
-
-        def post(self, path, body, headers=None):
-            return client.post(f"/codestudio/{path}", json=body, headers=headers or self.headers)
-
-        def get(self, path, headers=None, **query):
-            return client.get(f"/codestudio/{path}", query_string=query, headers=headers or self.headers)
-
-        def delete(self, path, headers=None):
-            return client.delete(f"/codestudio/{path}", headers=headers or self.headers)
-
-        def project(self, name="demo", **fields):
-            response = self.post("project/create", {"name": name, **fields})
-            assert response.status_code == 201, response.get_json()
-            return response.get_json()
-
-        def file(self, project_id, filename, content):
-            response = self.post("file/create", {"project_id": project_id, "filename": filename, "content": content})
-            assert response.status_code == 201, response.get_json()
-            return response.get_json()
-
-    return Api()
+    return ProjectApi(client, user["headers"])
 
 
 def test_project_lifecycle_and_metadata(api):
@@ -155,3 +129,55 @@ def test_run_without_code_or_language_needs_a_project(api):
     bare = api.project("no-language")
     api.file(bare["id"], "main.py", "print(1)")
     problem(api.post("run", {"project_id": bare["id"]}), 422, "language_required")
+
+
+class ContentReads:
+    """The SELECTs that fetch file contents, per request (seen by the database driver's hook)."""
+
+    def __init__(self, app):
+        from app.extensions import db
+
+        with app.app_context():
+            self.engine = db.engine
+        self.seen: list[tuple[str, object]] = []
+
+    def _before_execute(self, conn, cursor, statement, parameters, context, executemany):
+        columns = statement.upper().partition(" FROM ")[0]
+        if columns.lstrip().startswith("SELECT") and "PROJECT_FILES.CONTENT" in columns:
+            self.seen.append((statement, parameters))
+
+    def during(self, request) -> list[tuple[str, object]]:
+        self.seen = []
+        sa.event.listen(self.engine, "before_cursor_execute", self._before_execute)
+        try:
+            response = request()
+        finally:
+            sa.event.remove(self.engine, "before_cursor_execute", self._before_execute)
+        assert response.status_code < 300, response.get_data(as_text=True)
+        return self.seen
+
+
+def test_file_contents_are_read_only_for_the_file_asked_for(app, api):
+    """Listings, details, summaries and writes read metadata only; a read fetches its one file."""
+    pid = api.project("heavy")["id"]
+    for i in range(6):
+        api.file(pid, f"big{i}.txt", "x" * (256 * 1024))
+    api.file(pid, "small.txt", "hi")
+    reads = ContentReads(app)
+    for name, request in {
+        "file/list": lambda: api.get("file/list", project_id=pid),
+        "project": lambda: api.get(f"project/{pid}"),
+        "project/list": lambda: api.get("project/list"),
+        "file/create": lambda: api.post("file/create", {"project_id": pid, "filename": "new.txt", "content": "n"}),
+        "file/update": lambda: api.post("file/update", {"project_id": pid, "filename": "new.txt", "content": "m"}),
+        "file/delete": lambda: api.post("file/delete", {"project_id": pid, "filename": "new.txt"}),
+        "stats": lambda: api.get("stats"),
+    }.items():
+        assert reads.during(request) == [], name
+    [(statement, parameters)] = reads.during(lambda: api.get("file/read", project_id=pid, filename="small.txt"))
+    assert "PROJECT_FILES.FILENAME = " in statement.upper() and "small.txt" in str(parameters)
+    assert api.get("file/read", project_id=pid, filename="small.txt").get_json()["content"] == "hi"
+    detail = api.get(f"project/{pid}").get_json()
+    assert (detail["file_count"], detail["total_size"]) == (7, 6 * 256 * 1024 + 2)
+    summary = next(p for p in api.get("project/list").get_json()["items"] if p["id"] == pid)
+    assert (summary["file_count"], summary["total_size"]) == (7, 6 * 256 * 1024 + 2)

@@ -15,7 +15,7 @@ from ..schemas_projects import (
     ProjectQuerySchema,
     ProjectSchema,
 )
-from ..services import projects
+from ..services import project_files, projects
 from . import Blueprint, authenticate_and_check_body
 
 bp = Blueprint("projects", __name__, url_prefix="/codestudio", description="Projects and their files")
@@ -31,11 +31,6 @@ def documented_errors(view):
     return view
 
 
-def file_view(file) -> dict:
-    return {"project_id": file.project_id, **{c: getattr(file, c) for c in
-                                             ("filename", "content", "size", "created_at", "updated_at")}}
-
-
 @bp.route("/project/create", methods=["POST"])
 @bp.arguments(ProjectCreateSchema)
 @bp.response(201, ProjectSchema)
@@ -43,7 +38,7 @@ def file_view(file) -> dict:
 @documented_errors
 def create_project(data):
     """Create a project (names are unique per user)."""
-    return projects.summary(projects.create(g.user, data))
+    return projects.summary(projects.create(g.user, data), 0, 0)
 
 
 @bp.route("/project/list")
@@ -51,7 +46,7 @@ def create_project(data):
 @documented_errors
 def list_projects():
     """Your projects, newest first."""
-    return {"items": [projects.summary(p) for p in projects.list_owned(g.user)]}
+    return {"items": projects.list_owned(g.user)}
 
 
 @bp.route("/project/<project_id>", methods=["GET"])
@@ -88,19 +83,19 @@ def file_endpoint(rule: str, args_schema, status: int = 200, location: str = "js
 @file_endpoint("/file/create", FileWriteSchema, status=201, conflict=True)
 def create_file(data):
     """Add a file to a project (409 if the name exists)."""
-    return file_view(projects.create_file(g.user, data))
+    return project_files.create(g.user, data)
 
 
 @file_endpoint("/file/read", FileRefSchema, location="query", method="GET")
 def read_file(args):
     """A file's content."""
-    return file_view(projects.get_file(g.user, args["project_id"], args["filename"]))
+    return project_files.read(g.user, args["project_id"], args["filename"])
 
 
 @file_endpoint("/file/update", FileWriteSchema)
 def update_file(data):
     """Replace a file's content (404 if it does not exist)."""
-    return file_view(projects.update_file(g.user, data))
+    return project_files.update(g.user, data)
 
 
 @bp.route("/file/list")
@@ -110,7 +105,7 @@ def update_file(data):
 def list_files(args):
     """A project's files."""
     project = projects.get_owned(g.user, args["project_id"])
-    return {"project_id": project.id, "items": list(project.files)}
+    return {"project_id": project.id, "items": projects.file_listing(project.id)}
 
 
 @bp.route("/file/delete", methods=["POST"])
@@ -119,5 +114,5 @@ def list_files(args):
 @documented_errors
 def delete_file(data):
     """Remove a file from a project."""
-    projects.delete_file(g.user, data["project_id"], data["filename"])
+    project_files.delete(g.user, data["project_id"], data["filename"])
     return {"deleted": data["filename"]}

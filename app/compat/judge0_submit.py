@@ -16,7 +16,7 @@ from sandbox import registry
 from tasks.callbacks import CallbackRefused, check_destination
 from tasks.execution import most_runs
 
-from ..schemas import MAX_FILES, check_args, check_file_name, check_text, is_number
+from ..schemas import MAX_FILES, check_args, check_file_layout, check_file_name, check_text, is_number
 from ..services.tiers import tier_of
 from .judge0_ids import LANGUAGES
 
@@ -95,9 +95,10 @@ def _files(body: dict, errors: dict) -> list[dict]:
             raise ValueError(f"at most {MAX_FILES} files and {limit} bytes")
         files = []
         for member in members:
-            check_file_name(member.filename)
+            name = check_file_name(member.filename)  # its normal form: './a.py' and 'a.py' are one file
             with archive.open(member) as fh:
-                files.append({"name": member.filename, "content": fh.read(limit + 1).decode("utf-8")})
+                files.append({"name": name, "content": fh.read(limit + 1).decode("utf-8")})
+        check_file_layout([f["name"] for f in files])
         return files
     except (binascii.Error, zipfile.BadZipFile, ValueError, ValidationError, UnicodeDecodeError) as exc:
         errors["additional_files"] = [f"is not a usable base64 zip of UTF-8 text files: {exc}"]

@@ -14,7 +14,7 @@ from marshmallow import ValidationError
 from sandbox import UnknownLanguage, registry
 from sandbox.registry import Language
 
-from ..schemas import check_args, check_file_name, check_text, is_number
+from ..schemas import check_args, check_file_layout, check_file_name, check_text, is_number
 from ..services.tiers import tier_of
 from ..services.workers import live_languages
 
@@ -83,13 +83,15 @@ def _files(body: dict, lang: Language) -> tuple[str, str | None, list[dict]]:
         if not isinstance(name, str):
             raise PistonError(f"files[{i}].name must be a string")
         try:
-            check_file_name(name)
+            name = check_file_name(name)  # its normal form: './a.py' and 'a.py' are one file
         except ValidationError as exc:  # e.g. '../x': Piston answers 500 here
             raise PistonError(f"files[{i}].name is not allowed: {' '.join(exc.messages)}") from None
         named.append({"name": name, "content": _text(_decode(file, i), f"files[{i}].content")})
     main, others = named[0], named[1:]
-    if len({f["name"] for f in named}) != len(named):
-        raise PistonError("file names must be unique")
+    try:
+        check_file_layout([f["name"] for f in named])
+    except ValidationError as exc:
+        raise PistonError(f"files are not allowed: {' '.join(exc.messages)}") from None
     entry = main["name"] if main["name"].endswith(lang.extension) else None
     return main["content"], entry, others
 

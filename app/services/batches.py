@@ -13,7 +13,7 @@ from ..errors import Problem
 from ..extensions import db
 from ..models import BATCH_ACTIVE, Batch, BatchCase, BatchSubmission, User, is_row_id, utcnow
 from .quotas import reserve_batch
-from .runs import check_entry_clash, effective_limits, resolve_language
+from .runs import check_work_dir_layout, effective_limits, resolve_language
 from .workers import is_live
 
 # a submission's tests run one after another in one task; they must fit in its time limit
@@ -48,7 +48,7 @@ def _submission_row(position: int, sub: dict, lang: Language) -> BatchSubmission
     if code is None:  # the first file is the entry
         first = files.pop(0)
         code, entry = first["content"], first["name"]
-    check_entry_clash(files, entry or lang.main)
+    check_work_dir_layout(files, entry or lang.main)
     limit = current_app.config["MAX_CODE_BYTES"]
     if len(code.encode()) + sum(len(f["content"].encode()) for f in files) > limit:
         raise Problem(413, "code_too_large", f"submission {sub['id']!r} is larger than {limit} bytes",

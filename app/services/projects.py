@@ -1,28 +1,52 @@
-"""Projects and their files, always scoped to the caller: another user's project is a 404."""
+"""Projects and their file listings, always scoped to the caller: another user's project is a 404.
+
+Nothing here reads file contents: counts, sizes and listings come from the metadata columns
+(a project may hold 2000 files of 1 MiB). Contents are read and written in project_files.
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import Problem
 from ..extensions import db
-from ..models import Project, ProjectFile, User, is_row_id, utcnow
+from ..models import Project, ProjectFile, User, is_row_id
 from .quotas import lock_user
-from .tiers import refuse, tier_of
 
 
-def summary(project: Project) -> dict:
-    sizes = [f.size for f in project.files]
+@dataclass(frozen=True)
+class FileMeta:
+    """A project file without its content."""
+    filename: str
+    size: int
+    created_at: datetime
+    updated_at: datetime
+
+
+META_COLUMNS = (ProjectFile.filename, ProjectFile.size, ProjectFile.created_at, ProjectFile.updated_at)
+
+
+def summary(project: Project, count: int, total_size: int) -> dict:
     last_run = None
     if project.last_run_id:
         last_run = {"id": project.last_run_id, "status": project.last_run_status, "at": project.last_run_at}
     return {**{c: getattr(project, c) for c in ("id", "name", "language", "description", "entry", "created_at",
                                                   "updated_at")},
-            "file_count": len(sizes), "total_size": sum(sizes), "last_run": last_run}
+            "file_count": count, "total_size": total_size, "last_run": last_run}
+
+
+def file_listing(project_id: str) -> list[FileMeta]:
+    rows = db.session.execute(sa.select(*META_COLUMNS).where(ProjectFile.project_id == project_id)
+                              .order_by(ProjectFile.filename))
+    return [FileMeta(*row) for row in rows]
 
 
 def detail(project: Project) -> dict:
-    return {**summary(project), "files": list(project.files)}
+    files = file_listing(project.id)
+    return {**summary(project, len(files), sum(f.size for f in files)), "files": files}
 
 
 def get_owned(user: User, project_id: str) -> Project:
@@ -50,88 +74,25 @@ def create(user: User, data: dict) -> Project:
     return project
 
 
-def list_owned(user: User) -> list[Project]:
-    return list(db.session.execute(
+def list_owned(user: User) -> list[dict]:
+    """Summaries of the user's projects, newest first (two queries, whatever their files)."""
+    projects = db.session.execute(
         sa.select(Project).where(Project.user_id == user.id).order_by(Project.created_at.desc(), Project.id)
-    ).scalars())
+    ).scalars().all()
+    totals = {pid: (count, size) for pid, count, size in db.session.execute(
+        sa.select(ProjectFile.project_id, sa.func.count(), sa.func.coalesce(sa.func.sum(ProjectFile.size), 0))
+        .join(Project).where(Project.user_id == user.id).group_by(ProjectFile.project_id))}
+    return [summary(p, *totals.get(p.id, (0, 0))) for p in projects]
 
 
 def delete(user: User, project_id: str) -> None:
-    db.session.delete(get_owned(user, project_id))
-    db.session.commit()
-
-
-def get_file(user: User, project_id: str, filename: str) -> ProjectFile:
+    lock_user(user)  # after writes to its files that are under way, never between their checks and commit
     project = get_owned(user, project_id)
-    for file in project.files:
-        if file.filename == filename:
-            return file
-    raise Problem(404, "file_not_found", f"no file {filename!r} in project {project_id!r}", filename=filename)
+    db.session.execute(sa.delete(Project).where(Project.id == project.id))  # its files: ON DELETE CASCADE
+    db.session.commit()
 
 
 def storage_used(user: User) -> int:
     return db.session.execute(
         sa.select(sa.func.coalesce(sa.func.sum(ProjectFile.size), 0)).join(Project).where(Project.user_id == user.id)
     ).scalar_one()
-
-
-def _check_limits(user: User, project: Project, filename: str, size: int, replacing: int = 0) -> None:
-    lock_user(user)  # storage is a quota too: parallel writes are counted one after another
-    tier = tier_of(user)
-    if size > tier["max_file_kb"] * 1024:
-        raise refuse(413, "file_too_large", user, "max_file_kb", -(-size // 1024), f"{filename!r} is too large")
-    files = db.session.scalar(sa.select(sa.func.count()).where(ProjectFile.project_id == project.id))
-    if not replacing and files >= tier["max_files_per_project"]:
-        raise refuse(422, "too_many_files", user, "max_files_per_project", files + 1,
-                     "the project has as many files as allowed")
-    total = storage_used(user) - replacing + size
-    if total > tier["storage_mb"] * 1024 * 1024:
-        raise refuse(422, "storage_quota_exceeded", user, "storage_mb", -(-total // (1 << 20)),
-                     "the storage quota would be exceeded")
-
-
-def _clashes(project: Project, filename: str) -> str | None:
-    """A name that would be both a file and a directory in the work dir."""
-    for other in project.files:
-        if other.filename.startswith(filename + "/") or filename.startswith(other.filename + "/"):
-            return other.filename
-    return None
-
-
-def create_file(user: User, data: dict) -> ProjectFile:
-    project = get_owned(user, data["project_id"])
-    content, name = data["content"], data["filename"]
-    size = len(content.encode())
-    if any(f.filename == name for f in project.files):
-        raise Problem(409, "file_exists", f"{name!r} already exists; update it instead", filename=name)
-    clash = _clashes(project, name)
-    if clash:
-        raise Problem(422, "invalid_file_name", f"{name!r} conflicts with {clash!r} (file versus directory)",
-                      file=name)
-    _check_limits(user, project, name, size)
-    file = ProjectFile(project=project, filename=name, content=content, size=size)
-    project.updated_at = utcnow()
-    db.session.add(file)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Problem(409, "file_exists", f"{name!r} already exists; update it instead", filename=name) from None
-    return file
-
-
-def update_file(user: User, data: dict) -> ProjectFile:
-    file = get_file(user, data["project_id"], data["filename"])
-    size = len(data["content"].encode())
-    _check_limits(user, file.project, file.filename, size, replacing=file.size)
-    file.content, file.size = data["content"], size
-    file.updated_at = file.project.updated_at = utcnow()
-    db.session.commit()
-    return file
-
-
-def delete_file(user: User, project_id: str, filename: str) -> None:
-    file = get_file(user, project_id, filename)
-    file.project.updated_at = utcnow()
-    db.session.delete(file)
-    db.session.commit()

@@ -8,14 +8,14 @@ import redis as redis_lib
 import sqlalchemy as sa
 from flask import current_app
 
-from sandbox import UnknownLanguage, registry
+from sandbox import UnknownLanguage, filenames, registry
 from tasks import keys
 from tasks.routing import EXECUTE_TASK
 
 from ..errors import Problem
 from ..extensions import db
 from ..models import FINAL_STATUSES, Execution, User, is_row_id
-from . import projects
+from . import project_files, projects
 from .execution_store import SqlExecutionStore
 from .quotas import reserve_execution
 from .tiers import refuse, tier_of
@@ -55,15 +55,20 @@ def check_sizes(data: dict) -> None:
         raise Problem(413, "files_too_large", f"files total more than {cfg['MAX_CODE_BYTES']} bytes")
 
 
-def check_entry_clash(files: list[dict], main: str) -> None:
-    clash = [f["name"] for f in files if f["name"] == main or f["name"].startswith(main + "/")]
-    if clash:
-        raise Problem(422, "invalid_file_name", f"{clash[0]!r} is the entry file name", file=clash[0])
+def check_work_dir_layout(files: list[dict], main: str) -> None:
+    """The entry file and the others fit one work dir: in their normal form (stored project files
+    may predate it) no name twice and no file where another needs a directory."""
+    try:
+        filenames.check_layout([main, *(f["name"] for f in files)])
+    except filenames.FileNameError as exc:
+        raise Problem(422, "invalid_file_name", f"{exc} (the entry file is {main!r})", file=exc.name) from None
+
+
 
 
 def _from_project(project, data: dict, lang) -> str | None:
     """Fill code and files from the project; returns the entry file's name when it is a project file."""
-    stored = {f.filename: f.content for f in project.files}
+    stored = project_files.contents(project.id)
     entry = None
     if data.get("code") is None:
         entry = data.get("filename") or project.entry or lang.main
@@ -86,7 +91,7 @@ def prepare(user: User, data: dict) -> dict:
     lang = resolve_language(language)
     entry = _from_project(project, data, lang) if project else data.get("entry")
     check_sizes(data)
-    check_entry_clash(data["files"], entry or lang.main)
+    check_work_dir_layout(data["files"], entry or lang.main)
     timeout, memory = effective_limits(user, data["limits"])
     return {"user_id": user.id, "language": lang.id, "code": data["code"], "stdin": data["stdin"].encode(),
             "args": list(data["args"]), "files": list(data["files"]), "timeout": timeout, "memory_mb": memory,
