@@ -1,7 +1,10 @@
 """Comparison modes and verdicts (pure functions)."""
+import time
+
 import pytest
 
-from tasks.grading import Comparison, matches, short_diff, verdict
+from tasks.diff import DIFF_LINES
+from tasks.grading import Comparison, grading_seconds, matches, short_diff, verdict
 
 TRIM, EXACT, TOKENS = Comparison("trim"), Comparison("exact"), Comparison("tokens")
 
@@ -57,3 +60,60 @@ def test_diff_is_short():
     assert len(short_diff("x" * 10000, "y")) < 600
     assert short_diff("a\r\n", "a\n") == "outputs differ only in whitespace or line endings"
     assert {"-a", "+a "} <= set(short_diff("a \n", "a\n").splitlines())
+
+
+# grading runs in the worker, outside the jail: it must stay linear whatever the texts are
+
+MB = 2 << 20  # each side: twice the default output and expected-output limits (an operator may raise them)
+
+
+def _lines(count: int, value) -> str:
+    return "".join(f"{value(i)}\n" for i in range(count))
+
+
+def _other_sequences() -> tuple[str, str]:
+    """Two-digit lines in two different orders, each line under difflib's 1% "popular" cut: a unified
+    diff of the whole texts takes time quadratic in their lines (minutes)."""
+    count = MB // 3
+    return _lines(count, lambda i: f"{i % 100:02d}"), _lines(count, lambda i: f"{i * 7 % 100:02d}")
+
+
+LARGE_TEXTS = {
+    "other sequences": _other_sequences,
+    "last line differs": lambda: ("12\n" * (MB // 3 - 1) + "13\n", "12\n" * (MB // 3)),
+    "early insertion": lambda: ("x\n" + "12\n" * (MB // 3), "12\n" * (MB // 3)),
+    "one long line": lambda: ("w" * MB + "x", "w" * (MB + 1)),
+    "blank lines and spaces": lambda: (" \n" * (MB // 2) + "a", "\n" * (MB // 2) + "b"),
+    "tokens on one line": lambda: ("1 " * (MB // 2) + "3", "1 " * (MB // 2) + "2"),
+}
+
+
+@pytest.mark.parametrize("mode", ["exact", "trim", "tokens", "float"])
+@pytest.mark.parametrize("case", LARGE_TEXTS)
+def test_large_wrong_answers_grade_in_bounded_time(mode, case):
+    output, expected = LARGE_TEXTS[case]()
+    started = time.process_time()
+    graded, diff = verdict("success", output, expected, Comparison(mode))
+    spent = time.process_time() - started
+    assert graded == "wrong_answer" and spent < 0.5, (case, mode, spent)
+    assert len(diff) < 4000 and len(diff.splitlines()) <= DIFF_LINES + 1, diff
+
+
+@pytest.mark.parametrize("mode, same", [("exact", False), ("trim", True), ("tokens", True), ("float", True)])
+def test_large_accepted_outputs_grade_in_bounded_time(mode, same):
+    expected = _lines(MB // 8, lambda i: f"{i % 1000:7d}")
+    output = expected.replace("\n", "  \r\n")  # CRLF and trailing spaces: a full pass in every mode
+    started = time.process_time()
+    graded, _ = verdict("success", output, expected, Comparison(mode))
+    spent = time.process_time() - started
+    assert (graded == "accepted") is same and spent < 0.5, (mode, spent)
+
+
+@pytest.mark.parametrize("mode", ["exact", "trim", "tokens", "float"])
+def test_grading_fits_the_time_the_batch_budget_allows(mode):
+    """The slowest texts to compare: every token a number written differently (float compares each)."""
+    expected = "1 " * (MB // 2)
+    output = "1.0 " * (MB // 2)
+    started = time.process_time()
+    verdict("success", output, expected, Comparison(mode))
+    assert time.process_time() - started < grading_seconds(expected)
