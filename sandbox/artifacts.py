@@ -1,8 +1,8 @@
 """A compiled program's files, taken out of a finished compile jail and laid into fresh ones.
 
 The compile jail wrote the work dir, so everything in it is hostile: it is read only through
-directory fds with O_NOFOLLOW; symlinks, special files and files the jail user does not own
-are skipped; the total size and file count are capped. Nothing outside the work dir can be
+directory fds with O_NOFOLLOW; symlinks, special files and files the jail user (the work dir's
+owner) does not own are skipped; the total size and file count are capped. Nothing outside the work dir can be
 reached this way.
 """
 from __future__ import annotations
@@ -11,7 +11,6 @@ import os
 import stat
 from dataclasses import dataclass
 
-from .settings import JAIL_UID
 from .workdir import write_file
 
 MAX_FILES = 2048
@@ -28,7 +27,7 @@ class ArtifactFile:
     executable: bool
 
 
-def _read_regular(dir_fd: int, name: str, budget: int) -> tuple[bytes, bool] | None:
+def _read_regular(dir_fd: int, name: str, budget: int, owner: int) -> tuple[bytes, bool] | None:
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
     except OSError:  # a symlink (ELOOP), a FIFO swapped in, gone: not an artifact
@@ -37,7 +36,7 @@ def _read_regular(dir_fd: int, name: str, budget: int) -> tuple[bytes, bool] | N
         st = os.fstat(fd)
         # the jail's own files on the run's file system only: a hard link to anything else
         # (possible only where the work dir shares a file system with it) is not an artifact
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != JAIL_UID or st.st_dev != os.fstat(dir_fd).st_dev:
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != owner or st.st_dev != os.fstat(dir_fd).st_dev:
             return None
         if st.st_size > budget:
             raise ArtifactError(f"compiled output is larger than the {budget} bytes left")
@@ -56,7 +55,7 @@ def _read_regular(dir_fd: int, name: str, budget: int) -> tuple[bytes, bool] | N
         os.close(fd)
 
 
-def _walk(dir_fd: int, prefix: str, found: list[ArtifactFile], budget: int) -> int:
+def _walk(dir_fd: int, prefix: str, found: list[ArtifactFile], budget: int, owner: int) -> int:
     with os.scandir(dir_fd) as entries:
         names = sorted((e.name, e.is_dir(follow_symlinks=False), e.is_file(follow_symlinks=False)) for e in entries)
     for name, is_dir, is_file in names:
@@ -68,11 +67,11 @@ def _walk(dir_fd: int, prefix: str, found: list[ArtifactFile], budget: int) -> i
             except OSError:
                 continue
             try:
-                budget = _walk(sub_fd, f"{prefix}{name}/", found, budget)
+                budget = _walk(sub_fd, f"{prefix}{name}/", found, budget, owner)
             finally:
                 os.close(sub_fd)
         elif is_file:
-            read = _read_regular(dir_fd, name, budget)
+            read = _read_regular(dir_fd, name, budget, owner)
             if read is not None:
                 found.append(ArtifactFile(prefix + name, read[0], read[1]))
                 budget -= len(read[0])
@@ -84,7 +83,7 @@ def snapshot(path: os.PathLike, max_bytes: int) -> tuple[ArtifactFile, ...]:
     root_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
         found: list[ArtifactFile] = []
-        _walk(root_fd, "", found, max_bytes)
+        _walk(root_fd, "", found, max_bytes, os.fstat(root_fd).st_uid)
         return tuple(found)
     finally:
         os.close(root_fd)

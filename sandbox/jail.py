@@ -7,12 +7,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from . import uids
 from .registry import Language
-from .settings import JAIL_GID, JAIL_UID, SandboxSettings
+from .settings import SandboxSettings
 
 BASE_BINDS = ("/usr", "/lib", "/lib64", "/bin", "/etc/alternatives", "/etc/ld.so.cache")
 JAIL_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/work", "LANG": "C.UTF-8"}
-BASE_CONFIG = Path(__file__).with_name("nsjail.cfg")  # /dev, identity files, seccomp
+BASE_CONFIG = Path(__file__).with_name("nsjail.cfg")  # no user namespace, /dev, seccomp
 TMP_INODES = 4096  # files in the jail's /tmp (a tmpfs of the stage's tmp_mb)
 
 
@@ -69,6 +70,17 @@ def _binds(lang: Language) -> list[str]:
     return argv
 
 
+def _identity(settings: SandboxSettings, workdir: Path) -> list[str]:
+    """The jail runs as the host uid its work dir was mounted for, leased for this jail alone
+    (sandbox/uids.py): never root, never a host account, never another jail's."""
+    uid = os.stat(workdir).st_uid
+    if uid not in settings.uid_range:
+        raise uids.UidPoolError(f"{workdir} was not mounted for a jail (owner uid {uid})")
+    ids = uids.identity(settings.uid_lease_dir, uid)
+    return ["--user", f"{ids.uid}:{ids.uid}:1", "--group", f"{ids.gid}:{ids.gid}:1",
+            "-R", f"{ids.passwd}:/etc/passwd", "-R", f"{ids.group}:/etc/group"]
+
+
 def nsjail_argv(
     settings: SandboxSettings, lang: Language, workdir: Path, command: list[str],
     limits: StageLimits, log_fd: int, cgroup_flags: list[str],
@@ -76,7 +88,7 @@ def nsjail_argv(
     env = {**JAIL_ENV, **lang.env}
     argv = [
         settings.nsjail, "--config", str(BASE_CONFIG), "--mode", "o", "--log_fd", str(log_fd),
-        "--user", f"{JAIL_UID}:{JAIL_UID}:1", "--group", f"{JAIL_GID}:{JAIL_GID}:1",
+        *_identity(settings, workdir),
         "--hostname", "sandbox", "--cwd", "/work",
         "--time_limit", str(max(1, math.ceil(limits.wall_seconds))),
         "--rlimit_cpu", str(max(1, math.ceil(limits.cpu_seconds)) + 1),

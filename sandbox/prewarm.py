@@ -25,6 +25,7 @@ from .jail import StageLimits, nsjail_argv
 from .process import ProcessOutcome, collect, start_process
 from .registry import Language
 from .settings import SandboxSettings
+from .uids import UidPool
 
 if TYPE_CHECKING:
     from .cgroups import Usage
@@ -47,13 +48,15 @@ def _idle_priority() -> list[str]:
 class WarmJail:
     """One started compile jail: its work dir, cgroup and the waiting compiler."""
 
-    def __init__(self, settings: SandboxSettings, layout, lang: Language, name: str, work_mb: int):
+    def __init__(self, settings: SandboxSettings, layout, lang: Language, name: str, work_mb: int,
+                 uid_pool: UidPool):
         self.lang, self.name, self.work_mb = lang, name, work_mb
         self.expires_at = time.monotonic() + IDLE_SECONDS
         self.log_read: int | None = None
         self._stack = ExitStack()
         try:
-            self.work = self._stack.enter_context(workdir.Workdir(settings.runs_dir, name, work_mb))
+            ids = self._stack.enter_context(uid_pool.lease())  # held until the jail is gone (closed last)
+            self.work = self._stack.enter_context(workdir.Workdir(settings.runs_dir, name, work_mb, ids))
             self.cgroup = cgroups.RunCgroup(layout, f"{name}-compile")
             cl = lang.compile_limits
             memory_bytes = cl.memory_mb << 20
@@ -118,8 +121,8 @@ class WarmJail:
 class WarmJails:
     """At most one idle jail per language, per worker process."""
 
-    def __init__(self, settings: SandboxSettings, layout, owner: Callable[[], str]):
-        self.settings, self.layout, self.owner = settings, layout, owner
+    def __init__(self, settings: SandboxSettings, layout, owner: Callable[[], str], uid_pool: UidPool):
+        self.settings, self.layout, self.owner, self.uid_pool = settings, layout, owner, uid_pool
         self._idle: dict[str, WarmJail | None] = {}  # None: starting
         self._starting: set[threading.Thread] = set()
         self._lock = threading.Lock()
@@ -175,7 +178,8 @@ class WarmJails:
 
     def _start(self, lang: Language, work_mb: int) -> None:
         try:
-            jail = WarmJail(self.settings, self.layout, lang, f"{self.owner()}.warm-{uuid.uuid4().hex[:12]}", work_mb)
+            name = f"{self.owner()}.warm-{uuid.uuid4().hex[:12]}"
+            jail = WarmJail(self.settings, self.layout, lang, name, work_mb, self.uid_pool)
         except Exception as exc:  # the next compile simply starts cold
             log.warning("could not start a warm %s compiler: %s", lang.id, exc)
             jail = None

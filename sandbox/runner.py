@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import artifacts, cgroups, hostcheck, prewarm, sweep, workdir
+from . import artifacts, cgroups, hostcheck, prewarm, sweep, uids, workdir
 from .jail import StageLimits, entry_file, expand, nsjail_argv
 from .process import run_process
 from .registry import Language
@@ -118,7 +118,8 @@ class Runner:
     def __init__(self, settings: SandboxSettings | None = None):
         self.settings = settings or SandboxSettings.from_env()
         self.cgroups = cgroups.detect(self.settings.cgroup_parent)
-        self.warm = prewarm.WarmJails(self.settings, self.cgroups, _owner_token)
+        self.uids = uids.UidPool(self.settings.uid_range, self.settings.uid_lease_dir)
+        self.warm = prewarm.WarmJails(self.settings, self.cgroups, _owner_token, self.uids)
 
     def prepare(self) -> None:
         """Check the host can enforce limits, create roots, sweep leftovers of dead workers."""
@@ -131,6 +132,7 @@ class Runner:
         total_memory = self.settings.total_memory_mb
         self.cgroups.prepare(cgroups.ParentCaps(total_memory << 20 if total_memory else None, self.settings.total_pids))
         workdir.prepare_runs_dir(self.settings.runs_dir)
+        self.uids.prepare()
         report = sweep.sweep(self.settings.runs_dir, self.cgroups, lambda n: not _owner_alive(n))
         if report.swept or report.skipped:
             log.info("swept %d stale sandbox leftovers (%d skipped)", report.swept, len(report.skipped))
@@ -200,9 +202,9 @@ class Runner:
                     yield jail.name, jail.work, jail
             else:
                 name = f"{_owner_token()}.{uuid.uuid4().hex[:12]}"
-                with workdir.Workdir(self.settings.runs_dir, name, work_mb) as work:
+                with self.uids.lease() as ids, workdir.Workdir(self.settings.runs_dir, name, work_mb, ids) as work:
                     yield name, work, None
-        except (OSError, workdir.WorkdirError) as exc:
+        except (OSError, workdir.WorkdirError, uids.UidPoolError) as exc:
             raise SandboxInfraError(str(exc)) from exc
         finally:
             if compiling:

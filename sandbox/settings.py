@@ -6,8 +6,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-JAIL_UID = 65534
-JAIL_GID = 65534
+from .uids import UidRange
 
 
 def _host_memory_mb() -> int:
@@ -47,6 +46,14 @@ class SandboxSettings:
     total_pids: int | None = 1024  # every run of every worker sharing cgroup_parent; None: no cap
     total_memory_mb: int | None = None
     warm_compilers: bool = True  # start JVM compilers ahead of need (sandbox/prewarm.py)
+    # host uids jails run as, one per jail at a time (sandbox/uids.py); ids no account uses
+    uid_first: int = 70000
+    uid_count: int = 1000
+    uid_lease_dir: Path = Path("/run/codestudio-sandbox/uids")  # the same for every worker on the host
+
+    @property
+    def uid_range(self) -> UidRange:
+        return UidRange(self.uid_first, self.uid_count)
 
     @classmethod
     def from_env(cls) -> "SandboxSettings":
@@ -61,4 +68,7 @@ class SandboxSettings:
             total_pids=int(env.get("SANDBOX_TOTAL_PIDS", 1024)),
             total_memory_mb=_total_memory_mb(env),
             warm_compilers=env.get("SANDBOX_WARM_COMPILERS", "1") != "0",
+            uid_first=int(env.get("SANDBOX_UID_FIRST", 70000)),
+            uid_count=int(env.get("SANDBOX_UID_COUNT", 1000)),
+            uid_lease_dir=Path(env.get("SANDBOX_UID_LEASE_DIR", "/run/codestudio-sandbox/uids")),
         )

@@ -11,9 +11,12 @@ import ctypes.util
 import os
 import stat
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from . import filenames
-from .settings import JAIL_GID, JAIL_UID
+
+if TYPE_CHECKING:
+    from .uids import JailIds
 
 MNT_DETACH = 2
 MS_NOSUID, MS_NODEV = 2, 4
@@ -39,8 +42,8 @@ def check_layout(names) -> None:
         raise FileLayoutError(f"the input files cannot be placed: {exc}") from None
 
 
-def _mount_tmpfs(target: Path, size_mb: int) -> None:
-    options = f"size={size_mb}m,nr_inodes={WORK_INODES},mode=0700,uid={JAIL_UID},gid={JAIL_GID}"
+def _mount_tmpfs(target: Path, size_mb: int, uid: int, gid: int) -> None:
+    options = f"size={size_mb}m,nr_inodes={WORK_INODES},mode=0700,uid={uid},gid={gid}"
     rc = _libc.mount(b"tmpfs", os.fsencode(target), b"tmpfs", MS_NOSUID | MS_NODEV, options.encode())
     if rc != 0:
         err = ctypes.get_errno()
@@ -54,13 +57,13 @@ def _unmount(target: Path) -> None:
             raise WorkdirError(f"umount {target}: {os.strerror(err)}")
 
 
-def _open_parent(root_fd: int, parts: tuple[str, ...]) -> int:
+def _open_parent(root_fd: int, parts: tuple[str, ...], owner: os.stat_result) -> int:
     """Walk/create directories below root_fd without following symlinks."""
     fd = os.dup(root_fd)
     for part in parts:
         try:
             os.mkdir(part, 0o755, dir_fd=fd)
-            os.chown(part, JAIL_UID, JAIL_GID, dir_fd=fd, follow_symlinks=False)
+            os.chown(part, owner.st_uid, owner.st_gid, dir_fd=fd, follow_symlinks=False)
         except FileExistsError:
             pass
         next_fd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
@@ -70,14 +73,16 @@ def _open_parent(root_fd: int, parts: tuple[str, ...]) -> int:
 
 
 def write_file(root_fd: int, name: str, content: bytes, mode: int = 0o644) -> None:
+    """Files belong to the work dir's owner: the uid its jail runs as (see Workdir)."""
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts or not path.parts:
         raise WorkdirError(f"unsafe file name: {name!r}")
-    dir_fd = _open_parent(root_fd, path.parts[:-1])
+    owner = os.fstat(root_fd)
+    dir_fd = _open_parent(root_fd, path.parts[:-1], owner)
     try:
         fd = os.open(path.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=dir_fd)
         try:
-            os.fchown(fd, JAIL_UID, JAIL_GID)
+            os.fchown(fd, owner.st_uid, owner.st_gid)
             view = memoryview(content)
             while view:
                 view = view[os.write(fd, view):]
@@ -88,16 +93,19 @@ def write_file(root_fd: int, name: str, content: bytes, mode: int = 0o644) -> No
 
 
 class Workdir:
-    """A tmpfs mounted at runs_dir/<name>, bound into the jail as /work."""
+    """A tmpfs mounted at runs_dir/<name>, bound into the jail as /work, owned by the uid leased
+    for its jail (the jail runs as its work dir's owner, which nothing in a jail can change);
+    without one, by root, and no jail is started in it."""
 
-    def __init__(self, runs_dir: Path, name: str, size_mb: int):
+    def __init__(self, runs_dir: Path, name: str, size_mb: int, ids: JailIds | None = None):
         self.path = runs_dir / name
         self.size_mb = size_mb
+        self.ids = ids
 
     def __enter__(self) -> "Workdir":
         self.path.mkdir(mode=0o700)
         try:
-            _mount_tmpfs(self.path, self.size_mb)
+            _mount_tmpfs(self.path, self.size_mb, *((self.ids.uid, self.ids.gid) if self.ids else (0, 0)))
         except Exception:
             self.path.rmdir()
             raise

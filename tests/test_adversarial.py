@@ -15,6 +15,7 @@ def test_ansi_and_control_characters_are_removed_from_output(run):
 
 def test_dev_is_read_only_and_passwd_names_only_the_jail_user(run):
     code = ("import os\nprint(sorted(os.listdir('/dev')))\ntry:\n    os.mkdir('/dev/x')\nexcept OSError as e:\n"
-            "    print(e.strerror)\nprint(open('/etc/passwd').read().strip())\n")
-    assert run(code=code)["stdout"] == ("['null', 'random', 'urandom', 'zero']\nRead-only file system\n"
-                                        "sandbox:x:65534:65534:sandbox:/work:/bin/sh\n")
+            "    print(e.strerror)\nprint(open('/etc/passwd').read().strip())\nprint(os.getuid())\n")
+    devices, mkdir, passwd, uid = run(code=code)["stdout"].splitlines()
+    assert (devices, mkdir) == ("['null', 'random', 'urandom', 'zero']", "Read-only file system")
+    assert passwd == f"sandbox:x:{uid}:{uid}:sandbox:/work:/bin/sh"  # the uid the jail runs as

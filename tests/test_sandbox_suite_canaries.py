@@ -13,7 +13,9 @@ from test_batch import grade, verdicts
 from test_languages import installed
 
 from sandbox import artifacts
-from sandbox.settings import JAIL_GID, JAIL_UID
+from sandbox.settings import SandboxSettings
+
+JAIL_UID = JAIL_GID = SandboxSettings.uid_first  # a uid jails run as; a work dir belongs to its jail's
 
 PLANT_PY = """import os, shutil
 names = ["main.py", "helper.py", "out.txt", "output", "stdout", "stderr", "run.sh", "main", "a.out",
@@ -98,6 +100,7 @@ def _jail_file(path: Path, content: bytes, mode: int = 0o644) -> None:
 def test_d37_snapshot_skips_links_fifos_hard_links_and_foreign_files(tmp_path, canaries):
     work = tmp_path / "work"
     (work / "sub").mkdir(parents=True)
+    os.chown(work, JAIL_UID, JAIL_GID)
     _jail_file(work / "main", b"\x7fELF program", 0o755)
     (work / "link").symlink_to(canaries.secret)
     (work / "dirlink").symlink_to(canaries.root)
@@ -110,6 +113,7 @@ def test_d37_snapshot_skips_links_fifos_hard_links_and_foreign_files(tmp_path, c
 
 
 def test_d37_snapshot_refuses_a_huge_sparse_file_without_reading_it(tmp_path):
+    os.chown(tmp_path, JAIL_UID, JAIL_GID)
     _jail_file(tmp_path / "huge", b"")
     os.truncate(tmp_path / "huge", 1 << 40)
     start = time.monotonic()

@@ -1,4 +1,5 @@
 """Narrow unit tests of the sandbox library's pure parts (no jail started)."""
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from sandbox.process import ProcessOutcome
 from sandbox.registry import HELPERS_DIR, UnknownLanguage, load_registry, registry
 from sandbox.sanitize import sanitize
 from sandbox.settings import SandboxSettings
+from sandbox.uids import UidPoolError
 from sandbox.verdict import classify, signal_name
 
 STARTED = "[I] Executing '/usr/bin/tini-static' for '[STANDALONE MODE]'\n"
@@ -195,13 +197,18 @@ def test_signal_names_follow_the_128_plus_n_convention():
     assert signal_name(1) is None
 
 
-def test_nsjail_argv_maps_to_unprivileged_outside_uid_and_never_enables_network(tmp_path):
+def test_nsjail_argv_runs_as_its_work_dirs_leased_uid_and_never_enables_network(tmp_path):
     settings = SandboxSettings(nsjail="/bin/nsjail", tini="/usr/bin/tini-static", runs_dir=tmp_path)
     lang = registry().get("python")
+    (tmp_path / "w").mkdir()
+    with pytest.raises(UidPoolError, match="not mounted for a jail"):  # root's: never a jail's identity
+        nsjail_argv(settings, lang, tmp_path / "w", ["true"], StageLimits(1, 1, 64, 8), 5, [])
+    uid = settings.uid_first + 7
+    os.chown(tmp_path / "w", uid, uid)
     argv = nsjail_argv(settings, lang, tmp_path / "w", expand(lang.run, lang, 256) + ["a b", "$HOME"],
                        StageLimits(2.5, 2.5, 256, 64), 5, [])
-    assert argv[argv.index("--user") + 1] == "65534:65534:1"
-    assert argv[argv.index("--group") + 1] == "65534:65534:1"
+    assert argv[argv.index("--user") + 1] == argv[argv.index("--group") + 1] == f"{uid}:{uid}:1"
+    assert f"{settings.uid_lease_dir}/{uid}.passwd:/etc/passwd" in argv
     assert argv[argv.index("--time_limit") + 1] == "3"
     assert not any("clone_newnet" in a or "disable_clone" in a for a in argv)
     assert argv[-2:] == ["a b", "$HOME"]  # user args stay single argv elements
