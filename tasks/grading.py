@@ -16,7 +16,7 @@ STATUS_VERDICTS = {"error": "runtime_error", "timeout": "timeout", "memory_limit
                    "internal_error": "internal_error"}
 # Grading reads the expected output line by line or token by token, and the output only as far as
 # it matches (plus C-speed passes over it): its time is about linear in the expected output.
-GRADING_BASE_SECONDS = 0.1  # the output's C-speed passes, up to a many-MiB output limit
+GRADING_BASE_SECONDS = 0.05  # the output's C-speed passes (~5 ms per MiB printed) and the diff
 GRADING_SECONDS_PER_MIB = 0.5  # per MiB of expected output (~0.25 s measured in the slowest mode)
 
 

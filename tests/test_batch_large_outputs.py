@@ -56,3 +56,17 @@ def test_multi_megabyte_outputs_under_raised_limits(app_with, stack_env, user, t
             grade_every_mode(api.test_client(), user, count=(3 << 20) // 3, seconds=30)
     finally:
         server.stop()
+
+
+def test_grading_time_counts_in_the_submission_budget(client, make_user, batch_worker):
+    """Five tests of 94.9 s (and 1 s each to start a sandbox) fit the 480 s a submission's task may
+    take only while their expected outputs are small: grading a MiB of expected output takes longer."""
+    enterprise = make_user("enterprise")
+    small = [{"name": f"t{i}", "expected_output": "3\n", "limits": {"timeout": 94.9}} for i in range(5)]
+    large = [{**test, "expected_output": expected_lines(340_000)} for test in small]
+    body = post_batch(client, enterprise, expect=422, language="python", tests=large,
+                      submissions=[{"id": "a", "code": "print(3)"}]).get_json()
+    assert body["code"] == "batch_too_slow" and "could take 482 s" in body["detail"], body
+    accepted = post_batch(client, enterprise, language="python", tests=small,
+                          submissions=[{"id": "a", "code": "print(3)"}]).get_json()
+    assert verdicts(wait_batch(client, enterprise, accepted["id"])) == {"a": ["accepted"] * 5}
