@@ -14,6 +14,7 @@ from .services.batch_store import SqlBatchStore
 from .services.callbacks import callback_for
 from .services.execution_store import SqlExecutionStore
 from .services.recovery import SqlLostWork
+from .services.tiers import compile_caps
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -26,7 +27,8 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.config_from_object("celeryconfig")
     celery_app.conf.update(broker_url=app.config["CELERY_BROKER_URL"],
                            codestudio_redis_url=app.config["REDIS_URL"],
-                           codestudio_recovery=app.config["RECOVERY"])
+                           codestudio_recovery=app.config["RECOVERY"],
+                           codestudio_compile_caps=compile_caps(app.config["TIERS"]))
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     execution_store.set(SqlExecutionStore())

@@ -171,6 +171,8 @@ class StatsSchema(StatsGroupSchema):
     by_day = fields.Dict(keys=fields.String(), values=fields.Nested(StatsGroupSchema),
                          metadata={"description": "YYYY-MM-DD (UTC), last 30 days"})
     quota = fields.Dict(metadata={"description": "used, limit and remaining per quota of the tier"})
+    limits = fields.Dict(metadata={"description": "the tier's largest timeout and memory_mb a run may ask for, and "
+                                   "compile_timeout / compile_memory_mb: the most a compile stage gets"})
 
 
 class TruncatedSchema(Schema):

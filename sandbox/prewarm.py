@@ -21,9 +21,9 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING, Callable
 
 from . import cgroups, workdir
-from .jail import StageLimits, nsjail_argv
+from .jail import StageLimits, expand, nsjail_argv
 from .process import ProcessOutcome, collect, start_process
-from .registry import Language
+from .registry import CompileLimits, Language
 from .settings import SandboxSettings
 from .uids import UidPool
 
@@ -46,11 +46,12 @@ def _idle_priority() -> list[str]:
 
 
 class WarmJail:
-    """One started compile jail: its work dir, cgroup and the waiting compiler."""
+    """One started compile jail: its work dir, cgroup and the waiting compiler, with the compile
+    limits it was started for (the language's, clamped by a tier): it takes only a compile of those."""
 
     def __init__(self, settings: SandboxSettings, layout, lang: Language, name: str, work_mb: int,
-                 uid_pool: UidPool):
-        self.lang, self.name, self.work_mb = lang, name, work_mb
+                 limits: CompileLimits, uid_pool: UidPool):
+        self.lang, self.name, self.work_mb, self.limits = lang, name, work_mb, limits
         self.expires_at = time.monotonic() + IDLE_SECONDS
         self.log_read: int | None = None
         self._stack = ExitStack()
@@ -58,16 +59,16 @@ class WarmJail:
             ids = self._stack.enter_context(uid_pool.lease())  # held until the jail is gone (closed last)
             self.work = self._stack.enter_context(workdir.Workdir(settings.runs_dir, name, work_mb, ids))
             self.cgroup = cgroups.RunCgroup(layout, f"{name}-compile")
-            cl = lang.compile_limits
-            memory_bytes = cl.memory_mb << 20
+            memory_bytes = limits.memory_mb << 20
             self._stack.callback(self.cgroup.destroy)
-            self.cgroup.create(memory_bytes, cl.pids)
+            self.cgroup.create(memory_bytes, limits.pids)
             self.cgroup.set_background(True)  # warming up must not slow down the runs going on
-            backstop = IDLE_SECONDS + cl.timeout + WARM_UP_SECONDS
-            limits = StageLimits(backstop, backstop, cl.memory_mb, cl.pids, cl.tmp_mb)
+            backstop = IDLE_SECONDS + limits.timeout + WARM_UP_SECONDS
+            stage = StageLimits(backstop, backstop, limits.memory_mb, limits.pids, limits.tmp_mb)
             self.log_read, log_write = os.pipe()
-            argv = nsjail_argv(settings, lang, self.work.path, list(lang.warm_compile), limits, log_write,
-                               self.cgroup.nsjail_flags(memory_bytes, cl.pids))
+            command = expand(lang.warm_compile, lang, limits.memory_mb)  # its heap sized for these limits
+            argv = nsjail_argv(settings, lang, self.work.path, command, stage, log_write,
+                               self.cgroup.nsjail_flags(memory_bytes, limits.pids))
             join, home = self.cgroup.own_cpu_paths()
             self.proc = start_process(_idle_priority() + argv, log_write, self.log_read, tuple(join), home)
         except BaseException:
@@ -76,9 +77,9 @@ class WarmJail:
             raise
         self._stack.callback(self._stop)
 
-    def usable(self, lang: Language, work_mb: int) -> bool:
-        return (lang == self.lang and work_mb == self.work_mb and time.monotonic() < self.expires_at
-                and self.proc.poll() is None)
+    def usable(self, lang: Language, work_mb: int, limits: CompileLimits) -> bool:
+        return (lang == self.lang and work_mb == self.work_mb and limits == self.limits
+                and time.monotonic() < self.expires_at and self.proc.poll() is None)
 
     def compile(self, command: list[str], limits: StageLimits, output_cap: int,
                 grace: float) -> tuple[ProcessOutcome, Usage]:
@@ -130,19 +131,20 @@ class WarmJails:
         self._renewer: threading.Thread | None = None
         atexit.register(self.close)
 
-    def take(self, lang: Language, work_mb: int) -> WarmJail | None:
+    def take(self, lang: Language, work_mb: int, limits: CompileLimits) -> WarmJail | None:
         with self._lock:
             jail = self._idle.get(lang.id)
             if jail is None:  # none, or still starting
                 return None
             del self._idle[lang.id]
-        if not jail.usable(lang, work_mb):
+        if not jail.usable(lang, work_mb, limits):  # e.g. another tier's: the refill follows the compiles
             jail.close()
             return None
         return jail
 
-    def refill(self, lang: Language, work_mb: int) -> None:
-        """Start the next compile's jail in the background (after this run: not competing with it)."""
+    def refill(self, lang: Language, work_mb: int, limits: CompileLimits) -> None:
+        """Start the next compile's jail in the background (after this run: not competing with it),
+        with this compile's limits."""
         if not (lang.warm_compile and self.settings.warm_compilers
                 and all(os.path.exists(path) for path in lang.warm_requires)):
             return
@@ -150,7 +152,8 @@ class WarmJails:
             if self._closed.is_set() or lang.id in self._idle:
                 return
             self._idle[lang.id] = None  # reserved while it starts
-            starter = threading.Thread(target=self._start, args=(lang, work_mb), daemon=True, name=f"warm-{lang.id}")
+            starter = threading.Thread(target=self._start, args=(lang, work_mb, limits), daemon=True,
+                                       name=f"warm-{lang.id}")
             self._starting.add(starter)
             starter.start()
             if self._renewer is None:  # started here, in the process that keeps the jails (after any fork)
@@ -161,12 +164,12 @@ class WarmJails:
         """Replaces idle jails that expired or died, so a quiet worker's next compile is warm too."""
         with self._lock:
             stale = {lang_id: jail for lang_id, jail in self._idle.items()
-                     if jail is not None and not jail.usable(jail.lang, jail.work_mb)}
+                     if jail is not None and not jail.usable(jail.lang, jail.work_mb, jail.limits)}
             for lang_id in stale:
                 del self._idle[lang_id]
         for jail in stale.values():
             jail.close()
-            self.refill(jail.lang, jail.work_mb)
+            self.refill(jail.lang, jail.work_mb, jail.limits)
         return len(stale)
 
     def _renew_loop(self) -> None:
@@ -176,10 +179,10 @@ class WarmJails:
             except Exception as exc:  # the next compile simply starts cold
                 log.warning("could not renew warm compilers: %s", exc)
 
-    def _start(self, lang: Language, work_mb: int) -> None:
+    def _start(self, lang: Language, work_mb: int, limits: CompileLimits) -> None:
         try:
             name = f"{self.owner()}.warm-{uuid.uuid4().hex[:12]}"
-            jail = WarmJail(self.settings, self.layout, lang, name, work_mb, self.uid_pool)
+            jail = WarmJail(self.settings, self.layout, lang, name, work_mb, limits, self.uid_pool)
         except Exception as exc:  # the next compile simply starts cold
             log.warning("could not start a warm %s compiler: %s", lang.id, exc)
             jail = None

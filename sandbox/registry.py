@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,11 +15,25 @@ HELPERS_DIR = str(Path(__file__).resolve().parent / "helpers")
 
 
 @dataclass(frozen=True)
+class CompileCap:
+    """The most a caller's compile may get (its tier's compile limits), whatever the language allows:
+    a compiler runs the program's compile-time code (Template Haskell, constexpr, ...)."""
+    timeout: float
+    memory_mb: int
+
+
+@dataclass(frozen=True)
 class CompileLimits:
     timeout: float = 30.0
     memory_mb: int = 1024
     pids: int = 64
     tmp_mb: int = 256
+
+    def capped(self, cap: CompileCap | None) -> CompileLimits:
+        """The language's compile limits, lowered to the caller's cap (None: as they are)."""
+        if cap is None:
+            return self
+        return replace(self, timeout=min(self.timeout, cap.timeout), memory_mb=min(self.memory_mb, cap.memory_mb))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 from . import artifacts, cgroups, hostcheck, prewarm, sweep, uids, workdir
 from .jail import StageLimits, entry_file, expand, nsjail_argv
 from .process import run_process
-from .registry import Language
+from .registry import CompileCap, CompileLimits, Language
 from .sanitize import sanitize
 from .settings import SandboxSettings
 from .verdict import classify
@@ -35,6 +35,7 @@ class RunSpec:
     timeout: float = 30.0
     memory_mb: int = 512
     entry: str | None = None  # the entry file's name, when the caller chose it (a project's file)
+    compile_cap: CompileCap | None = None  # the caller's tier's compile limits; None: the language's own
 
 
 @dataclass
@@ -137,10 +138,11 @@ class Runner:
         if report.swept or report.skipped:
             log.info("swept %d stale sandbox leftovers (%d skipped)", report.swept, len(report.skipped))
 
-    def prewarm(self, languages) -> None:
-        """Start compile jails ahead of need for those of these languages that have them."""
+    def prewarm(self, languages, cap: CompileCap | None = None) -> None:
+        """Start compile jails ahead of need for those of these languages that have them, with
+        the compile limits `cap` leaves them (a jail only takes a compile of exactly its limits)."""
         for lang in languages:
-            self.warm.refill(lang, self.settings.work_mb)
+            self.warm.refill(lang, self.settings.work_mb, lang.compile_limits.capped(cap))
 
     def run(self, spec: RunSpec) -> RunResult:
         main, files = self._inputs(spec)
@@ -195,7 +197,8 @@ class Runner:
         """(name, work dir, warm compile jail or None): a compile takes the work dir of a jail
         started ahead of need when there is one, and afterwards has the next one started."""
         work_mb = self._work_mb(spec)
-        jail = self.warm.take(spec.language, work_mb) if compiling and spec.language.compile else None
+        limits = _compile_limits(spec)
+        jail = self.warm.take(spec.language, work_mb, limits) if compiling and spec.language.compile else None
         try:
             if jail is not None:
                 with jail:
@@ -208,7 +211,7 @@ class Runner:
             raise SandboxInfraError(str(exc)) from exc
         finally:
             if compiling:
-                self.warm.refill(spec.language, work_mb)
+                self.warm.refill(spec.language, work_mb, limits)
 
     def _compile_and_run(self, name: str, work_path: Path, spec: RunSpec, main: str,
                          jail: prewarm.WarmJail | None = None) -> RunResult:
@@ -231,7 +234,7 @@ class Runner:
     def _compile(self, name: str, work_path: Path, spec: RunSpec, main: str,
                  jail: prewarm.WarmJail | None = None) -> RunResult:
         """The compile stage: its own jail and limits; the compiler is untrusted input's first reader."""
-        lang, cl = spec.language, spec.language.compile_limits
+        lang, cl = spec.language, _compile_limits(spec)
         command = expand(lang.compile, lang, cl.memory_mb, main, tuple(n for n, _ in spec.files))
         limits = StageLimits(cl.timeout, cl.timeout, cl.memory_mb, cl.pids, cl.tmp_mb)
         if jail is not None:
@@ -246,7 +249,8 @@ class Runner:
         result.compile_output = (result.stdout + result.stderr).strip("\n")
         if result.status == "success" or result.status == "internal_error":
             return result
-        reasons = {"timeout": "compilation exceeded its time limit", "memory_limit": "the compiler ran out of memory",
+        reasons = {"timeout": f"compilation exceeded its time limit ({cl.timeout:g} s)",
+                   "memory_limit": f"the compiler ran out of memory ({cl.memory_mb} MB)",
                    "output_limit": "compiler output exceeded the limit"}
         result.message = reasons.get(result.status, result.message)
         result.status, result.returncode, result.signal = "compile_error", None, None
@@ -285,6 +289,12 @@ class Runner:
         # the best of the cgroup, the per-thread cpuacct group and rusage (whichever this host gives)
         usage.cpu_seconds = max(usage.cpu_seconds, thread_cpu.seconds, outcome.cpu_seconds)
         return _result(outcome, usage, limits)
+
+
+def _compile_limits(spec: RunSpec) -> CompileLimits:
+    """The language's compile limits, clamped by the caller's tier: compile-time code is the
+    caller's code, so it gets no more than the tier allows a compile."""
+    return spec.language.compile_limits.capped(spec.compile_cap)
 
 
 def _result(outcome, usage: cgroups.Usage, limits: StageLimits) -> RunResult:

@@ -16,6 +16,7 @@ from .execution import MAX_ATTEMPTS, runner
 from .grading import verdict
 from .retry import INFRA_ERRORS, INFRA_RETRIES, delivery_of, retry_infra
 from .routing import GRADE_TASK
+from .tiers import compile_cap
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def compile_submission(claim: ClaimedSubmission, store: BatchStore) -> CompiledP
     lang = registry().get(claim.language)
     largest = max(claim.tests, key=lambda t: t.memory_mb)
     spec = RunSpec(language=lang, code=claim.code, files=claim.files, entry=claim.entry_name,
-                   timeout=largest.timeout, memory_mb=largest.memory_mb)
+                   timeout=largest.timeout, memory_mb=largest.memory_mb, compile_cap=compile_cap(claim.tier))
     program = runner().compile(spec)
     if isinstance(program, CompiledProgram):
         if lang.compile:

@@ -12,6 +12,7 @@ from . import keys
 from .retry import INFRA_ERRORS, INFRA_RETRIES, delivery_of, retry_infra
 from .routing import CALLBACK_TASK, EXECUTE_TASK
 from .store import ClaimedRun, Outcome, execution_store
+from .tiers import compile_cap
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def spec_for(claim: ClaimedRun) -> RunSpec:
     return RunSpec(
         language=registry().get(claim.language), code=claim.code, stdin=claim.stdin,
         args=claim.args, files=claim.files, timeout=claim.timeout, memory_mb=claim.memory_mb,
-        entry=claim.entry_name,
+        entry=claim.entry_name, compile_cap=compile_cap(claim.tier),
     )
 
 

@@ -18,6 +18,7 @@ from . import keys
 from .execution import close_runner, redis_client, runner
 from .recovery import Recovery, RecoveryPolicy
 from .routing import batch_queue_for, queue_for
+from .tiers import smallest_compile_cap
 
 log = logging.getLogger(__name__)
 EX_CONFIG = 78
@@ -118,7 +119,8 @@ def select_servable_queues(sender, instance, conf, **kwargs):
 def prepare_pool_process(**kwargs):
     # a replacement pool process also sweeps what a killed sibling left behind
     runner().prepare()
-    runner().prewarm(_state.get("prewarm", ()))  # so even its first Java compile is a warm one
+    # so even its first Java compile is a warm one (if it is the smallest tier's: see tasks/tiers.py)
+    runner().prewarm(_state.get("prewarm", ()), smallest_compile_cap())
 
 
 @signals.worker_ready.connect

@@ -11,7 +11,7 @@ import pytest
 from sandbox_support import remove_test_parent
 from test_languages import installed
 
-from sandbox import Runner, RunSpec, registry
+from sandbox import CompileCap, Runner, RunSpec, registry
 from sandbox.settings import SandboxSettings
 
 HELLO = 'public class Main { public static void main(String[] a) { System.out.println("hi " + a.length); } }'
@@ -166,3 +166,29 @@ def test_no_warm_jails_when_turned_off(stack_env):
         assert runner.warm.ready("java") is None
     finally:
         remove_test_parent(runner.cgroups)
+
+
+def _memory_limit_mb(jail) -> int:
+    for d in jail.cgroup.layout.dirs(jail.cgroup.name):
+        for name in ("memory.limit_in_bytes", "memory.max"):
+            if (d / name).exists():
+                return int((d / name).read_text()) >> 20
+    raise AssertionError("no memory limit file")
+
+
+def test_a_warm_jail_has_its_tiers_compile_limits_and_takes_only_a_compile_of_those(warm_runner):
+    free, enterprise = CompileCap(20, 512), CompileCap(120, 2048)
+    lang = registry().get("java")
+    warm_runner.prewarm([lang], free)
+    jail = wait_ready(warm_runner)
+    assert jail.limits == lang.compile_limits.capped(free) and _memory_limit_mb(jail) == 512
+    assert "-Xmx307m" in jail.proc.args  # the compiler's heap is sized for the clamped memory
+    bigger = warm_runner.run(java(compile_cap=enterprise))
+    assert bigger.status == "success" and jail.proc.poll() is not None  # not used: closed, compiled cold
+    following = wait_ready(warm_runner)  # the next one follows the compiles: the enterprise tier's limits
+    assert following.limits == lang.compile_limits.capped(enterprise) and _memory_limit_mb(following) == 1536
+    time.sleep(2)  # warmed up
+    smaller = warm_runner.run(java(compile_cap=free))
+    assert smaller.status == "success" and following.proc.poll() is not None
+    assert smaller.compile_cpu_time > 0.2  # cold: the enterprise jail never takes a free compile
+    assert wait_ready(warm_runner).limits == lang.compile_limits.capped(free)

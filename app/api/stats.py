@@ -13,7 +13,7 @@ from ..models import UsageRecord
 from ..schemas import StatsSchema
 from ..services.projects import storage_used
 from ..services.quotas import counts, day_start
-from ..services.tiers import tier_of
+from ..services.tiers import limits_of, tier_of
 from . import Blueprint
 
 bp = Blueprint("stats", __name__, url_prefix="/codestudio", description="Usage statistics")
@@ -54,7 +54,7 @@ def authenticate():
 @bp.alt_response(401, response="UNAUTHORIZED")
 def stats():
     """Totals, success rate, CPU seconds and cost, by language, by status and by day (last 30
-    days, UTC), with the tier's quotas used and remaining."""
+    days, UTC), with the tier's quotas used and remaining and its limits for one run."""
     by_status = _grouped(UsageRecord.status)
     finished = sum(v["executions"] for v in by_status.values())
     today, pending = counts(g.user)
@@ -69,4 +69,5 @@ def stats():
         "by_status": by_status,
         "by_day": _grouped(sa.func.date(UsageRecord.created_at), since=day_start() - timedelta(days=29)),
         "quota": _quota(today, pending),
+        "limits": limits_of(g.user),
     }

@@ -15,7 +15,7 @@ from sandbox import UnknownLanguage, registry
 from sandbox.registry import Language
 
 from ..schemas import check_args, check_file_layout, check_file_name, check_text, is_number
-from ..services.tiers import tier_of
+from ..services.tiers import compile_limits_for, tier_of
 from ..services.workers import live_languages
 
 PISTON_NAMES = {"cpp": "c++"}  # where Piston names a language differently from our id
@@ -112,9 +112,10 @@ def _limit(body: dict, field: str, maximum: float) -> float | None:
 def _limits(body: dict, user, lang: Language) -> dict:
     tier = tier_of(user)
     run_ms, memory_bytes = tier["max_timeout"] * 1000, tier["max_memory_mb"] << 20
-    compile_ms = max(lang.compile_limits.timeout * 1000, run_ms) if lang.compile else run_ms
+    compiling = compile_limits_for(user, lang)  # the language's, clamped by the tier
+    compile_ms = max(compiling.timeout * 1000, run_ms) if lang.compile else run_ms
     maxima = {"compile_timeout": compile_ms, "compile_cpu_time": compile_ms, "run_timeout": run_ms,
-              "run_cpu_time": run_ms, "compile_memory_limit": lang.compile_limits.memory_mb << 20,
+              "run_cpu_time": run_ms, "compile_memory_limit": compiling.memory_mb << 20,
               "run_memory_limit": memory_bytes}
     given = {field: _limit(body, field, maxima[field]) for field in LIMIT_FIELDS}
     run_times = [v for v in (given["run_timeout"], given["run_cpu_time"]) if v is not None] or [DEFAULT_RUN_MS]
