@@ -7,6 +7,7 @@ from flask import current_app
 
 from sandbox.registry import Language
 from tasks.batch import GRADE_SOFT_TIME_LIMIT
+from tasks.grading import grading_seconds
 from tasks.routing import GRADE_TASK
 
 from ..errors import Problem
@@ -29,7 +30,7 @@ def _resolved_tests(user: User, data: dict, lang: Language) -> list[dict]:
         _check_size(test["expected_output"], "expected_output", test["name"])
         tests.append(dict(name=test["name"], stdin=test["stdin"], expected_output=test["expected_output"],
                           points=test["points"], args=list(test["args"]), timeout=timeout, memory_mb=memory))
-        budget += timeout + 1.0
+        budget += timeout + 1.0 + grading_seconds(test["expected_output"])  # run, sandbox, grading
     if budget > SUBMISSION_BUDGET_SECONDS:
         raise Problem(422, "batch_too_slow", f"one submission's tests could take {budget:.0f} s; at most "
                       f"{SUBMISSION_BUDGET_SECONDS} s fit (use fewer tests or smaller timeouts)",
