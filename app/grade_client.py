@@ -6,15 +6,16 @@ import json
 import os
 import sys
 import time
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import click
 import requests
-import yaml
+
+from .grade_submissions import discover_submissions
+from .grade_tests_file import load_tests
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEV_KEY_FILE = Path("instance") / "dev-api-key"  # written by `make run`
-FILE_DEFAULTS = ("language", "compare", "abs_tol", "rel_tol", "limits")
 
 
 class ApiError(click.ClickException):
@@ -34,40 +35,6 @@ def resolve_key(key: str | None, cwd: Path | None = None) -> str:
     return key
 
 
-def _check_test(test, number: int) -> dict:
-    if not isinstance(test, dict) or "name" not in test or "expected_output" not in test:
-        raise click.BadParameter(f"test #{number} must be a mapping with `name` and `expected_output`",
-                                 param_hint="--tests")
-    test = dict(test)
-    for field in ("name", "stdin", "expected_output"):
-        value = test.get(field, "")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            test[field] = str(value)  # YAML reads `expected_output: 3` as a number
-        elif not isinstance(value, str):
-            raise click.BadParameter(f"test #{number}: {field} must be text", param_hint="--tests")
-    return test
-
-
-def load_tests(path: Path) -> tuple[list[dict], dict]:
-    """The tests and the file's defaults: a list of tests, or a mapping with `tests:` and defaults."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
-        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--tests") from None
-    defaults = {}
-    if isinstance(data, dict):
-        unknown = ", ".join(sorted(map(str, set(data) - {"tests", *FILE_DEFAULTS})))
-        if unknown or "tests" not in data or not isinstance(data.get("limits", {}), dict):
-            raise click.BadParameter(f"{path}: a mapping needs `tests:` and may set {', '.join(FILE_DEFAULTS)} "
-                                     f"(limits: a mapping){f'; unknown: {unknown}' if unknown else ''}",
-                                     param_hint="--tests")
-        data, defaults = data["tests"], {k: data[k] for k in FILE_DEFAULTS if k in data}
-    if not isinstance(data, list) or not data:
-        raise click.BadParameter(f"{path}: expected a non-empty list of tests", param_hint="--tests")
-    return [_check_test(test, i) for i, test in enumerate(data, 1)], defaults
-
-
 def default_entry(language: str) -> str | None:
     """The language's entry file name (main.py, Main.java), from the language definitions."""
     from sandbox.registry import UnknownLanguage, registry
@@ -76,52 +43,6 @@ def default_entry(language: str) -> str | None:
         return registry().get(language).main
     except UnknownLanguage:  # the API refuses it with a clear message
         return None
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise click.ClickException(f"{path} is not UTF-8 text") from None
-
-
-def _visible(path: Path) -> bool:
-    return not path.name.startswith(".") and not path.is_symlink()
-
-
-def _tree(root: Path) -> list[str]:
-    """Regular files under root, relative POSIX names; hidden entries and symlinks skipped."""
-    names = []
-    for folder, dirs, files in os.walk(root):  # followlinks=False: symlinked dirs are not entered
-        dirs[:] = [d for d in dirs if _visible(Path(folder, d))]
-        names += [Path(folder, f).relative_to(root).as_posix() for f in files
-                  if _visible(Path(folder, f)) and Path(folder, f).is_file()]
-    return sorted(names)
-
-
-def entry_first(names: list[str], main: str | None) -> list[str]:
-    """The language's entry name if present, else a file whose stem is main/Main (shallowest), else the first."""
-    if not names:
-        return []
-    mains = [n for n in names if PurePosixPath(n).stem in ("main", "Main")]
-    entry = main if main in names else min(mains, key=lambda n: (n.count("/"), n)) if mains else names[0]
-    return [entry, *(n for n in names if n != entry)]
-
-
-def _submission(path: Path, main: str | None) -> dict | None:
-    if path.is_dir():
-        files = [{"name": n, "content": _read(path / n)} for n in entry_first(_tree(path), main)]
-        return {"id": path.name, "files": files} if files else None
-    return {"id": path.stem, "code": _read(path)} if path.is_file() else None
-
-
-def discover_submissions(directory: Path, main: str | None) -> list[dict]:
-    """One submission per regular file (id: the name without extension) or per subdirectory (id: its name).
-    Two with the same id (a.py, a.txt) are left to the API, which refuses them naming the id."""
-    found = [_submission(path, main) for path in sorted(directory.iterdir()) if _visible(path)]
-    if not any(found):
-        raise click.BadParameter(f"no submissions in {directory}", param_hint="SUBMISSIONS")
-    return [sub for sub in found if sub]
 
 
 class Api:
@@ -220,7 +141,10 @@ def grade(ctx, submissions, tests_file, language, url, key, compare, abs_tol, re
     payload["limits"] = {**(payload.get("limits") or {}), **limits}
     if not payload.get("language"):
         raise click.UsageError("no language: pass --language or set `language:` in the tests file")
-    payload.update(tests=tests, submissions=discover_submissions(submissions, default_entry(payload["language"])))
+    discovered = discover_submissions(submissions, default_entry(payload["language"]))
+    for skipped in discovered.skipped:  # the rest of the class is graded
+        click.echo(skipped, err=True)
+    payload.update(tests=tests, submissions=discovered.submissions)
     api = Api(url, key)
     batch = api.call("POST", json=payload).json()
     if not wait:

@@ -6,8 +6,10 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -16,7 +18,9 @@ import requests
 from click.testing import CliRunner
 
 from app import grade_client
-from app.grade_client import discover_submissions, entry_first, grade, load_tests, resolve_key
+from app.grade_client import grade, resolve_key
+from app.grade_submissions import discover_submissions, entry_first
+from app.grade_tests_file import MAX_FILE_BYTES, load_tests
 
 SUM = "a, b = map(int, input().split())\nprint(a + b)\n"
 TESTS_YAML = """\
@@ -88,11 +92,66 @@ def test_invalid_tests_files_are_clear_errors(tmp_path, name, text, message):
         load_tests(write(tmp_path / name, text))
 
 
+def alias_bomb(field: str) -> str:
+    """A test whose `args` or `limits` nest nine levels of nine aliases each: about 550 bytes that
+    stand for 9**9 (387 million) strings."""
+    levels = ["&a0 [" + ", ".join(["xxxxxxxx"] * 9) + "]"]
+    levels += [f"&a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    value = "[" + ", ".join(levels) + "]"
+    value = f"{{timeout: {value}}}" if field == "limits" else value
+    return f"tests:\n  - {{name: t, expected_output: '1', {field}: {value}}}\n"
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("bomb-args.yaml", alias_bomb("args"), r"line \d+, column \d+: holds more than 100000 values once its aliases"),
+    ("bomb-limits.yaml", alias_bomb("limits"), "holds more than 100000 values once its aliases are followed"),
+    ("deep.yaml", "[" * 100_000, r"line 1, column 33: nested deeper than 32 levels$"),
+    ("deep-map.yaml", "a:\n" + "".join(" " * i + "b:\n" for i in range(1, 200)), "nested deeper than 32 levels"),
+    ("deep-alias.yaml", "x: &x " + "[" * 30 + "1" + "]" * 30 + "\ntests: [[[*x]]]\n",
+     "nested deeper than 32 levels once its aliases are followed"),
+    ("loop.yaml", "tests: &t [{name: a, expected_output: b, args: *t}]\n", "an alias refers to a value that contains it"),
+    ("deep.json", "[" * 100_000, "JSON nested deeper than 64 levels"),
+    ("huge.json", '{"tests": [], "x": "' + "y" * MAX_FILE_BYTES + '"}', "larger than 8 MiB"),
+    ("long-int.yaml", "- {name: a, expected_output: b, points: " + "9" * 5000 + "}\n", "cannot read .*digits"),
+])
+def test_hostile_tests_files_are_refused_quickly(tmp_path, name, text, message):
+    started = time.process_time()
+    with pytest.raises(click.BadParameter) as refused:
+        load_tests(write(tmp_path / name, text))
+    assert time.process_time() - started < 1.0
+    assert re.search(message, refused.value.message) and "\n" not in refused.value.message, refused.value.message
+
+
+def test_anchors_within_bounds_still_work(tmp_path):
+    text = ("limits: &fast {timeout: 2}\ntests:\n  - {name: a, expected_output: '1', limits: *fast, args: &two [x, y]}\n"
+            "  - {name: b, expected_output: '2', limits: *fast, args: *two}\n")
+    with pytest.raises(click.BadParameter, match="a mapping needs `tests:`"):
+        load_tests(write(tmp_path / "t.yaml", "anchors: &a [1]\n" + text))  # unknown keys are still refused
+    tests, defaults = load_tests(write(tmp_path / "t.yaml", text))
+    assert defaults == {"limits": {"timeout": 2}} and [t["args"] for t in tests] == [["x", "y"], ["x", "y"]]
+    assert tests[1]["limits"] == {"timeout": 2}
+
+
+def test_the_cli_prints_one_line_errors_not_tracebacks(tmp_path):
+    write(tmp_path / "subs" / "a.py", SUM)
+    for tests_file in (write(tmp_path / "deep.yaml", "[" * 100_000), write(tmp_path / "deep.json", "{" * 100_000),
+                       write(tmp_path / "bomb.yaml", alias_bomb("args"))):
+        result = CliRunner().invoke(grade, ["--tests", str(tests_file), str(tmp_path / "subs"), "--key", "k",
+                                            "--url", "http://127.0.0.1:9"])
+        assert result.exit_code == 2, result.output  # a usage error; an exception would exit 1
+        errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+        assert len(errors) == 1 and f"cannot read {tests_file}" in errors[0], result.stderr
+        assert "Traceback" not in result.output
+
+
 # submissions directory
 
+BACKSLASH_REFUSED = "contains a forbidden character (U+005C REVERSE SOLIDUS)"
 
-def ids_and_files(subs):
-    return {s["id"]: s.get("code") if "code" in s else [f["name"] for f in s["files"]] for s in subs}
+
+def ids_and_files(discovered):
+    return {s["id"]: s.get("code") if "code" in s else [f["name"] for f in s["files"]]
+            for s in discovered.submissions}
 
 
 def test_files_and_directories_become_submissions(tmp_path):
@@ -112,7 +171,7 @@ def test_files_and_directories_become_submissions(tmp_path):
         "dave": ["Main.py", "b.py", "lib/main.py"],  # else a main/Main stem, the shallowest
         "erin": ["alpha.py", "zeta.py"],  # else the first by name
     }
-    carol = next(s for s in discover_submissions(tmp_path, "main.py") if s["id"] == "carol")
+    carol = next(s for s in discover_submissions(tmp_path, "main.py").submissions if s["id"] == "carol")
     assert carol["files"][0] == {"name": "main.py", "content": "import a_util"}
 
 
@@ -137,13 +196,32 @@ def test_hidden_files_and_symlinks_are_skipped(tmp_path):
     assert ids_and_files(discover_submissions(subs, "main.py")) == {"ann": "print(1)", "ben": ["main.py"]}
 
 
-def test_non_utf8_files_and_empty_directories_are_clear_errors(tmp_path):
+def test_submissions_the_api_would_refuse_are_skipped_naming_the_file(tmp_path):
     write(tmp_path / "ok.py", "print(1)")
     write(tmp_path / "dir" / "bad.py", b"print('\xff')")
-    with pytest.raises(click.ClickException, match=r"dir/bad\.py is not UTF-8"):
-        discover_submissions(tmp_path, "main.py")
+    write(tmp_path / "win" / "main.py", "print(2)")
+    write(tmp_path / "win" / "lib\\util.py", "x = 1")
+    write(tmp_path / "raw" / "main.py", "print(3)")
+    write(tmp_path / os.fsdecode(b"raw") / os.fsdecode(b"caf\xe9.py"), "x = 1")
+    write(tmp_path / os.fsdecode(b"\xe9tudiant.py"), "print(4)")
+    write(tmp_path / "many" / "main.py", "")
+    for i in range(32):
+        write(tmp_path / "many" / f"m{i}.py", "")
+    discovered = discover_submissions(tmp_path, "main.py")
+    assert ids_and_files(discovered) == {"ok": "print(1)"}
+    assert sorted(map(str, discovered.skipped)) == [
+        f"skipped {tmp_path}/\\xe9tudiant.py: the name is not UTF-8",
+        f"skipped {tmp_path}/dir/bad.py: not UTF-8 text",
+        f"skipped {tmp_path}/many: 33 files; a submission may have at most 32",
+        f"skipped {tmp_path}/raw/caf\\xe9.py: the file name is not UTF-8",
+        f"skipped {tmp_path}/win/lib\\util.py: the API refuses its name: {BACKSLASH_REFUSED}",
+    ]
     with pytest.raises(click.BadParameter, match="no submissions"):
         discover_submissions(write(tmp_path / "empty" / ".keep", "").parent, "main.py")
+    only_bad = tmp_path / "only-bad"
+    write(only_bad / "x.py", b"\xff")
+    with pytest.raises(click.BadParameter, match=r"no submissions in .*only-bad; skipped .*x\.py: not UTF-8 text"):
+        discover_submissions(only_bad, "main.py")
 
 
 # API key
@@ -293,3 +371,27 @@ def test_grade_against_the_real_api(tmp_path, http_url, user, batch_worker):
         "multi": ({"small": "accepted", "negative": "accepted"}, 3),
         "right": ({"small": "accepted", "negative": "accepted"}, 3),
         "wrong": ({"small": "wrong_answer", "negative": "wrong_answer"}, 0)}
+
+
+def test_bad_submission_files_are_skipped_and_the_rest_graded(tmp_path, http_url, user, batch_worker):
+    subs = tmp_path / "class"
+    write(subs / "right.py", SUM)
+    write(subs / "wrong.py", "a, b = map(int, input().split())\nprint(a - b)\n")
+    write(subs / "windows" / "main.py", "from util import add\nprint(add(*map(int, input().split())))\n")
+    write(subs / "windows" / "lib\\util.py", "def add(a, b):\n    return a + b\n")
+    write(subs / os.fsdecode(b"ren\xe9.py"), SUM)
+    write(subs / "latin1.py", b"# r\xe9sum\xe9\n" + SUM.encode())
+    result = CliRunner().invoke(grade, ["--tests", str(write(tmp_path / "tests.yaml", TESTS_YAML)), str(subs),
+                                        "--url", http_url, "--key", user["key"], "--poll", "0.5",
+                                        "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["submission"]: (r["verdicts"], r["score"]) for r in json.loads(result.stdout)["rows"]}
+    assert rows == {"right": ({"small": "accepted", "negative": "accepted"}, 3),
+                    "wrong": ({"small": "wrong_answer", "negative": "wrong_answer"}, 0)}
+    skipped = sorted(line for line in result.stderr.splitlines() if line.startswith("skipped "))
+    assert skipped == [
+        f"skipped {subs}/latin1.py: not UTF-8 text",
+        f"skipped {subs}/ren\\xe9.py: the name is not UTF-8",
+        f"skipped {subs}/windows/lib\\util.py: the API refuses its name: {BACKSLASH_REFUSED}",
+    ], result.stderr
+    assert "graded 2 submissions x 2 tests: done" in result.stderr
