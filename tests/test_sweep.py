@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from test_sandbox_suite_host import _dead_owner_token
 
 from sandbox import Runner, cgroups, workdir
 from sandbox.runner import _start_ticks
@@ -25,15 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DEAD_OWNERS = 6
 RUNS_PER_OWNER = 25  # per dead owner: a run and a compile cgroup in every controller, a mounted run dir
 STRAGGLERS = 4  # jail processes a killed worker left running in its run cgroups
-
-
-def dead_owner_token() -> str:
-    """'<pid>-<start ticks>' of a process that has exited: a dead worker's token."""
-    proc = subprocess.Popen(["/bin/sleep", "60"])
-    token = f"{proc.pid}-{_start_ticks(proc.pid)}"
-    proc.kill()
-    proc.wait()
-    return token
 
 
 @dataclass
@@ -50,7 +42,7 @@ class Leftovers:
 
     def plant(self) -> Leftovers:
         for _ in range(DEAD_OWNERS):
-            token = dead_owner_token()
+            token = _dead_owner_token()
             for run in range(RUNS_PER_OWNER):
                 name = f"{token}.{uuid.uuid4().hex[:12]}"
                 self._cgroup(f"{name}-compile")
