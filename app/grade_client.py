@@ -69,6 +69,16 @@ class Api:
                     raise
                 time.sleep(exc.retry_after or every)
 
+    def sheet(self, batch_id: str) -> dict:
+        """The JSON grade sheet, its rows gathered page by page."""
+        sheet, params = None, {"format": "json"}
+        while True:
+            page = self.call("GET", f"/{batch_id}/report.csv", params=dict(params)).json()
+            params["cursor"] = page.pop("next_cursor", None)
+            sheet = page if sheet is None else {**sheet, "rows": sheet["rows"] + page["rows"]}
+            if not params["cursor"]:
+                return sheet
+
 
 def _problem(response: requests.Response) -> ApiError:
     try:
@@ -157,12 +167,12 @@ def grade(ctx, submissions, tests_file, language, url, key, compare, abs_tol, re
         click.echo(_interrupted(url, batch["id"]), err=True)
         ctx.exit(130)
     fmt = fmt or ("json" if out and out.suffix.lower() == ".json" else "csv")
-    report = api.call("GET", f"/{batch['id']}/report.csv", params={"format": fmt}).content
+    sheet = api.sheet(batch["id"])
+    report = json.dumps(sheet).encode() if fmt == "json" else api.call(
+        "GET", f"/{batch['id']}/report.csv", params={"format": "csv"}).content
     if out:
         out.write_bytes(report)
     else:
         click.echo(report, nl=False)
-    sheet = json.loads(report) if fmt == "json" else api.call(
-        "GET", f"/{batch['id']}/report.csv", params={"format": "json"}).json()
     click.echo(summary(sheet), err=True)
     ctx.exit(0 if sheet["status"] == "done" else 1)

@@ -147,6 +147,8 @@ class UsageRecord(db.Model):
 
 
 BATCH_ACTIVE = ("queued", "running")
+BATCH_CREATING = "creating"  # rows still being written: never graded, but its runs are reserved
+CASE_PENDING = ("queued", "running")  # a case still to run (running: its jail may be running now)
 
 
 class Batch(db.Model):
@@ -205,7 +207,7 @@ class BatchCase(db.Model):
     batch_id: Mapped[str] = mapped_column(sa.ForeignKey("batches.id", ondelete="CASCADE"), index=True)
     submission_id: Mapped[int] = mapped_column(sa.ForeignKey("batch_submissions.id", ondelete="CASCADE"))
     test_index: Mapped[int] = mapped_column(sa.Integer)
-    status: Mapped[str] = mapped_column(sa.String(20), default="queued")  # queued, a verdict, or cancelled
+    status: Mapped[str] = mapped_column(sa.String(20), default="queued")  # queued, running, a verdict, cancelled
     points: Mapped[float] = mapped_column(sa.Float, default=0.0)
     returncode: Mapped[int | None] = mapped_column(sa.Integer)
     cpu_time: Mapped[float | None] = mapped_column(sa.Float)

@@ -75,7 +75,8 @@ class ProgressSchema(Schema):
 
 class CaseSchema(Schema):
     test = fields.String()
-    verdict = fields.String(metadata={"description": " | ".join((*VERDICTS, "queued", "cancelled"))})
+    verdict = fields.String(metadata={"description": " | ".join((*VERDICTS, "queued", "running", "cancelled",
+                                                                    "stopped"))})
     points = fields.Float()
     time = fields.Float(allow_none=True, metadata={"description": "CPU seconds"})
     wall_time = fields.Float(allow_none=True)
@@ -114,18 +115,28 @@ class BatchSchema(Schema):
     language = fields.String()
     compare = fields.String()
     progress = fields.Nested(ProgressSchema)
+    verdicts = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "cases per verdict (or queued/running/cancelled) over the whole batch"})
     tests = fields.List(fields.Nested(BatchTestSummarySchema))
     max_score = fields.Float()
     created_at = UtcDateTime()
     started_at = UtcDateTime(allow_none=True)
     finished_at = UtcDateTime(allow_none=True)
-    submissions = fields.List(fields.Nested(SubmissionResultSchema))
+    submissions = fields.List(fields.Nested(SubmissionResultSchema), metadata={
+        "description": "one page of submissions, in the order sent"})
+    next_cursor = fields.String(allow_none=True, metadata={"description": "the next page's `cursor`; null: the last"})
 
 
 class BatchArgsSchema(Schema):
     results = fields.Boolean(load_default=True, metadata={
         "description": "false: status and progress only (cheap to poll)"})
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100), metadata={
+        "description": "submissions per page (fewer when they would hold more than 1000 test results)"})
+    cursor = fields.String(load_default=None, validate=validate.Length(max=64))
 
 
 class ReportArgsSchema(Schema):
     format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "json")))
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=2000), metadata={
+        "description": "JSON: rows per page (fewer when they would hold more than 20000 verdicts)"})
+    cursor = fields.String(load_default=None, validate=validate.Length(max=64))

@@ -24,7 +24,7 @@ class ProcessOutcome:
     log: str
     cpu_seconds: float = 0.0
     truncated: dict[str, bool] = field(default_factory=dict)
-    killed_for: str | None = None  # "output_limit" or "wall_timeout", when the worker killed it
+    killed_for: str | None = None  # "output_limit", "wall_timeout" or "stopped", when the worker killed it
 
 
 class _Capture:
@@ -112,10 +112,10 @@ def _spawn(argv: list[str], log_write_fd: int, join_cgroups: tuple[Path, ...],
 
 def run_process(argv: list[str], stdin: bytes, log_write_fd: int, log_read_fd: int, output_cap: int,
                 deadline_seconds: float, grace: float, join_cgroups: tuple[Path, ...] = (),
-                home_cgroups: Callable[[], list[Path]] = list) -> ProcessOutcome:
+                home_cgroups: Callable[[], list[Path]] = list, stop: threading.Event | None = None) -> ProcessOutcome:
     """Owns both log pipe ends: they are closed whatever happens."""
     proc = start_process(argv, log_write_fd, log_read_fd, join_cgroups, home_cgroups)
-    return collect(proc, stdin, log_read_fd, output_cap, deadline_seconds, grace)
+    return collect(proc, stdin, log_read_fd, output_cap, deadline_seconds, grace, stop)
 
 
 def start_process(argv: list[str], log_write_fd: int, log_read_fd: int, join_cgroups: tuple[Path, ...] = (),
@@ -131,9 +131,10 @@ def start_process(argv: list[str], log_write_fd: int, log_read_fd: int, join_cgr
 
 
 def collect(proc: subprocess.Popen, stdin: bytes, log_read_fd: int, output_cap: int,
-            deadline_seconds: float, grace: float) -> ProcessOutcome:
+            deadline_seconds: float, grace: float, stop: threading.Event | None = None) -> ProcessOutcome:
     """Feeds stdin and captures the output until the process ends, killing it at the deadline
-    (counted from now: a wait for a pids slot, or a warm jail's idle time, is not the program's)."""
+    (counted from now: a wait for a pids slot, or a warm jail's idle time, is not the program's)
+    or as soon as `stop` is set (its caller no longer wants the result)."""
     start = time.monotonic()
     captures = {"stdout": _Capture(output_cap), "stderr": _Capture(output_cap), "log": _Capture(1 << 20)}
     killed_for, term_sent_at = None, None
@@ -150,8 +151,8 @@ def collect(proc: subprocess.Popen, stdin: bytes, log_read_fd: int, output_cap: 
     try:
         while len(sel.get_map()) > 0:
             now = time.monotonic() - start
-            if killed_for is None and now > deadline_seconds:
-                killed_for, term_sent_at = "wall_timeout", now
+            if killed_for is None and (now > deadline_seconds or (stop is not None and stop.is_set())):
+                killed_for, term_sent_at = "wall_timeout" if now > deadline_seconds else "stopped", now
                 _signal_group(proc, signal.SIGTERM)
             if term_sent_at is not None and now > term_sent_at + grace:
                 _signal_group(proc, signal.SIGKILL)

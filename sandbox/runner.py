@@ -5,6 +5,7 @@ import errno
 import logging
 import os
 import subprocess
+import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -178,14 +179,15 @@ class Runner:
         return CompiledProgram(spec.language, main, kept, compiled.compile_output,
                                compiled.cpu_time, compiled.wall_time)
 
-    def run_compiled(self, program: CompiledProgram, spec: RunSpec) -> RunResult:
-        """One run of a compiled program in a fresh work dir; spec gives stdin, args and limits."""
+    def run_compiled(self, program: CompiledProgram, spec: RunSpec, stop: threading.Event | None = None) -> RunResult:
+        """One run of a compiled program in a fresh work dir; spec gives stdin, args and limits.
+        Setting `stop` kills the jail at once: the result is `stopped`, with what it used so far."""
         with self._workdir(spec) as (name, work, _):
             try:
                 artifacts.lay_out(work.path, program.files)
             except OSError as exc:
                 return _unplaceable(exc)
-            return self._run_stage(name, work.path, spec, program.main)
+            return self._run_stage(name, work.path, spec, program.main, stop)
 
     def _inputs(self, spec: RunSpec) -> tuple[str, list[tuple[str, bytes]]]:
         main = spec.entry or entry_file(spec.language, spec.code)
@@ -225,11 +227,12 @@ class Runner:
             result.compile_output, result.compile_cpu_time = compiled.compile_output, compiled.cpu_time
         return result
 
-    def _run_stage(self, name: str, work_path: Path, spec: RunSpec, main: str) -> RunResult:
+    def _run_stage(self, name: str, work_path: Path, spec: RunSpec, main: str,
+                   stop: threading.Event | None = None) -> RunResult:
         lang = spec.language
         command = expand(lang.run, lang, spec.memory_mb, main) + list(spec.args)
         limits = StageLimits(spec.timeout, spec.timeout, spec.memory_mb, lang.pids, self.settings.tmp_mb)
-        return self._stage(f"{name}-run", work_path, command, spec.stdin, limits, lang)
+        return self._stage(f"{name}-run", work_path, command, spec.stdin, limits, lang, stop)
 
     def _compile(self, name: str, work_path: Path, spec: RunSpec, main: str,
                  jail: prewarm.WarmJail | None = None) -> RunResult:
@@ -261,7 +264,7 @@ class Runner:
         return min(self.settings.work_mb, spec.memory_mb)
 
     def _stage(self, name: str, work_path: Path, command: list[str], stdin: bytes,
-               limits: StageLimits, lang: Language) -> RunResult:
+               limits: StageLimits, lang: Language, stop: threading.Event | None = None) -> RunResult:
         if (reason := _unpassable(command)) is not None:
             return _unstartable(reason)
         cgroup = cgroups.RunCgroup(self.cgroups, name)
@@ -275,7 +278,7 @@ class Runner:
                 outcome = run_process(
                     argv, stdin, log_write, log_read,
                     self.settings.output_limit_bytes, limits.wall_seconds + 0.05, self.settings.kill_grace,
-                    tuple(cgroup.join_paths()), cgroup.home_paths,
+                    tuple(cgroup.join_paths()), cgroup.home_paths, stop,
                 )
             usage = cgroup.usage()
         except subprocess.SubprocessError as exc:  # nsjail could not be started
@@ -299,8 +302,11 @@ def _compile_limits(spec: RunSpec) -> CompileLimits:
 
 def _result(outcome, usage: cgroups.Usage, limits: StageLimits) -> RunResult:
     status, message = classify(outcome, usage, limits.cpu_seconds)
+    if outcome.killed_for == "stopped":  # its caller stopped it: whatever the program did until then
+        status, message = "stopped", "stopped before it finished: the run was cancelled"
     # only signals we have evidence of: the ones the sandbox itself sent
-    signal = {"memory_limit": "SIGKILL", "timeout": "SIGKILL", "output_limit": "SIGTERM"}.get(status)
+    signal = {"memory_limit": "SIGKILL", "timeout": "SIGKILL", "output_limit": "SIGTERM",
+              "stopped": "SIGTERM"}.get(status)
     return RunResult(
         status=status, stdout=sanitize(outcome.stdout), stderr=sanitize(outcome.stderr),
         returncode=outcome.returncode, signal=signal,

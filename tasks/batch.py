@@ -4,15 +4,16 @@ skips what is final and runs only the rest."""
 from __future__ import annotations
 
 import logging
-import time
+import threading
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from sandbox import CompiledProgram, RunSpec, registry
 
+from .batch_stop import StopWatch
 from .batch_store import BatchStore, ClaimedSubmission, batch_store
-from .execution import MAX_ATTEMPTS, runner
+from .execution import MAX_ATTEMPTS, redis_client, runner
 from .grading import verdict
 from .retry import INFRA_ERRORS, INFRA_RETRIES, delivery_of, retry_infra
 from .routing import GRADE_TASK
@@ -24,7 +25,6 @@ log = logging.getLogger(__name__)
 # refuses batches whose tests could not fit (see SUBMISSION_BUDGET_SECONDS in the service)
 GRADE_TIME_LIMIT = 600
 GRADE_SOFT_TIME_LIMIT = GRADE_TIME_LIMIT - 30
-PENDING_RECHECK_SECONDS = 0.25
 
 
 def compile_submission(claim: ClaimedSubmission, store: BatchStore) -> CompiledProgram | None:
@@ -45,19 +45,25 @@ def compile_submission(claim: ClaimedSubmission, store: BatchStore) -> CompiledP
     return None
 
 
-def run_tests(claim: ClaimedSubmission, program: CompiledProgram, store: BatchStore) -> None:
-    pending, looked = claim.pending, time.monotonic()
+def run_tests(claim: ClaimedSubmission, program: CompiledProgram, store: BatchStore,
+              stop: threading.Event | None = None) -> None:
+    """Each pending test in turn; `stop` (set when the batch is cancelled) kills the running one."""
+    pending = claim.pending
     for test in claim.tests:
-        if time.monotonic() - looked > PENDING_RECHECK_SECONDS:  # notice a cancel soon, without a query per test
-            pending, looked = store.pending_cases(claim.submission_id), time.monotonic()
         case_id = pending.get(test.index)
         if case_id is None:  # final already, or cancelled
             continue
+        if not store.start_case(claim, case_id):  # cancelled or final since: look again at what is left
+            pending = store.pending_cases(claim.submission_id)
+            continue
         spec = RunSpec(language=program.language, code="", stdin=test.stdin, args=test.args,
                        timeout=test.timeout, memory_mb=test.memory_mb)
-        result = runner().run_compiled(program, spec)
-        printed = result.raw_stdout.decode("utf-8", errors="replace")  # graded as printed, \r included
-        graded, diff = verdict(result.status, printed, test.expected_output, claim.comparison)
+        result = runner().run_compiled(program, spec, stop)
+        if result.status == "stopped":  # billed for the CPU it used, graded nothing
+            graded, diff = "stopped", None
+        else:
+            printed = result.raw_stdout.decode("utf-8", errors="replace")  # graded as printed, \r included
+            graded, diff = verdict(result.status, printed, test.expected_output, claim.comparison)
         store.finish_case(claim, case_id, test, result, graded, diff)
     store.close_submission(claim.submission_id)
 
@@ -77,7 +83,8 @@ def grade_submission(self, submission_id: int, language: str | None = None, resu
             return
         program = compile_submission(claim, store)
         if program is not None:
-            run_tests(claim, program, store)
+            with StopWatch(redis_client(self.app.conf.codestudio_redis_url), claim.batch_id) as stop:
+                run_tests(claim, program, store, stop)
     except INFRA_ERRORS as exc:
         retry_infra(self, exc, f"submission {submission_id}", claim.attempt if claim else resume_attempt,
                     lambda message: store.fail_cases(submission_id, "internal_error", message))

@@ -35,7 +35,7 @@ class ClaimedSubmission:
     files: tuple[tuple[str, bytes], ...]
     comparison: Comparison
     tests: tuple[BatchTest, ...]
-    pending: dict[int, int]  # test index -> case id, for the cases not yet final
+    pending: dict[int, int]  # test index -> case id, for the cases not yet final (queued, or left running)
 
 
 class BatchStore(Protocol):
@@ -50,15 +50,18 @@ class BatchStore(Protocol):
     def pending_cases(self, submission_id: int) -> dict[int, int]:
         """test index -> case id of the submission's cases not yet final (nor cancelled)."""
 
+    def start_case(self, claim: ClaimedSubmission, case_id: int) -> bool:
+        """Mark the case running before its jail starts; False if it is final or its batch cancelled."""
+
     def finish_case(self, claim: ClaimedSubmission, case_id: int, test: BatchTest, result: RunResult,
                     verdict: str, diff: str | None) -> bool:
-        """Record and bill one case exactly once and count it done; False if it already was."""
+        """Record and bill one started case exactly once and count it done; False if it already was."""
 
     def close_submission(self, submission_id: int) -> None:
         """Mark the submission done once none of its cases is left to run."""
 
     def fail_cases(self, submission_id: int, verdict: str, message: str | None) -> int:
-        """End every case of the submission that has not run with `verdict` (not billed)."""
+        """End every case of the submission still queued or running with `verdict` (not billed)."""
 
 
 batch_store: Provided[BatchStore] = Provided("batch store")

@@ -25,7 +25,7 @@ def create_batch(data):
     """Grade every submission against every test: each submission is compiled once, each test
     runs in a fresh sandbox. Runs count against the daily quota up front."""
     batch = batches.submit(g.user, data)
-    return batch_reports.view(batch, with_results=False), 202, {"Location": url_for("batch.batch", batch_id=batch.id)}
+    return batch_reports.view(batch), 202, {"Location": url_for("batch.batch", batch_id=batch.id)}
 
 
 @bp.route("/batch/<batch_id>", endpoint="batch")
@@ -34,9 +34,11 @@ def create_batch(data):
 @bp.alt_response(401, response="UNAUTHORIZED")
 @bp.alt_response(404, response="NOT_FOUND")
 def get_batch(args, batch_id):
-    """Status, progress and, per submission, the compile result and a verdict per test
-    (`?results=false`: status and progress only)."""
-    return batch_reports.view(batches.get_owned(g.user, batch_id), with_results=args["results"])
+    """Status, progress, the count of each verdict and a page of submissions, each with its compile
+    result and a result per test; `next_cursor` pages on (`?results=false`: status and progress only)."""
+    batch = batches.get_owned(g.user, batch_id)
+    page = batch_reports.Page(args["limit"], args["cursor"]) if args["results"] else None
+    return batch_reports.view(batch, page)
 
 
 @bp.route("/batch/<batch_id>", methods=["DELETE"])
@@ -45,7 +47,8 @@ def get_batch(args, batch_id):
 @bp.alt_response(404, response="NOT_FOUND")
 @bp.alt_response(409, response="CONFLICT")
 def cancel_batch(batch_id):
-    """Cancel what has not run yet (not billed); runs in progress finish and are kept."""
+    """Cancel: tests not started end `cancelled` (not billed); a test running now is stopped at once
+    and ends `stopped`, billed for the CPU it used. Answers status and progress."""
     return batch_reports.view(batches.cancel(g.user, batch_id))
 
 
@@ -56,9 +59,10 @@ def cancel_batch(batch_id):
 @bp.alt_response(401, response="UNAUTHORIZED")
 @bp.alt_response(404, response="NOT_FOUND")
 def batch_report(args, batch_id):
-    """The grade sheet as CSV (default) or JSON (?format=json)."""
+    """The grade sheet as CSV (default: all of it) or JSON (?format=json: by pages, `next_cursor`)."""
     batch = batches.get_owned(g.user, batch_id)
     if args["format"] == "json":
-        return batch_reports.report(batch)
+        return batch_reports.report(batch, batch_reports.Page(args["limit"], args["cursor"],
+                                                              batch_reports.REPORT_PAGE_CELLS))
     return Response(batch_reports.report_csv(batch), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="batch-{batch.id}.csv"'})

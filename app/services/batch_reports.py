@@ -1,27 +1,70 @@
-"""A batch's results: the full view (GET), and the grade report (CSV or JSON), one row per submission."""
+"""A batch's results: the view (GET: status, complete counts, and a page of submissions with their
+per-test results), and the grade report (CSV, or JSON by pages), one row per submission."""
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import io
-from collections import defaultdict
+from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from ..errors import Problem
 from ..extensions import db
 from ..models import Batch, BatchCase, BatchSubmission
 
+PAGE_CASES = 1000  # most case results in one page of the view (a page holds whole submissions)
+REPORT_PAGE_CELLS = 20000  # most verdicts in one page of the JSON report
 
-def _cases_by_submission(batch: Batch) -> dict[int, list[BatchCase]]:
-    grouped: dict[int, list[BatchCase]] = defaultdict(list)
-    for case in db.session.execute(sa.select(BatchCase).where(BatchCase.batch_id == batch.id)
-                                   .order_by(BatchCase.submission_id, BatchCase.test_index)).scalars():
+
+@dataclass(frozen=True)
+class Page:
+    """Submissions after the cursor's position, at most `limit` of them (and at most `cells`
+    submissions x tests, but always one)."""
+    limit: int
+    cursor: str | None = None
+    cells: int = PAGE_CASES
+
+    def after(self) -> int:
+        if not self.cursor:
+            return -1
+        try:
+            position = int(base64.urlsafe_b64decode(self.cursor.encode()).decode())
+        except (ValueError, UnicodeDecodeError, binascii.Error):
+            position = -1
+        if position < 0:
+            raise Problem(422, "invalid_cursor", "cursor is not valid")
+        return position
+
+    def size(self, tests: int) -> int:
+        return max(1, min(self.limit, self.cells // max(1, tests)))
+
+
+def _cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(str(position).encode()).decode()
+
+
+def _cases_by_submission(submission_ids: list[int], *columns) -> dict[int, list]:
+    """The cases of these submissions in test order: whole rows, or just these columns."""
+    query = sa.select(*columns) if columns else sa.select(BatchCase)
+    result = db.session.execute(query.where(BatchCase.submission_id.in_(submission_ids))
+                                .order_by(BatchCase.submission_id, BatchCase.test_index))
+    grouped: dict[int, list] = defaultdict(list)
+    for case in (result if columns else result.scalars()):
         grouped[case.submission_id].append(case)
     return grouped
 
 
-def _submissions(batch: Batch) -> list[BatchSubmission]:
-    return list(db.session.execute(sa.select(BatchSubmission).where(BatchSubmission.batch_id == batch.id)
-                                   .order_by(BatchSubmission.position)).scalars())
+def _submissions(batch: Batch, page: Page | None) -> tuple[list[BatchSubmission], str | None]:
+    """The page's submissions in order, and the cursor of the next page (None: this is the last)."""
+    query = sa.select(BatchSubmission).where(BatchSubmission.batch_id == batch.id).order_by(BatchSubmission.position)
+    if page is None:
+        return list(db.session.execute(query).scalars()), None
+    size = page.size(len(batch.tests))
+    rows = list(db.session.execute(query.where(BatchSubmission.position > page.after()).limit(size + 1)).scalars())
+    return rows[:size], (_cursor(rows[size - 1].position) if len(rows) > size else None)
 
 
 def max_score(batch: Batch) -> float:
@@ -34,38 +77,69 @@ def _case_view(case: BatchCase, test_name: str) -> dict:
                 stdout=case.stdout, stderr=case.stderr, diff=case.diff, message=case.message)
 
 
-def view(batch: Batch, with_results: bool = True) -> dict:
+def view(batch: Batch, page: Page | None = None) -> dict:
+    """Status and progress; with a page, also the counts of every verdict over the whole batch,
+    that page of submissions with their results, and `next_cursor`."""
     top = max_score(batch)
-    return dict(
+    body = dict(
         id=batch.id, status=batch.status, language=batch.language, compare=batch.compare,
         progress=dict(done=batch.done, total=batch.total, cancelled=batch.cancelled,
                       percent=round(100.0 * batch.done / batch.total, 1) if batch.total else 100.0),
         tests=[dict(name=t["name"], points=t["points"]) for t in batch.tests], max_score=top,
         created_at=batch.created_at, started_at=batch.started_at, finished_at=batch.finished_at,
-        **({"submissions": _submission_views(batch, top)} if with_results else {}),
     )
+    if page is not None:
+        submissions, body["next_cursor"] = _submissions(batch, page)
+        body.update(verdicts=_verdict_counts(batch), submissions=_submission_views(batch, submissions, top))
+    return body
 
 
-def _submission_views(batch: Batch, top: float) -> list[dict]:
+def _unmade_verdict(submission_status: str) -> str:
+    """The verdict of every test of a submission whose cases are not made yet (never claimed)."""
+    return "cancelled" if submission_status == "cancelled" else "queued"
+
+
+def _verdict_counts(batch: Batch) -> dict[str, int]:
+    counts = Counter(dict(db.session.execute(sa.select(BatchCase.status, sa.func.count()).where(
+        BatchCase.batch_id == batch.id).group_by(BatchCase.status)).all()))
+    for status, submissions in db.session.execute(sa.select(BatchSubmission.status, sa.func.count()).where(
+            BatchSubmission.batch_id == batch.id, ~sa.exists().where(BatchCase.submission_id == BatchSubmission.id),
+    ).group_by(BatchSubmission.status)).all():
+        counts[_unmade_verdict(status)] += submissions * len(batch.tests)
+    return dict(sorted(counts.items()))
+
+
+def _unmade_results(sub: BatchSubmission, names: list[str]) -> list[dict]:
+    verdict = _unmade_verdict(sub.status)
+    return [dict(test=name, verdict=verdict, points=0.0, time=None, wall_time=None, memory_kb=None, returncode=None,
+                 stdout=None, stderr=None, diff=None, message=None) for name in names]
+
+
+def _submission_views(batch: Batch, submissions: list[BatchSubmission], top: float) -> list[dict]:
     names = [t["name"] for t in batch.tests]
-    cases = _cases_by_submission(batch)
+    cases = _cases_by_submission([sub.id for sub in submissions])
     return [dict(
         id=sub.ref, status=sub.status, score=sub.score, max_score=top,
         compile=dict(status=sub.compile_status, output=sub.compile_output, time=sub.compile_time,
                      count=sub.compiles),
-        results=[_case_view(case, names[case.test_index]) for case in cases[sub.id]],
-    ) for sub in _submissions(batch)]
+        results=[_case_view(case, names[case.test_index]) for case in cases[sub.id]] or _unmade_results(sub, names),
+    ) for sub in submissions]
 
 
-def report(batch: Batch) -> dict:
-    """The grade sheet: per submission its verdict per test and its score."""
+def report(batch: Batch, page: Page | None = None) -> dict:
+    """The grade sheet: per submission its verdict per test and its score (a page of it, with
+    `next_cursor`, or all of it)."""
     names = [t["name"] for t in batch.tests]
-    cases = _cases_by_submission(batch)
+    submissions, next_cursor = _submissions(batch, page)
+    cases = _cases_by_submission([sub.id for sub in submissions], BatchCase.submission_id, BatchCase.test_index,
+                                 BatchCase.status)
     rows = [dict(submission=sub.ref, status=sub.status, compile=sub.compile_status,
-                 verdicts={names[c.test_index]: c.status for c in cases[sub.id]}, score=sub.score)
-            for sub in _submissions(batch)]
-    return dict(batch_id=batch.id, status=batch.status, language=batch.language, tests=names,
-                max_score=max_score(batch), rows=rows)
+                 verdicts={names[c.test_index]: c.status for c in cases[sub.id]}
+                 or dict.fromkeys(names, _unmade_verdict(sub.status)), score=sub.score)
+            for sub in submissions]
+    sheet = dict(batch_id=batch.id, status=batch.status, language=batch.language, tests=names,
+                 max_score=max_score(batch), rows=rows)
+    return sheet if page is None else dict(sheet, next_cursor=next_cursor)
 
 
 def report_csv(batch: Batch) -> str:

@@ -1,8 +1,9 @@
 """SQLAlchemy implementation of the task layer's BatchStore.
 
-Every case ends in one transaction that is fenced on the case still being queued: its result,
-its usage record (UNIQUE per case) and the batch's completion counter move together, so a
-redelivered or duplicated task can neither record nor bill a case twice.
+A submission's cases (one per test) are made by the claim that first wins it. A case is `running` from the moment its jail may start (refused once its batch is cancelled) and
+ends in one transaction fenced on it still running: its result, its usage record (UNIQUE per case)
+and the batch's completion counter move together, so a redelivered or duplicated task can neither
+record nor bill a case twice, and a cancel never refunds a case that ran.
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from tasks.store import Delivery
 from ..extensions import db
 from ..models import (
     BATCH_ACTIVE,
+    BATCH_CREATING,
+    CASE_PENDING,
     Batch,
     BatchCase,
     BatchSubmission,
@@ -26,6 +29,8 @@ from ..models import (
     User,
     utcnow,
 )
+from .batch_rows import count_cancelled, make_cases
+from .batch_rows import in_transaction as _transaction
 from .execution_store import cost_of
 
 STDOUT_KEPT = 1024
@@ -45,7 +50,11 @@ def _update(model):
 
 # a case's statements, built once: a batch runs them thousands of times and building and
 # caching a statement costs more CPU than SQLite spends executing it
-_FINISH_CASE = _update(BatchCase).where(BatchCase.id == sa.bindparam("case_id"), BatchCase.status == "queued").values(
+_START_CASE = _update(BatchCase).where(
+    BatchCase.id == sa.bindparam("case_id"), BatchCase.status.in_(CASE_PENDING),
+    sa.select(Batch.status).where(Batch.id == sa.bindparam("v_batch_id")).scalar_subquery() != "cancelled",
+).values(status="running")
+_FINISH_CASE = _update(BatchCase).where(BatchCase.id == sa.bindparam("case_id"), BatchCase.status == "running").values(
     status=sa.bindparam("v_status"), points=sa.bindparam("v_points"), returncode=sa.bindparam("v_returncode"),
     cpu_time=sa.bindparam("v_cpu"), wall_time=sa.bindparam("v_wall"), memory_kb=sa.bindparam("v_memory"),
     stdout=sa.bindparam("v_stdout"), stderr=sa.bindparam("v_stderr"), diff=sa.bindparam("v_diff"),
@@ -65,14 +74,32 @@ def _count_done(batch_id: str, cases: int, now=None) -> None:
         db.session.execute(_COUNT_DONE, {"batch_id": batch_id, "v_cases": cases, "v_now": now or utcnow()})
 
 
-def _transaction(work):
-    try:
-        outcome = work()
-        db.session.commit()
-        return outcome
-    except Exception:
-        db.session.rollback()
-        raise
+def _pending(submission_id: int) -> dict[int, int]:
+    """test index -> case id of the cases still to run: queued, or left running by a lost attempt."""
+    return dict(db.session.execute(sa.select(BatchCase.test_index, BatchCase.id).where(
+        BatchCase.submission_id == submission_id, BatchCase.status.in_(CASE_PENDING))).all())
+
+
+def _has_cases(submission_id: int) -> bool:
+    return db.session.execute(sa.select(BatchCase.id).where(BatchCase.submission_id == submission_id)
+                              .limit(1)).first() is not None
+
+
+def _cancel_unclaimed(batch: Batch, submission_id: int) -> None:
+    """A cancelled batch's submission no worker claimed: every test of it is given back."""
+    ended = db.session.execute(_update(BatchSubmission).where(
+        BatchSubmission.id == submission_id, BatchSubmission.status == "queued").values(status="cancelled")).rowcount
+    count_cancelled(batch.id, ended * len(batch.tests))
+
+
+def _cancel_unmeasured(batch_id: str, submission_id: int) -> None:
+    """A cancelled batch's cases not run by this claim (still queued, or left running by a lost
+    attempt that measured nothing) end `cancelled`: given back to the quota."""
+    ended = db.session.execute(_update(BatchCase).where(
+        BatchCase.submission_id == submission_id, BatchCase.status.in_(CASE_PENDING),
+    ).values(status="cancelled", finished_at=utcnow())).rowcount
+    count_cancelled(batch_id, ended)
+    db.session.execute(_update(BatchSubmission).where(BatchSubmission.id == submission_id).values(status="cancelled"))
 
 
 def _claimed(sub: BatchSubmission, delivery: Delivery, worker: str) -> bool:
@@ -98,12 +125,23 @@ class SqlBatchStore:
             if found is None:
                 return None
             sub, batch, tier = found
-            pending = dict(db.session.execute(sa.select(BatchCase.test_index, BatchCase.id).where(
-                BatchCase.submission_id == submission_id, BatchCase.status == "queued")).all())
-            if not pending:
+            if batch.status == BATCH_CREATING:
+                return None
+            unmade = sub.status == "queued" and not _has_cases(submission_id)  # never claimed
+            if unmade and batch.status == "cancelled":
+                _cancel_unclaimed(batch, submission_id)
+                return None
+            pending = {} if unmade else _pending(submission_id)
+            if not unmade and not pending:
                 self._close_if_finished(submission_id)
                 return None
             if not _claimed(sub, delivery, worker):
+                return None
+            if unmade:  # made by the claim that won: one case per test
+                make_cases(batch.id, submission_id, len(batch.tests))
+                pending = _pending(submission_id)
+            if batch.status == "cancelled":
+                _cancel_unmeasured(batch.id, submission_id)
                 return None
             db.session.execute(_update(Batch).where(Batch.id == batch.id, Batch.status == "queued")
                                .values(status="running", started_at=utcnow()))
@@ -143,10 +181,13 @@ class SqlBatchStore:
         return max(Decimal(0), run_cost - cost_of(tier, 0.0, status))
 
     def pending_cases(self, submission_id: int) -> dict[int, int]:
-        pending = dict(db.session.execute(sa.select(BatchCase.test_index, BatchCase.id).where(
-            BatchCase.submission_id == submission_id, BatchCase.status == "queued")).all())
+        pending = _pending(submission_id)
         db.session.rollback()  # end the read transaction: the next look must see new commits
         return pending
+
+    def start_case(self, claim: ClaimedSubmission, case_id: int) -> bool:
+        return _transaction(lambda: db.session.execute(
+            _START_CASE, {"case_id": case_id, "v_batch_id": claim.batch_id}).rowcount == 1)
 
     def finish_case(self, claim: ClaimedSubmission, case_id: int, test: BatchTest, result: RunResult,
                     verdict: str, diff: str | None) -> bool:
@@ -180,7 +221,7 @@ class SqlBatchStore:
             batch_id = db.session.execute(sa.select(BatchSubmission.batch_id)
                                           .where(BatchSubmission.id == submission_id)).scalar()
             ended = db.session.execute(_update(BatchCase).where(
-                BatchCase.submission_id == submission_id, BatchCase.status == "queued",
+                BatchCase.submission_id == submission_id, BatchCase.status.in_(CASE_PENDING),
             ).values(status=verdict, message=(message or "")[:2000] or None, finished_at=utcnow())).rowcount
             if batch_id is not None:
                 _count_done(batch_id, ended)
@@ -194,6 +235,6 @@ class SqlBatchStore:
     @staticmethod
     def _close_if_finished(submission_id: int, ended: str = "done") -> None:
         db.session.execute(_update(BatchSubmission).where(
-            BatchSubmission.id == submission_id,
-            ~sa.exists().where(BatchCase.submission_id == submission_id, BatchCase.status == "queued"),
+            BatchSubmission.id == submission_id, BatchSubmission.status != "cancelled",
+            ~sa.exists().where(BatchCase.submission_id == submission_id, BatchCase.status.in_(CASE_PENDING)),
         ).values(status=ended if ended in ("compile_error", "internal_error") else "done"))

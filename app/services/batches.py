@@ -1,21 +1,35 @@
 """Accepting a batch (limits, quota, rows, fan-out), cancelling it, and reading its results."""
 from __future__ import annotations
 
+import logging
+
+import redis
 import sqlalchemy as sa
 from celery import group
 from flask import current_app
 
 from sandbox.registry import Language
 from tasks.batch import GRADE_SOFT_TIME_LIMIT
+from tasks.batch_stop import request_stop
 from tasks.grading import grading_seconds
 from tasks.routing import GRADE_TASK
 
 from ..errors import Problem
 from ..extensions import db
-from ..models import BATCH_ACTIVE, Batch, BatchCase, BatchSubmission, User, is_row_id, utcnow
+from ..models import (
+    BATCH_ACTIVE,
+    BATCH_CREATING,
+    Batch,
+    User,
+    is_row_id,
+    utcnow,
+)
+from . import batch_rows
 from .quotas import reserve_batch
 from .runs import check_work_dir_layout, effective_limits, resolve_language
 from .workers import is_live
+
+log = logging.getLogger(__name__)
 
 # a submission's tests run one after another in one task; they must fit in its time limit
 SUBMISSION_BUDGET_SECONDS = GRADE_SOFT_TIME_LIMIT - 90
@@ -44,7 +58,7 @@ def _check_size(text: str, field: str, name: str) -> None:
         raise Problem(413, f"{field}_too_large", f"test {name!r}: {field} is larger than {limit} bytes", test=name)
 
 
-def _submission_row(position: int, sub: dict, lang: Language) -> BatchSubmission:
+def _submission_row(position: int, sub: dict, lang: Language) -> dict:
     files, code, entry = list(sub["files"]), sub["code"], None
     if code is None:  # the first file is the entry
         first = files.pop(0)
@@ -54,8 +68,8 @@ def _submission_row(position: int, sub: dict, lang: Language) -> BatchSubmission
     if len(code.encode()) + sum(len(f["content"].encode()) for f in files) > limit:
         raise Problem(413, "code_too_large", f"submission {sub['id']!r} is larger than {limit} bytes",
                       submission=sub["id"])
-    return BatchSubmission(position=position, ref=sub["id"], code=code, entry_name=entry, files=files,
-                           status="queued", attempts=0, compiles=0, score=0.0)
+    return dict(position=position, ref=sub["id"], code=code, entry_name=entry, files=files,
+                status="queued", attempts=0, compiles=0, score=0.0)
 
 
 def submit(user: User, data: dict) -> Batch:
@@ -65,19 +79,38 @@ def submit(user: User, data: dict) -> Batch:
     if not is_live(lang.id, kind="batch_languages"):
         raise Problem(503, "no_worker", f"no worker grades {lang.id} batches right now; retry later",
                       language=lang.id)
-    total = len(rows) * len(tests)
-    reserve_batch(user, total)  # atomic per user until the commit below
-    batch = Batch(user_id=user.id, language=lang.id, status="queued", compare=data["compare"],
-                  abs_tol=data["abs_tol"], rel_tol=data["rel_tol"], tests=tests, total=total, done=0, cancelled=0,
-                  submissions=rows)
-    db.session.add(batch)
-    db.session.flush()
-    db.session.execute(sa.insert(BatchCase), [
-        dict(batch_id=batch.id, submission_id=row.id, test_index=i, status="queued", points=0.0)
-        for row in rows for i in range(len(tests))])
-    db.session.commit()  # committed before the fan-out: workers must find the rows
-    _fan_out(batch, [row.id for row in rows])
+    batch = _reserve(user, lang, data, tests, len(rows) * len(tests))
+    try:  # many short transactions: other users' writes never wait long behind this batch
+        submission_ids = batch_rows.insert_submissions(batch.id, rows)
+        db.session.execute(sa.update(Batch).where(Batch.id == batch.id, Batch.status == BATCH_CREATING)
+                           .values(status="queued"))
+        db.session.commit()  # complete and visible before the fan-out: workers must find the rows
+    except Exception:
+        db.session.rollback()
+        _discard(batch)
+        raise
+    db.session.refresh(batch)
+    _fan_out(batch, submission_ids)
     return batch
+
+
+def _reserve(user: User, lang: Language, data: dict, tests: list[dict], total: int) -> Batch:
+    """The batch's row, `creating`: its runs are reserved from now on (atomic per user), but nothing
+    grades it before all its rows are written."""
+    reserve_batch(user, total)
+    batch = Batch(user_id=user.id, language=lang.id, status=BATCH_CREATING, compare=data["compare"],
+                  abs_tol=data["abs_tol"], rel_tol=data["rel_tol"], tests=tests, total=total, done=0, cancelled=0)
+    db.session.add(batch)
+    db.session.commit()
+    return batch
+
+
+def _discard(batch: Batch) -> None:
+    """A batch that could not be written whole is removed (its reservation with it)."""
+    try:
+        batch_rows.delete(batch.id)
+    except Exception:  # the database is away: quotas ignore a `creating` batch once it is stale
+        log.exception("could not remove the unfinished batch %s", batch.id)
 
 
 def _fan_out(batch: Batch, submission_ids: list[int]) -> None:
@@ -103,19 +136,24 @@ def cancel(user: User, batch_id: str) -> Batch:
     batch = get_owned(user, batch_id)
     if batch.status == "done":
         raise Problem(409, "batch_finished", f"batch {batch_id!r} has already finished", batch_id=batch_id)
-    if batch.status in BATCH_ACTIVE:
+    if batch.status != BATCH_CREATING:  # again on a cancelled batch: finishes a cancel cut short
         _cancel(batch, None)
     return batch
 
 
 def _cancel(batch: Batch, message: str | None) -> None:
-    """Cases not yet run end `cancelled` (never billed); cases running now finish normally."""
-    ended = db.session.execute(sa.update(BatchCase).where(
-        BatchCase.batch_id == batch.id, BatchCase.status == "queued",
-    ).values(status="cancelled", message=message, finished_at=utcnow())).rowcount
-    db.session.execute(sa.update(Batch).where(Batch.id == batch.id).values(
-        status="cancelled", cancelled=Batch.cancelled + ended, done=Batch.done + ended, finished_at=utcnow()))
-    db.session.execute(sa.update(BatchSubmission).where(
-        BatchSubmission.batch_id == batch.id, BatchSubmission.status == "queued").values(status="cancelled"))
+    """No case starts from now on; cases not started end `cancelled` (not billed, given back to the
+    quota); a case running now is stopped at once and billed for what it used (tasks/batch_stop.py)."""
+    db.session.execute(sa.update(Batch).where(Batch.id == batch.id, Batch.status.in_(BATCH_ACTIVE)).values(
+        status="cancelled", finished_at=utcnow()))
     db.session.commit()
+    _stop_running(batch.id)
+    batch_rows.cancel_unrun(batch.id, len(batch.tests), message)
     db.session.refresh(batch)
+
+
+def _stop_running(batch_id: str) -> None:
+    try:
+        request_stop(current_app.extensions["redis"], batch_id)
+    except redis.RedisError as exc:  # a test running now then finishes, and is billed, as usual
+        log.warning("batch %s: could not ask its workers to stop the running tests: %s", batch_id, exc)

@@ -11,8 +11,23 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..models import ACTIVE_STATUSES, BATCH_ACTIVE, Batch, Execution, User
+from ..models import (
+    ACTIVE_STATUSES,
+    BATCH_ACTIVE,
+    BATCH_CREATING,
+    Batch,
+    Execution,
+    User,
+)
 from .tiers import refuse, tier_of
+
+# a batch is `creating` for as long as its rows take to write (seconds); one still `creating` after
+# this was left behind by a request that died mid-way, and reserves nothing any more
+CREATING_STALE_AFTER = timedelta(minutes=10)
+
+
+def _reserving(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.or_(Batch.status != BATCH_CREATING, Batch.created_at >= now - CREATING_STALE_AFTER)
 
 
 def day_start(now: datetime | None = None) -> datetime:
@@ -28,7 +43,7 @@ def counts(user: User) -> tuple[int, int]:
         sa.func.count().filter(Execution.status.in_(ACTIVE_STATUSES)),
     ).where(Execution.user_id == user.id)).one()
     batch_runs = db.session.execute(sa.select(sa.func.coalesce(sa.func.sum(Batch.total - Batch.cancelled), 0)).where(
-        Batch.user_id == user.id, Batch.created_at >= day_start())).scalar()
+        Batch.user_id == user.id, Batch.created_at >= day_start(), _reserving(datetime.now(timezone.utc)))).scalar()
     return today + int(batch_runs), active
 
 
@@ -76,7 +91,8 @@ def reserve_batch(user: User, runs: int) -> None:
         left = max(0, tier["executions_per_day"] - today)
         raise _refuse_daily(user, today, runs, f"the batch needs {runs} runs and {left} are left today")
     active = db.session.execute(sa.select(sa.func.count()).where(
-        Batch.user_id == user.id, Batch.status.in_(BATCH_ACTIVE))).scalar()
+        Batch.user_id == user.id, Batch.status.in_((*BATCH_ACTIVE, BATCH_CREATING)),
+        _reserving(datetime.now(timezone.utc)))).scalar()
     if active >= tier["concurrent_batches"]:
         db.session.rollback()
         raise refuse(429, "concurrency_limit", user, "concurrent_batches", active + 1,

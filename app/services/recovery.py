@@ -12,7 +12,15 @@ from tasks.recovery import Lost, RecoveryPolicy
 from tasks.routing import EXECUTE_TASK, GRADE_TASK
 
 from ..extensions import db
-from ..models import BATCH_ACTIVE, Batch, BatchCase, BatchSubmission, Execution, utcnow
+from ..models import (
+    BATCH_ACTIVE,
+    CASE_PENDING,
+    Batch,
+    BatchCase,
+    BatchSubmission,
+    Execution,
+    utcnow,
+)
 from .execution_store import _aware as aware
 
 
@@ -66,15 +74,16 @@ def _longest_test(batch_id: str) -> float:
 
 
 def abandoned_submissions(languages: list[str], now: datetime, policy: RecoveryPolicy) -> list[Lost]:
-    """Cases left to run, and no progress for longer than compiling plus one test could take."""
-    pending = sa.exists().where(BatchCase.submission_id == BatchSubmission.id, BatchCase.status == "queued")
+    """Cases left to run, and no progress for longer than compiling plus one test could take (in a
+    cancelled batch too: a case its lost attempt left running is ended by the takeover)."""
+    pending = sa.exists().where(BatchCase.submission_id == BatchSubmission.id, BatchCase.status.in_(CASE_PENDING))
     progress = sa.select(sa.func.max(BatchCase.finished_at)).where(
         BatchCase.submission_id == BatchSubmission.id).scalar_subquery()
     claimed = sa.func.coalesce(BatchSubmission.claimed_at, Batch.started_at, Batch.created_at)
     rows = db.session.execute(sa.select(
         BatchSubmission.id, BatchSubmission.attempts, Batch.id.label("batch_id"), Batch.language,
         claimed.label("claimed"), progress.label("progress"),
-    ).join(Batch).where(Batch.status.in_(BATCH_ACTIVE), Batch.language.in_(languages),
+    ).join(Batch).where(Batch.status.in_((*BATCH_ACTIVE, "cancelled")), Batch.language.in_(languages),
                         BatchSubmission.status == "running", pending,
                         claimed < now - timedelta(seconds=policy.running_grace)).limit(policy.limit)).all()
     lost = []

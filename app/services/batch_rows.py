@@ -1,0 +1,111 @@
+"""A batch's rows, written in short transactions. A batch of any size then holds the database's
+write lock (on SQLite: the whole file's) only briefly at a time, so another user's write never
+waits long behind it:
+
+- a submission's cases (one per test) are made when a worker first claims it (batch_store.py), not
+  when the batch is accepted: accepting writes the batch and its submissions only, a group at a
+  time, and users never see it half-written (it is `creating`, never graded, until all are in);
+- cancelling ends the submissions no worker has claimed (all their tests given back to the quota
+  at once: they have no case rows) and the cases still queued, a group of submissions at a time.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import Batch, BatchCase, BatchSubmission, utcnow
+
+# plain tables, not the ORM entities: many rows, none of them loaded into the session
+BATCHES, SUBMISSIONS, CASES = Batch.__table__, BatchSubmission.__table__, BatchCase.__table__
+
+# each transaction below holds the write lock for a few milliseconds on SQLite
+SUBMISSIONS_PER_TRANSACTION = 200
+SUBMISSION_BYTES_PER_TRANSACTION = 256 << 10
+
+_INSERT_SUBMISSIONS = SUBMISSIONS.insert().returning(SUBMISSIONS.c.id, sort_by_parameter_order=True)
+_INSERT_CASES = CASES.insert()
+
+
+def in_transaction(work):
+    """work() and commit, or roll back and raise."""
+    try:
+        outcome = work()
+        db.session.commit()
+        return outcome
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def _by_size(rows: list[dict]) -> Iterator[list[dict]]:
+    """Submissions in groups small in count and in bytes (one may hold up to MAX_CODE_BYTES)."""
+    group, size = [], 0
+    for row in rows:
+        group.append(row)
+        size += len(row["code"]) + sum(len(f["content"]) for f in row["files"])
+        if len(group) >= SUBMISSIONS_PER_TRANSACTION or size >= SUBMISSION_BYTES_PER_TRANSACTION:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
+
+
+def _groups(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), SUBMISSIONS_PER_TRANSACTION):
+        yield ids[start:start + SUBMISSIONS_PER_TRANSACTION]
+
+
+def insert_submissions(batch_id: str, submissions: list[dict]) -> list[int]:
+    """The submissions, in order (their cases are made when they are first claimed); their ids."""
+    ids: list[int] = []
+    for group in _by_size(submissions):
+        ids += in_transaction(lambda group=group: db.session.execute(
+            _INSERT_SUBMISSIONS, [dict(row, batch_id=batch_id) for row in group]).scalars().all())
+    return ids
+
+
+def make_cases(batch_id: str, submission_id: int, tests: int) -> None:
+    """A submission's cases, one queued per test (in its claim's transaction)."""
+    db.session.execute(_INSERT_CASES, [dict(batch_id=batch_id, submission_id=submission_id, test_index=i,
+                                            status="queued", points=0.0) for i in range(tests)])
+
+
+def _submission_ids(batch_id: str) -> list[int]:
+    ids = db.session.execute(sa.select(SUBMISSIONS.c.id).where(SUBMISSIONS.c.batch_id == batch_id)
+                             .order_by(SUBMISSIONS.c.id)).scalars().all()
+    db.session.rollback()  # a read: end it before the writes
+    return list(ids)
+
+
+def cancel_unrun(batch_id: str, tests: int, message: str | None) -> None:
+    """What of the batch has not started ends `cancelled` and is given back to the quota: its
+    submissions no worker claimed (every test of each) and its cases still queued."""
+    for group in _groups(_submission_ids(batch_id)):
+        in_transaction(lambda group=group: _cancel_group(batch_id, group, tests, message))
+
+
+def _cancel_group(batch_id: str, submission_ids: list[int], tests: int, message: str | None) -> None:
+    queued_here = sa.and_(SUBMISSIONS.c.id.in_(submission_ids), SUBMISSIONS.c.status == "queued")
+    unclaimed = db.session.execute(SUBMISSIONS.update().where(  # no cases made: each of its tests ends here
+        queued_here, ~sa.exists().where(CASES.c.submission_id == SUBMISSIONS.c.id)).values(status="cancelled")).rowcount
+    db.session.execute(SUBMISSIONS.update().where(queued_here).values(status="cancelled"))  # made by an older release
+    queued = db.session.execute(CASES.update().where(
+        CASES.c.submission_id.in_(submission_ids), CASES.c.status == "queued",
+    ).values(status="cancelled", message=message, finished_at=utcnow())).rowcount
+    count_cancelled(batch_id, unclaimed * tests + queued)
+
+
+def count_cancelled(batch_id: str, cases: int) -> None:
+    """Cases that will never run: final (done) and given back to the quota (cancelled)."""
+    if cases:
+        db.session.execute(BATCHES.update().where(BATCHES.c.id == batch_id).values(
+            cancelled=BATCHES.c.cancelled + cases, done=BATCHES.c.done + cases))
+
+
+def delete(batch_id: str) -> None:
+    """Remove a batch whose creation failed (it has no cases yet), a group of submissions at a time."""
+    for group in _groups(_submission_ids(batch_id)):
+        in_transaction(lambda group=group: db.session.execute(SUBMISSIONS.delete().where(SUBMISSIONS.c.id.in_(group))))
+    in_transaction(lambda: db.session.execute(BATCHES.delete().where(BATCHES.c.id == batch_id)))
