@@ -21,7 +21,8 @@ GRADING_SECONDS_PER_MIB = 0.5  # per MiB of expected output (~0.25 s measured in
 
 
 def grading_seconds(expected_output: str) -> float:
-    """An upper bound on the CPU time grading one output against this expected output takes."""
+    """The time grading one output against this expected output is allowed in a submission's
+    budget: about twice the slowest measured (every token a number written differently)."""
     return GRADING_BASE_SECONDS + GRADING_SECONDS_PER_MIB * len(expected_output) / (1 << 20)
 
 
