@@ -55,6 +55,11 @@ def test_a_page_holds_at_most_a_thousand_results(client, user, batch_worker):
         assert sum(page["verdicts"].values()) == 2400
     finally:
         client.delete(f"/codestudio/batch/{batch_id}", headers=user["headers"])
+    # the last submission never started: every one of its tests reads `cancelled`, in the view and the report
+    last = _pages(client, user, f"/codestudio/batch/{batch_id}", limit=100)[-1]["submissions"][-1]
+    assert last["id"] == "s11" and [r["verdict"] for r in last["results"]] == ["cancelled"] * 200
+    rows = client.get(f"/codestudio/batch/{batch_id}/report?format=json", headers=user["headers"]).get_json()["rows"]
+    assert rows[-1]["verdicts"] == {f"t{i}": "cancelled" for i in range(200)}
 
 
 def test_the_grade_cli_gathers_every_page_of_the_report(monkeypatch):

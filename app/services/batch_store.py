@@ -1,9 +1,10 @@
 """SQLAlchemy implementation of the task layer's BatchStore.
 
-A submission's cases (one per test) are made by the claim that first wins it. A case is `running` from the moment its jail may start (refused once its batch is cancelled) and
-ends in one transaction fenced on it still running: its result, its usage record (UNIQUE per case)
-and the batch's completion counter move together, so a redelivered or duplicated task can neither
-record nor bill a case twice, and a cancel never refunds a case that ran.
+A submission's cases (one per test) are made by the claim that first wins it. A case is `running`
+from the moment its jail may start (refused once its batch is cancelled) and ends in one
+transaction fenced on it still running: its result, its usage record (UNIQUE per case) and the
+batch's completion counter move together, so a redelivered or duplicated task can neither record
+nor bill a case twice, and a cancel never refunds a case that ran.
 """
 from __future__ import annotations
 
