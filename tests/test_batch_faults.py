@@ -47,3 +47,33 @@ def test_killing_a_worker_mid_batch_loses_nothing(app, client, user, batch_worke
         attempts = db.session.execute(sa.select(BatchSubmission.attempts).where(
             BatchSubmission.batch_id == batch_id)).scalars().all()
         assert max(attempts) == 2 and sorted(attempts).count(1) >= 2, attempts  # the killed one ran again
+
+
+def test_cancelling_while_a_killed_workers_test_is_left_running_ends_every_case(app, client, user, batch_worker):
+    """The worker dies mid-test, the batch is cancelled: the case it left running is taken over and
+    ended (cancelled if its run was lost, stopped if the takeover had started it again), never left
+    running; what is billed is exactly what is not given back to the quota."""
+    burn = "import time\nend = time.process_time() + 8\nwhile time.process_time() < end:\n    pass\nprint(3)"
+    tests = [{"name": f"t{i}", "expected_output": "3\n"} for i in range(2)]
+    batch_id = post_batch(client, user, language="python", tests=tests, limits={"timeout": 10},
+                          submissions=[{"id": "s0", "code": burn}]).get_json()["id"]
+    victim = _grading_pool_process(batch_worker["proc"].pid, time.monotonic() + 60)
+    os.kill(victim.pid, signal.SIGKILL)
+    assert client.delete(f"/codestudio/batch/{batch_id}", headers=user["headers"]).status_code == 200
+
+    deadline = time.monotonic() + 60
+    while (body := client.get(f"/codestudio/batch/{batch_id}", headers=user["headers"]).get_json())["progress"][
+            "done"] < 2:
+        assert time.monotonic() < deadline, body
+        time.sleep(0.2)
+    verdicts = [r["verdict"] for r in body["submissions"][0]["results"]]
+    assert set(verdicts) <= {"cancelled", "stopped"} and verdicts.count("cancelled") == body["progress"]["cancelled"]
+    with app.app_context():
+        from app.extensions import db
+        from app.models import BatchCase, UsageRecord
+
+        billed = db.session.execute(sa.select(sa.func.count()).select_from(UsageRecord).join(BatchCase).where(
+            BatchCase.batch_id == batch_id)).scalar_one()
+    assert billed == verdicts.count("stopped")
+    quota = client.get("/codestudio/stats", headers=user["headers"]).get_json()["quota"]["executions_today"]
+    assert quota["used"] == billed
