@@ -113,7 +113,10 @@ class Project(db.Model):
 
 class ProjectFile(db.Model):
     __tablename__ = "project_files"
-    __table_args__ = (sa.UniqueConstraint("project_id", "filename", name="uq_project_files_name"),)
+    # listings and sums read this index only, never the rows (where SQLite keeps the content)
+    __table_args__ = (sa.UniqueConstraint("project_id", "filename", name="uq_project_files_name"),
+                      sa.Index("ix_project_files_listing", "project_id", "filename", "size", "created_at",
+                               "updated_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[str] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     filename: Mapped[str] = mapped_column(sa.String(255))

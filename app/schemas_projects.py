@@ -54,7 +54,8 @@ class ProjectListSchema(Schema):
 
 class FileListSchema(Schema):
     project_id = fields.String()
-    items = fields.List(fields.Nested(ProjectFileSummarySchema))
+    items = fields.List(fields.Nested(ProjectFileSummarySchema), metadata={"description": "one page, by name"})
+    next_cursor = fields.String(allow_none=True, metadata={"description": "the next page's `cursor`; null: the last"})
 
 
 class FileRefSchema(Schema):
@@ -68,6 +69,12 @@ class FileWriteSchema(FileRefSchema):
 
 class ProjectQuerySchema(Schema):
     project_id = Text(required=True, validate=validate.Length(min=1, max=64))
+
+
+class FileListArgsSchema(ProjectQuerySchema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    cursor = Text(load_default=None, validate=validate.Length(min=1, max=255),
+                  metadata={"description": "`next_cursor` of the page before"})
 
 
 class DeletedSchema(Schema):

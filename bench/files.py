@@ -2,9 +2,9 @@
 
 One project is filled with files of --size-kb each (256 KiB by default; the enterprise tier allows
 2000 of 1 MiB) plus one 2-byte file. At each size it times, over HTTP (median of --repeat):
-reading the 2-byte file, listing the files (metadata only), the project's detail and the project
-list. None of them reads the other files' contents, so the read and the project list stay flat;
-the file listing and the detail grow only with the metadata they return.
+reading the 2-byte file, listing the files (a page: metadata of the first 100), the project list
+and the project's detail. None of them reads any content but the one asked for, so the first three
+stay flat; the detail lists every file's metadata and grows with that alone.
 
 Usage: python -m bench.files [--counts 10,100,1000,2000] [--size-kb 256] [--repeat 20]
 """
@@ -59,8 +59,8 @@ def fill(base: str, key: str, project_id: str, names: range, content: str) -> No
 def measure(client: Client, project_id: str, repeat: int) -> dict[str, float]:
     return {"read": client.timed("file/read", repeat, project_id=project_id, filename="small.txt"),
             "file/list": client.timed("file/list", repeat, project_id=project_id),
-            "project": client.timed(f"project/{project_id}", repeat),
-            "project/list": client.timed("project/list", repeat)}
+            "project/list": client.timed("project/list", repeat),
+            "project": client.timed(f"project/{project_id}", repeat)}
 
 
 def main() -> None:

@@ -181,3 +181,23 @@ def test_file_contents_are_read_only_for_the_file_asked_for(app, api):
     assert (detail["file_count"], detail["total_size"]) == (7, 6 * 256 * 1024 + 2)
     summary = next(p for p in api.get("project/list").get_json()["items"] if p["id"] == pid)
     assert (summary["file_count"], summary["total_size"]) == (7, 6 * 256 * 1024 + 2)
+
+
+def test_file_list_pages_by_name(api):
+    pid = api.project("paged")["id"]
+    names = ["b.txt", "a.txt", "lib/z.py", "lib/a.py", "c.txt"]
+    for name in names:
+        api.file(pid, name, name)
+    listed, cursor = [], None
+    while True:
+        page = api.get("file/list", project_id=pid, limit=2, **({"cursor": cursor} if cursor else {})).get_json()
+        assert len(page["items"]) <= 2 and all("content" not in item for item in page["items"])
+        listed += [item["filename"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert listed == sorted(names)
+    whole = api.get("file/list", project_id=pid).get_json()
+    assert [f["filename"] for f in whole["items"]] == sorted(names) and whole["next_cursor"] is None
+    problem(api.get("file/list", project_id=pid, limit=0), 422, "validation_error")
+    problem(api.get("file/list", project_id=pid, limit=1001), 422, "validation_error")

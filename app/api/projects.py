@@ -5,6 +5,7 @@ from flask import g
 
 from ..schemas_projects import (
     DeletedSchema,
+    FileListArgsSchema,
     FileListSchema,
     FileRefSchema,
     FileWriteSchema,
@@ -12,7 +13,6 @@ from ..schemas_projects import (
     ProjectDetailSchema,
     ProjectFileSchema,
     ProjectListSchema,
-    ProjectQuerySchema,
     ProjectSchema,
 )
 from ..services import project_files, projects
@@ -99,13 +99,14 @@ def update_file(data):
 
 
 @bp.route("/file/list")
-@bp.arguments(ProjectQuerySchema, location="query")
+@bp.arguments(FileListArgsSchema, location="query")
 @bp.response(200, FileListSchema)
 @documented_errors
 def list_files(args):
-    """A project's files."""
+    """A project's files (metadata, no content), by name, a page at a time."""
     project = projects.get_owned(g.user, args["project_id"])
-    return {"project_id": project.id, "items": projects.file_listing(project.id)}
+    items, next_cursor = projects.file_page(project.id, args["limit"], args["cursor"])
+    return {"project_id": project.id, "items": items, "next_cursor": next_cursor}
 
 
 @bp.route("/file/delete", methods=["POST"])

@@ -38,10 +38,18 @@ def summary(project: Project, count: int, total_size: int) -> dict:
             "file_count": count, "total_size": total_size, "last_run": last_run}
 
 
-def file_listing(project_id: str) -> list[FileMeta]:
-    rows = db.session.execute(sa.select(*META_COLUMNS).where(ProjectFile.project_id == project_id)
-                              .order_by(ProjectFile.filename))
-    return [FileMeta(*row) for row in rows]
+def file_listing(project_id: str, limit: int | None = None, after: str | None = None) -> list[FileMeta]:
+    """The project's files by name: all of them, or `limit` of them after the name `after`."""
+    query = sa.select(*META_COLUMNS).where(ProjectFile.project_id == project_id)
+    if after is not None:
+        query = query.where(ProjectFile.filename > after)
+    return [FileMeta(*row) for row in db.session.execute(query.order_by(ProjectFile.filename).limit(limit))]
+
+
+def file_page(project_id: str, limit: int, after: str | None) -> tuple[list[FileMeta], str | None]:
+    """One page of the listing and the cursor of the next (None on the last)."""
+    files = file_listing(project_id, limit + 1, after)
+    return files[:limit], (files[limit - 1].filename if len(files) > limit else None)
 
 
 def detail(project: Project) -> dict:
