@@ -56,7 +56,10 @@ def normal_name(name: str) -> str:
             raise FileNameError(name, "has a segment that starts or ends with a space")
         if len(segment.encode()) > MAX_SEGMENT_BYTES:
             raise FileNameError(name, f"has a segment longer than {MAX_SEGMENT_BYTES} bytes")
-    return "/".join(segments)
+    normal = "/".join(segments)
+    if len(normal) > MAX_NAME_CHARS:  # NFC lengthens a few characters (U+0958 is two in NFC)
+        raise FileNameError(name, f"must be 1-{MAX_NAME_CHARS} characters")
+    return normal
 
 
 def check_layout(names: Iterable[str]) -> None:
