@@ -8,6 +8,7 @@ exactly this pair; `codestudio front-config` prints the nginx configuration for 
 """
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import socket
@@ -122,7 +123,8 @@ class Front:
         nginx = subprocess.Popen([nginx_binary(), "-e", str(self.state_dir / "error.log"),
                                   "-p", str(self.state_dir), "-c", str(conf)], start_new_session=True)
         self.processes.append(nginx)
-        _wait_for(lambda: _accepts(self.settings.host, self.settings.port), nginx, "nginx", self.state_dir)
+        # ready when the API itself answers: gunicorn binds its socket before its workers have loaded the app
+        _wait_for(lambda: _healthy(self.settings.host, self.settings.port), nginx, "the API", self.state_dir)
         return self
 
     def stop(self) -> None:
@@ -146,12 +148,15 @@ def with_free_port(settings: FrontSettings) -> FrontSettings:
         return replace(settings, port=probe.getsockname()[1])
 
 
-def _accepts(host: str, port: int) -> bool:
+def _healthy(host: str, port: int) -> bool:
+    connection = http.client.HTTPConnection(host, port, timeout=2)
     try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
+        connection.request("GET", "/healthz")
+        return connection.getresponse().status == 200
     except OSError:
         return False
+    finally:
+        connection.close()
 
 
 def _wait_for(ready, process: subprocess.Popen, name: str, state_dir: Path, seconds: float = 30) -> None:
