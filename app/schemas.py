@@ -87,8 +87,6 @@ class FileName(Text):
         return check_file_name(super()._deserialize(value, attr, data, **kwargs))
 
 
-
-
 class UtcDateTime(fields.DateTime):
     """Timestamps are UTC; SQLite hands them back naive."""
 

@@ -64,8 +64,6 @@ def check_work_dir_layout(files: list[dict], main: str) -> None:
         raise Problem(422, "invalid_file_name", f"{exc} (the entry file is {main!r})", file=exc.name) from None
 
 
-
-
 def _from_project(project, data: dict, lang) -> str | None:
     """Fill code and files from the project; returns the entry file's name when it is a project file."""
     stored = project_files.contents(project.id)
