@@ -128,18 +128,23 @@ class Front:
         return self
 
     def stop(self) -> None:
-        for process in reversed(self.processes):  # nginx first: no new requests reach gunicorn
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=40)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        stop_in_reverse(self.processes)  # nginx first: no new requests reach gunicorn
         self.processes.clear()
         if self.runtime_dir is not None:
             shutil.rmtree(self.runtime_dir, ignore_errors=True)
             self.runtime_dir = None
+
+
+def stop_in_reverse(processes: list[subprocess.Popen], grace_seconds: float = 40) -> None:
+    """Terminate the processes last-started first, each given time to finish what it holds."""
+    for process in reversed(processes):
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=grace_seconds)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def with_free_port(settings: FrontSettings) -> FrontSettings:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis
 
-from .front import Front, FrontSettings, nginx_binary
+from .front import Front, FrontSettings, nginx_binary, stop_in_reverse
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_EMAIL = "dev@localhost"
@@ -139,11 +139,4 @@ def _supervise(children: list[subprocess.Popen]) -> None:
 
 
 def _stop(children: list[subprocess.Popen]) -> None:
-    for child in reversed(children):  # API first, then workers, Redis last
-        if child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+    stop_in_reverse(children)  # workers, then Redis last
