@@ -122,7 +122,7 @@ def _check(api: str, response, sent: str) -> None:
         assert _in_own_error_shape(api, response), (sent[:200], response.get_data(as_text=True)[:300])
 
 
-def test_integer_bounds_and_nesting_never_cause_server_errors_on_any_api(app, make_user, worker):
+def test_integer_bounds_and_nesting_never_cause_server_errors_on_any_api(app, make_user, worker, batch_worker):
     caller = make_user("enterprise")  # its rate limit leaves room for every example
     headers = {**caller["headers"], "Content-Type": "application/json"}
 
