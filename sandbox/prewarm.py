@@ -70,7 +70,8 @@ class WarmJail:
             argv = nsjail_argv(settings, lang, self.work.path, command, stage, log_write,
                                self.cgroup.nsjail_flags(memory_bytes, limits.pids))
             join, home = self.cgroup.own_cpu_paths()
-            self.proc = start_process(_idle_priority() + argv, log_write, self.log_read, tuple(join), home)
+            self.proc = start_process(_idle_priority() + argv, log_write, self.log_read, tuple(join), home,
+                                      (ids.lease_fd,))
         except BaseException:
             self.log_read = None  # start_process closed it, or the pipe never existed
             self._stack.close()

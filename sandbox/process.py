@@ -92,16 +92,18 @@ SPAWN_WAIT_SECONDS = 10.0  # how long a start waits for the fleet's pids cap to 
 
 
 def _spawn(argv: list[str], log_write_fd: int, join_cgroups: tuple[Path, ...],
-           home_cgroups: Callable[[], list[Path]]) -> subprocess.Popen:
+           home_cgroups: Callable[[], list[Path]], keep_fds: tuple[int, ...]) -> subprocess.Popen:
     """The fork happens inside the run's cgroups, so a parent pids cap filled by other runs
-    refuses it (EAGAIN): those runs end within their limits, so wait for a slot, with backoff."""
+    refuses it (EAGAIN): those runs end within their limits, so wait for a slot, with backoff.
+    nsjail inherits `keep_fds` (the uid lease: it stays taken while nsjail lives, even if this
+    worker dies); nsjail closes them in the jail, which sees only the fds it passes on."""
     give_up_at, pause = time.monotonic() + SPAWN_WAIT_SECONDS, 0.02
     while True:
         try:
             with _inside(join_cgroups, home_cgroups):
                 return subprocess.Popen(
                     argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                    pass_fds=(log_write_fd,), start_new_session=True, close_fds=True, env={},
+                    pass_fds=(log_write_fd, *keep_fds), start_new_session=True, close_fds=True, env={},
                 )
         except BlockingIOError:
             if time.monotonic() + pause > give_up_at:
@@ -112,17 +114,18 @@ def _spawn(argv: list[str], log_write_fd: int, join_cgroups: tuple[Path, ...],
 
 def run_process(argv: list[str], stdin: bytes, log_write_fd: int, log_read_fd: int, output_cap: int,
                 deadline_seconds: float, grace: float, join_cgroups: tuple[Path, ...] = (),
-                home_cgroups: Callable[[], list[Path]] = list, stop: threading.Event | None = None) -> ProcessOutcome:
+                home_cgroups: Callable[[], list[Path]] = list, stop: threading.Event | None = None,
+                keep_fds: tuple[int, ...] = ()) -> ProcessOutcome:
     """Owns both log pipe ends: they are closed whatever happens."""
-    proc = start_process(argv, log_write_fd, log_read_fd, join_cgroups, home_cgroups)
+    proc = start_process(argv, log_write_fd, log_read_fd, join_cgroups, home_cgroups, keep_fds)
     return collect(proc, stdin, log_read_fd, output_cap, deadline_seconds, grace, stop)
 
 
 def start_process(argv: list[str], log_write_fd: int, log_read_fd: int, join_cgroups: tuple[Path, ...] = (),
-                  home_cgroups: Callable[[], list[Path]] = list) -> subprocess.Popen:
+                  home_cgroups: Callable[[], list[Path]] = list, keep_fds: tuple[int, ...] = ()) -> subprocess.Popen:
     """Starts nsjail (closing the log pipe's write end); on failure also closes the read end."""
     try:
-        return _spawn(argv, log_write_fd, join_cgroups, home_cgroups)
+        return _spawn(argv, log_write_fd, join_cgroups, home_cgroups, keep_fds)
     except BaseException:
         os.close(log_read_fd)
         raise

@@ -263,6 +263,11 @@ class Runner:
     def _work_mb(self, spec: RunSpec) -> int:
         return min(self.settings.work_mb, spec.memory_mb)
 
+    def _lease_fds(self, work_path: Path) -> tuple[int, ...]:
+        """The lease on the uid the work dir was mounted for: nsjail holds it too."""
+        fd = self.uids.lease_fd(os.stat(work_path).st_uid)
+        return () if fd is None else (fd,)
+
     def _stage(self, name: str, work_path: Path, command: list[str], stdin: bytes,
                limits: StageLimits, lang: Language, stop: threading.Event | None = None) -> RunResult:
         if (reason := _unpassable(command)) is not None:
@@ -278,7 +283,7 @@ class Runner:
                 outcome = run_process(
                     argv, stdin, log_write, log_read,
                     self.settings.output_limit_bytes, limits.wall_seconds + 0.05, self.settings.kill_grace,
-                    tuple(cgroup.join_paths()), cgroup.home_paths, stop,
+                    tuple(cgroup.join_paths()), cgroup.home_paths, stop, self._lease_fds(work_path),
                 )
             usage = cgroup.usage()
         except subprocess.SubprocessError as exc:  # nsjail could not be started

@@ -9,7 +9,11 @@ every jail.) One run can use up its own share, never another run's or the host's
 
 A uid is leased with an flock on <lease dir>/<uid>.lock: the kernel drops the lock when its
 holder dies, and threads, pool processes and workers on one host all see the same lock files,
-so they never share a uid. A lease is returned only after everything of the jail has ended.
+so they never share a uid. A lease is returned only after everything of the jail has ended:
+nsjail inherits the lease fd (never passed on into the jail), so a jail that outlives a killed
+worker keeps its uid taken until it ends. The holder marks the lock file while it holds it and
+clears it on return; a uid whose mark was left by a dead holder is taken only once no process
+runs as it any more (a full /proc scan on every lease would cost ~2 ms per 100 processes).
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .workdir import prepare_runs_dir
@@ -57,18 +61,54 @@ class UidRange:
 
 @dataclass(frozen=True)
 class JailIds:
-    """A jail's host uid and gid (the same number), and its /etc/passwd and /etc/group."""
+    """A jail's host uid and gid (the same number), and its /etc/passwd and /etc/group;
+    lease_fd: the fd holding the lease, for nsjail to inherit (None: not leased here)."""
     uid: int
     passwd: Path
     group: Path
+    lease_fd: int | None = field(default=None, compare=False)
 
     @property
     def gid(self) -> int:
         return self.uid
 
 
-def identity(lease_dir: Path, uid: int) -> JailIds:
-    return JailIds(uid, lease_dir / f"{uid}.passwd", lease_dir / f"{uid}.group")
+def identity(lease_dir: Path, uid: int, lease_fd: int | None = None) -> JailIds:
+    return JailIds(uid, lease_dir / f"{uid}.passwd", lease_dir / f"{uid}.group", lease_fd)
+
+
+HELD_MARK = b"held\n"  # in a lock file while its lease is out; left behind by a holder that died
+
+
+def _runs_as(uid: int) -> bool:
+    """Whether any process has `uid` as its real, effective, saved or filesystem uid."""
+    wanted = str(uid).encode()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status", "rb") as status:
+                for line in status:
+                    if line.startswith(b"Uid:"):
+                        if wanted in line.split()[1:]:
+                            return True
+                        break
+        except OSError:  # it ended meanwhile
+            continue
+    return False
+
+
+def _usable(fd: int, uid: int) -> bool:
+    """A locked uid is handed out unless its last holder died and something still runs as it."""
+    if os.pread(fd, len(HELD_MARK), 0) == HELD_MARK and _runs_as(uid):
+        return False
+    os.pwrite(fd, HELD_MARK, 0)
+    return True
+
+
+def _release(fd: int) -> None:
+    os.ftruncate(fd, 0)  # returned in order: the next holder need not scan
+    os.close(fd)
 
 
 _held: set[int] = set()  # lease fds this process holds
@@ -93,6 +133,7 @@ class UidPool:
         self.range, self.lease_dir = uid_range, lease_dir
         self._next = random.randrange(uid_range.count)  # spread: a just-returned uid is taken last
         self._lock = threading.Lock()
+        self._fds: dict[int, int] = {}  # uid -> lease fd, for the leases this process holds
 
     def prepare(self) -> None:
         self.range.check()
@@ -102,12 +143,20 @@ class UidPool:
     def lease(self) -> Iterator[JailIds]:
         uid, fd = self._acquire()
         try:
-            ids = identity(self.lease_dir, uid)
+            ids = identity(self.lease_dir, uid, fd)
             _write_identity(ids)
             yield ids
         finally:
-            _held.discard(fd)
-            os.close(fd)
+            with self._lock:
+                self._fds.pop(uid, None)
+            if fd in _held:  # not in a forked child: it closed its copy at the fork
+                _held.discard(fd)
+                _release(fd)
+
+    def lease_fd(self, uid: int) -> int | None:
+        """The fd of this process's lease on `uid`, or None."""
+        with self._lock:
+            return self._fds.get(uid)
 
     def _acquire(self) -> tuple[int, int]:
         give_up_at, pause = time.monotonic() + LEASE_WAIT_SECONDS, 0.01
@@ -132,9 +181,13 @@ class UidPool:
             except BlockingIOError:
                 os.close(fd)
                 continue
+            if not _usable(fd, uid):
+                os.close(fd)  # unlocks: a later try looks again
+                continue
             _held.add(fd)
             with self._lock:
                 self._next = (offset + 1) % self.range.count
+                self._fds[uid] = fd
             return uid, fd
         return None
 

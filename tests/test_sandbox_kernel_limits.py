@@ -3,6 +3,8 @@
 For each resource a run through the worker takes all it can (tests/kernel_limits_program.py,
 `hog`) and holds it; meanwhile a second run through the worker, root on the host and a host
 process of the `nobody` user each take one unit (`probe`), and all must get it."""
+import dataclasses
+import fcntl
 import os
 import shutil
 import signal
@@ -14,9 +16,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sandbox_support import submit, wait_final
+from sandbox_support import remove_test_parent, submit, wait_final
 
 from sandbox import uids
+from sandbox.runner import Runner
 from sandbox.settings import SandboxSettings
 from sandbox.uids import UidPool, UidPoolError, UidRange
 
@@ -111,7 +114,7 @@ def _lease_elsewhere(uid_range: UidRange, lease_dir: Path) -> tuple[subprocess.P
 
 def test_processes_and_threads_never_lease_the_same_uid(lease_dir, monkeypatch):
     monkeypatch.setattr(uids, "LEASE_WAIT_SECONDS", 0.3)
-    uid_range = UidRange(SandboxSettings.uid_first + 990, 2)
+    uid_range = UidRange(82000, 2)  # outside the default range: live workers never lease these
     pool = UidPool(uid_range, lease_dir)
     pool.prepare()
     with pool.lease() as mine:
@@ -126,7 +129,7 @@ def test_processes_and_threads_never_lease_the_same_uid(lease_dir, monkeypatch):
 
 
 def test_a_forked_child_does_not_keep_its_parents_lease(lease_dir):
-    uid_range = UidRange(SandboxSettings.uid_first + 995, 1)
+    uid_range = UidRange(82005, 1)
     pool = UidPool(uid_range, lease_dir)
     pool.prepare()
     with pool.lease():
@@ -147,3 +150,107 @@ def test_a_forked_child_does_not_keep_its_parents_lease(lease_dir):
 def test_a_uid_range_with_root_host_accounts_or_no_ids_is_refused(first, count):
     with pytest.raises(UidPoolError):
         UidRange(first, count).check()
+
+
+ORPHAN_UID = 81000  # outside the default range
+# the jail lists its open fds (the lease must not be among them), then sleeps
+ORPHAN = """const fs = require("fs");
+const fds = fs.readdirSync("/proc/self/fd").map(f => { try { return f + " " + fs.readlinkSync("/proc/self/fd/" + f); } catch (e) { return f; } });
+fs.writeFileSync("fds-TOKEN", fds.join("\\n"));
+setTimeout(() => {}, 120000);
+"""
+RUN_ORPHAN = """import sys
+from sandbox.registry import registry
+from sandbox.runner import RunSpec
+sys.path.insert(0, "tests")
+from test_sandbox_kernel_limits import orphan_runner
+orphan_runner(sys.argv[1]).run(RunSpec(language=registry().get("javascript"), code=sys.argv[2], timeout=120))
+"""
+
+
+def orphan_runner(lease_dir: str) -> Runner:
+    settings = dataclasses.replace(SandboxSettings.from_env(), uid_first=ORPHAN_UID, uid_count=1,
+                                   uid_lease_dir=Path(lease_dir), warm_compilers=False,
+                                   cgroup_parent=f"{os.environ['SANDBOX_CGROUP_PARENT']}-orphan")
+    runner = Runner(settings)
+    runner.prepare()
+    return runner
+
+
+def _pids_running_as(uid: int) -> list[int]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            line = next(x for x in status.read_text().splitlines() if x.startswith("Uid:"))
+        except (OSError, StopIteration):
+            continue
+        if str(uid) in line.split()[1:]:
+            found.append(int(status.parent.name))
+    return found
+
+
+def _locked(lock_file: Path) -> bool:
+    fd = os.open(lock_file, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def _wait_for(condition, what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_a_jail_outliving_its_killed_worker_keeps_its_uid(lease_dir, stack_env, monkeypatch):
+    """A worker killed mid-run (time limit, OOM) leaves nsjail running (its own session):
+    its uid goes to no other jail until the orphan has ended, and the jail never sees the lease."""
+    monkeypatch.setattr(uids, "LEASE_WAIT_SECONDS", 0.5)
+    token = uuid.uuid4().hex
+    worker = subprocess.Popen([sys.executable, "-c", RUN_ORPHAN, str(lease_dir), ORPHAN.replace("TOKEN", token)],
+                              cwd=Path(__file__).parent.parent)
+    runs_dir = Path(stack_env["SANDBOX_RUNS_DIR"])
+    try:
+        _wait_for(lambda: list(runs_dir.glob(f"*/fds-{token}")), "the jail never started")
+        fds = next(runs_dir.glob(f"*/fds-{token}")).read_text()
+        worker.kill()
+        worker.wait()
+        assert _pids_running_as(ORPHAN_UID), "the jail died with its worker"
+        assert ".lock" not in fds, fds  # the jail cannot reach (or unlock) the lease
+        assert _locked(lease_dir / f"{ORPHAN_UID}.lock")  # nsjail holds the lease
+        with pytest.raises(UidPoolError, match="all 1 jail uids are in use"), \
+                UidPool(UidRange(ORPHAN_UID, 1), lease_dir).lease():
+            pass
+    finally:
+        worker.kill()
+        worker.wait()
+        for pid in _pids_running_as(ORPHAN_UID):
+            os.kill(pid, signal.SIGKILL)
+    _wait_for(lambda: not _locked(lease_dir / f"{ORPHAN_UID}.lock"), "nsjail did not end with its jail")
+    runner = orphan_runner(str(lease_dir))  # sweeps the dead worker's work dir and cgroup
+    with runner.uids.lease() as ids:
+        assert ids.uid == ORPHAN_UID
+    remove_test_parent(runner.cgroups)
+
+
+def test_a_uid_left_marked_by_a_dead_holder_is_not_leased_while_a_process_runs_as_it(lease_dir, monkeypatch):
+    """Defence in depth: whatever still runs as a uid whose holder died keeps it from new jails."""
+    monkeypatch.setattr(uids, "LEASE_WAIT_SECONDS", 0.3)
+    pool = UidPool(UidRange(82010, 1), lease_dir)
+    pool.prepare()
+    (lease_dir / "82010.lock").write_bytes(uids.HELD_MARK)  # its holder died without returning it
+    straggler = subprocess.Popen(["/bin/sleep", "60"], user=82010, group=82010, cwd="/")
+    try:
+        with pytest.raises(UidPoolError, match="all 1 jail uids are in use"), pool.lease():
+            pass
+    finally:
+        straggler.kill()
+        straggler.wait()
+    with pool.lease() as ids:
+        assert ids.uid == 82010
+    assert (lease_dir / "82010.lock").read_bytes() == b""  # returned in order: the next lease need not look
