@@ -4,7 +4,10 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path, PurePosixPath
 
 from . import uids
@@ -62,46 +65,85 @@ def expand(template: tuple[str, ...], lang: Language, memory_mb: int, main: str 
     return argv
 
 
-def _binds(lang: Language) -> list[str]:
-    argv = []
+def _binds(lang: Language) -> list[tuple[str, str]]:
+    binds = []
     for bind in (*BASE_BINDS, *lang.profile.binds, *lang.binds):  # "path" or "host:jail"
-        if os.path.exists(bind.partition(":")[0]):
-            argv += ["-R", bind]
-    return argv
+        host, _, inside = bind.partition(":")
+        if os.path.exists(host):
+            binds.append((host, inside or host))
+    return binds
 
 
-def _identity(settings: SandboxSettings, workdir: Path) -> list[str]:
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _read_only(host: str, inside: str) -> str:
+    """A read-only bind, nosuid and nodev: the jail runs as a host uid with no user namespace,
+    so a setuid-root binary it can reach would otherwise be honoured (but for no_new_privs).
+    nsjail's -R cannot say nosuid: hence the config."""
+    return (f"mount {{ src: {_quoted(host)} dst: {_quoted(inside)} is_bind: true rw: false "
+            "nosuid: true nodev: true mandatory: false }\n")
+
+
+@cache
+def _base_config() -> str:
+    return BASE_CONFIG.read_text()
+
+
+def _ids(settings: SandboxSettings, workdir: Path) -> uids.JailIds:
     """The jail runs as the host uid its work dir was mounted for, leased for this jail alone
     (sandbox/uids.py): never root, never a host account, never another jail's."""
     uid = os.stat(workdir).st_uid
     if uid not in settings.uid_range:
         raise uids.UidPoolError(f"{workdir} was not mounted for a jail (owner uid {uid})")
-    ids = uids.identity(settings.uid_lease_dir, uid)
-    return ["--user", f"{ids.uid}:{ids.uid}:1", "--group", f"{ids.gid}:{ids.gid}:1",
-            "-R", f"{ids.passwd}:/etc/passwd", "-R", f"{ids.group}:/etc/group"]
+    return uids.identity(settings.uid_lease_dir, uid)
+
+
+def nsjail_config(ids: uids.JailIds, lang: Language, limits: StageLimits) -> str:
+    """The static config plus this stage's mounts: the read-only binds, the identity files, /tmp
+    and /proc."""
+    binds = [*_binds(lang), (str(ids.passwd), "/etc/passwd"), (str(ids.group), "/etc/group")]
+    tmp = f"size={limits.tmp_mb * 1024 * 1024},nr_inodes={TMP_INODES},mode=1777"
+    proc = 'mount { dst: "/proc" fstype: "proc" rw: false nosuid: true nodev: true }\n' if lang.proc else ""
+    return (_base_config() + "".join(_read_only(host, inside) for host, inside in binds)
+            + f'mount {{ dst: "/tmp" fstype: "tmpfs" options: "{tmp}" rw: true nosuid: true nodev: true }}\n'
+            + proc)  # read-only procfs where the language needs one; the base config mounts none
+
+
+@contextmanager
+def jail_command(
+    settings: SandboxSettings, lang: Language, workdir: Path, command: list[str],
+    limits: StageLimits, log_fd: int, cgroup_flags: list[str],
+) -> Iterator[tuple[list[str], int]]:
+    """The nsjail argv and its config's fd (a memfd: nothing on disk to guard), which nsjail
+    must inherit; closed on exit."""
+    ids = _ids(settings, workdir)
+    config_fd = os.memfd_create("nsjail.cfg", os.MFD_CLOEXEC)
+    try:
+        os.write(config_fd, nsjail_config(ids, lang, limits).encode())
+        yield nsjail_argv(settings, lang, ids, workdir, command, limits, log_fd, cgroup_flags, config_fd), config_fd
+    finally:
+        os.close(config_fd)
 
 
 def nsjail_argv(
-    settings: SandboxSettings, lang: Language, workdir: Path, command: list[str],
-    limits: StageLimits, log_fd: int, cgroup_flags: list[str],
+    settings: SandboxSettings, lang: Language, ids: uids.JailIds, workdir: Path, command: list[str],
+    limits: StageLimits, log_fd: int, cgroup_flags: list[str], config_fd: int,
 ) -> list[str]:
     env = {**JAIL_ENV, **lang.env}
     argv = [
-        settings.nsjail, "--config", str(BASE_CONFIG), "--mode", "o", "--log_fd", str(log_fd),
-        *_identity(settings, workdir),
+        settings.nsjail, "--config", f"/proc/self/fd/{config_fd}", "--mode", "o", "--log_fd", str(log_fd),
+        "--user", f"{ids.uid}:{ids.uid}:1", "--group", f"{ids.gid}:{ids.gid}:1",
         "--hostname", "sandbox", "--cwd", "/work",
         "--time_limit", str(max(1, math.ceil(limits.wall_seconds))),
         "--rlimit_cpu", str(max(1, math.ceil(limits.cpu_seconds)) + 1),
         "--rlimit_as", "inf", "--rlimit_fsize", str(settings.file_size_mb),
         "--rlimit_nofile", str(lang.open_files or settings.open_files), "--rlimit_nproc", "max",
         "--rlimit_core", "0", "--rlimit_stack", "8",
-        *_binds(lang),
-        "-m", f"none:/tmp:tmpfs:size={limits.tmp_mb * 1024 * 1024},nr_inodes={TMP_INODES},mode=1777",
         "-B", f"{workdir}:/work",
         *cgroup_flags,
     ]
-    if lang.proc:  # read-only procfs; the base config mounts none
-        argv += ["--proc_path", "/proc"]
     for key, value in env.items():
         argv += ["--env", f"{key}={value}"]
     return argv + ["--", settings.tini, "-s", "--", *command]

@@ -21,7 +21,7 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING, Callable
 
 from . import cgroups, workdir
-from .jail import StageLimits, expand, nsjail_argv
+from .jail import StageLimits, expand, jail_command
 from .process import ProcessOutcome, collect, start_process
 from .registry import CompileLimits, Language
 from .settings import SandboxSettings
@@ -67,11 +67,11 @@ class WarmJail:
             stage = StageLimits(backstop, backstop, limits.memory_mb, limits.pids, limits.tmp_mb)
             self.log_read, log_write = os.pipe()
             command = expand(lang.warm_compile, lang, limits.memory_mb)  # its heap sized for these limits
-            argv = nsjail_argv(settings, lang, self.work.path, command, stage, log_write,
-                               self.cgroup.nsjail_flags(memory_bytes, limits.pids))
             join, home = self.cgroup.own_cpu_paths()
-            self.proc = start_process(_idle_priority() + argv, log_write, self.log_read, tuple(join), home,
-                                      (ids.lease_fd,))
+            with jail_command(settings, lang, self.work.path, command, stage, log_write,
+                              self.cgroup.nsjail_flags(memory_bytes, limits.pids)) as (argv, config_fd):
+                self.proc = start_process(_idle_priority() + argv, log_write, self.log_read, tuple(join), home,
+                                          (config_fd, ids.lease_fd))
         except BaseException:
             self.log_read = None  # start_process closed it, or the pipe never existed
             self._stack.close()

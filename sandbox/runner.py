@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import artifacts, cgroups, hostcheck, prewarm, sweep, uids, workdir
-from .jail import StageLimits, entry_file, expand, nsjail_argv
+from .jail import StageLimits, entry_file, expand, jail_command
 from .process import run_process
 from .registry import CompileCap, CompileLimits, Language
 from .sanitize import sanitize
@@ -277,13 +277,13 @@ class Runner:
         try:
             cgroup.create(memory_bytes, limits.pids)
             log_read, log_write = os.pipe()  # run_process owns and closes both ends
-            argv = nsjail_argv(self.settings, lang, work_path, command, limits, log_write,
-                               cgroup.nsjail_flags(memory_bytes, limits.pids))
-            with self.cgroups.thread_cpu(_owner_token()).measure() as thread_cpu:
+            with jail_command(self.settings, lang, work_path, command, limits, log_write,
+                              cgroup.nsjail_flags(memory_bytes, limits.pids)) as (argv, config_fd), \
+                    self.cgroups.thread_cpu(_owner_token()).measure() as thread_cpu:
                 outcome = run_process(
                     argv, stdin, log_write, log_read,
                     self.settings.output_limit_bytes, limits.wall_seconds + 0.05, self.settings.kill_grace,
-                    tuple(cgroup.join_paths()), cgroup.home_paths, stop, self._lease_fds(work_path),
+                    tuple(cgroup.join_paths()), cgroup.home_paths, stop, (config_fd, *self._lease_fds(work_path)),
                 )
             usage = cgroup.usage()
         except subprocess.SubprocessError as exc:  # nsjail could not be started

@@ -19,3 +19,24 @@ def test_dev_is_read_only_and_passwd_names_only_the_jail_user(run):
     devices, mkdir, passwd, uid = run(code=code)["stdout"].splitlines()
     assert (devices, mkdir) == ("['null', 'random', 'urandom', 'zero']", "Read-only file system")
     assert passwd == f"sandbox:x:{uid}:{uid}:sandbox:/work:/bin/sh"  # the uid the jail runs as
+
+
+MOUNTS = """const fs = require("fs");
+for (const line of fs.readFileSync("/proc/self/mountinfo", "utf8").trim().split("\\n")) {
+  const f = line.split(" ");
+  console.log(f[4] + " " + f[5]);
+}
+"""
+
+
+def test_no_mount_in_the_jail_honours_setuid_and_only_dev_binds_honour_devices(run):
+    """The jail runs as a host uid with no user namespace: a setuid-root binary it could reach
+    (su, mount, passwd in the bound /usr) would run as root but for no_new_privs."""
+    body = run(language="javascript", code=MOUNTS)
+    mounts = dict(line.split(" ") for line in body["stdout"].splitlines())
+    assert {"/usr", "/lib", "/bin", "/etc/passwd", "/tmp", "/work", "/proc", "/dev/null"} <= set(mounts), mounts
+    for point, options in mounts.items():
+        if point != "/":  # the jail's own read-only tmpfs root: nothing on it but mount points
+            assert "nosuid" in options.split(","), (point, options)
+        if point != "/" and not point.startswith("/dev/"):
+            assert "nodev" in options.split(","), (point, options)

@@ -6,7 +6,7 @@ import pytest
 
 from sandbox import cgroups
 from sandbox.cgroups import CgroupV1, CgroupV2, ParentCaps, Usage, cgroup_mounts
-from sandbox.jail import StageLimits, expand, nsjail_argv
+from sandbox.jail import StageLimits, expand, jail_command
 from sandbox.process import ProcessOutcome
 from sandbox.registry import HELPERS_DIR, UnknownLanguage, load_registry, registry
 from sandbox.sanitize import sanitize
@@ -201,14 +201,20 @@ def test_nsjail_argv_runs_as_its_work_dirs_leased_uid_and_never_enables_network(
     settings = SandboxSettings(nsjail="/bin/nsjail", tini="/usr/bin/tini-static", runs_dir=tmp_path)
     lang = registry().get("python")
     (tmp_path / "w").mkdir()
-    with pytest.raises(UidPoolError, match="not mounted for a jail"):  # root's: never a jail's identity
-        nsjail_argv(settings, lang, tmp_path / "w", ["true"], StageLimits(1, 1, 64, 8), 5, [])
+    with pytest.raises(UidPoolError, match="not mounted for a jail"), \
+            jail_command(settings, lang, tmp_path / "w", ["true"], StageLimits(1, 1, 64, 8), 5, []):
+        pass  # root's: never a jail's identity
     uid = settings.uid_first + 7
     os.chown(tmp_path / "w", uid, uid)
-    argv = nsjail_argv(settings, lang, tmp_path / "w", expand(lang.run, lang, 256) + ["a b", "$HOME"],
-                       StageLimits(2.5, 2.5, 256, 64), 5, [])
+    with jail_command(settings, lang, tmp_path / "w", expand(lang.run, lang, 256) + ["a b", "$HOME"],
+                      StageLimits(2.5, 2.5, 256, 64), 5, []) as (argv, config_fd):
+        config = os.pread(config_fd, 1 << 20, 0).decode()
+    assert argv[argv.index("--config") + 1] == f"/proc/self/fd/{config_fd}"
     assert argv[argv.index("--user") + 1] == argv[argv.index("--group") + 1] == f"{uid}:{uid}:1"
-    assert f"{settings.uid_lease_dir}/{uid}.passwd:/etc/passwd" in argv
+    assert (f'mount {{ src: "{settings.uid_lease_dir}/{uid}.passwd" dst: "/etc/passwd" is_bind: true rw: false '
+            "nosuid: true nodev: true mandatory: false }") in config
+    assert 'mount { src: "/usr" dst: "/usr" is_bind: true rw: false nosuid: true nodev: true' in config
+    assert not any(flag in argv for flag in ("-R", "-m", "--bindmount_ro"))  # -R cannot say nosuid
     assert argv[argv.index("--time_limit") + 1] == "3"
     assert not any("clone_newnet" in a or "disable_clone" in a for a in argv)
     assert argv[-2:] == ["a b", "$HOME"]  # user args stay single argv elements
