@@ -211,6 +211,7 @@ class BatchCase(db.Model):
     submission_id: Mapped[int] = mapped_column(sa.ForeignKey("batch_submissions.id", ondelete="CASCADE"))
     test_index: Mapped[int] = mapped_column(sa.Integer)
     status: Mapped[str] = mapped_column(sa.String(20), default="queued")  # queued, running, a verdict, cancelled
+    attempt: Mapped[int | None] = mapped_column(sa.Integer)  # the submission's attempt that started it
     points: Mapped[float] = mapped_column(sa.Float, default=0.0)
     returncode: Mapped[int | None] = mapped_column(sa.Integer)
     cpu_time: Mapped[float | None] = mapped_column(sa.Float)

@@ -41,7 +41,7 @@ def compile_submission(claim: ClaimedSubmission, store: BatchStore) -> CompiledP
     output = program.compile_output or program.message or ""
     store.record_compile(claim, program.status, output, program.cpu_time, program.wall_time)
     ended = "compile_error" if program.status == "compile_error" else "internal_error"
-    store.fail_cases(claim.submission_id, ended, program.message)
+    store.fail_cases(claim.submission_id, ended, program.message, claim.attempt)
     return None
 
 
@@ -73,24 +73,26 @@ def run_tests(claim: ClaimedSubmission, program: CompiledProgram, store: BatchSt
 def grade_submission(self, submission_id: int, language: str | None = None, resume_attempt: int | None = None) -> None:
     store = batch_store.get()
     claim = None
+
+    def fail(message: str) -> None:  # ends what this attempt may end (unknown attempt: what is queued)
+        store.fail_cases(submission_id, "internal_error", message, claim.attempt if claim else resume_attempt)
     try:
         claim = store.claim_submission(submission_id, self.request.hostname or "unknown",
                                        delivery_of(self, resume_attempt))
         if claim is None:
             return  # every case is final or cancelled, or another attempt holds it: a duplicate delivery
         if claim.attempt > MAX_ATTEMPTS:
-            store.fail_cases(submission_id, "internal_error", f"gave up after {MAX_ATTEMPTS} attempts (worker lost)")
+            fail(f"gave up after {MAX_ATTEMPTS} attempts (worker lost)")
             return
         program = compile_submission(claim, store)
         if program is not None:
             with StopWatch(redis_client(self.app.conf.codestudio_redis_url), claim.batch_id) as stop:
                 run_tests(claim, program, store, stop)
     except INFRA_ERRORS as exc:
-        retry_infra(self, exc, f"submission {submission_id}", claim.attempt if claim else resume_attempt,
-                    lambda message: store.fail_cases(submission_id, "internal_error", message))
+        retry_infra(self, exc, f"submission {submission_id}", claim.attempt if claim else resume_attempt, fail)
     except SoftTimeLimitExceeded:
-        store.fail_cases(submission_id, "internal_error", "the submission's tests exceeded the task time limit")
+        fail("the submission's tests exceeded the task time limit")
     except Exception as exc:  # a bug: end the cases visibly, never leave them queued
         log.exception("submission %s failed", submission_id)
-        store.fail_cases(submission_id, "internal_error", f"internal error: {type(exc).__name__}")
+        fail(f"internal error: {type(exc).__name__}")
         raise

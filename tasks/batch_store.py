@@ -51,17 +51,22 @@ class BatchStore(Protocol):
         """test index -> case id of the submission's cases not yet final (nor cancelled)."""
 
     def start_case(self, claim: ClaimedSubmission, case_id: int) -> bool:
-        """Mark the case running before its jail starts; False if it is final or its batch cancelled."""
+        """Mark the case running before its jail starts; False if it is final, its batch cancelled,
+        or another attempt holds the submission now."""
 
     def finish_case(self, claim: ClaimedSubmission, case_id: int, test: BatchTest, result: RunResult,
                     verdict: str, diff: str | None) -> bool:
-        """Record and bill one started case exactly once and count it done; False if it already was."""
+        """Record and bill one case this attempt started exactly once and count it done; False if it
+        already was, or another attempt has started it since."""
 
     def close_submission(self, submission_id: int) -> None:
         """Mark the submission done once none of its cases is left to run."""
 
-    def fail_cases(self, submission_id: int, verdict: str, message: str | None) -> int:
-        """End every case of the submission still queued or running with `verdict` (not billed)."""
+    def fail_cases(self, submission_id: int, verdict: str, message: str | None, attempt: int | None) -> int:
+        """End with `verdict` (not billed) the submission's queued cases and those `attempt` or an
+        earlier one left running (a later attempt's are its own); a submission never claimed gets
+        its cases made ended, so its batch completes. In a cancelled batch, a case not started ends
+        `cancelled` (given back to the quota) and a started one `stopped` (billed)."""
 
 
 batch_store: Provided[BatchStore] = Provided("batch store")

@@ -15,7 +15,14 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..models import Batch, BatchCase, BatchSubmission, utcnow
+from ..models import (
+    BATCH_ACTIVE,
+    CASE_PENDING,
+    Batch,
+    BatchCase,
+    BatchSubmission,
+    utcnow,
+)
 
 # plain tables, not the ORM entities: many rows, none of them loaded into the session
 BATCHES, SUBMISSIONS, CASES = Batch.__table__, BatchSubmission.__table__, BatchCase.__table__
@@ -66,10 +73,12 @@ def insert_submissions(batch_id: str, submissions: list[dict]) -> list[int]:
     return ids
 
 
-def make_cases(batch_id: str, submission_id: int, tests: int) -> None:
-    """A submission's cases, one queued per test (in its claim's transaction)."""
-    db.session.execute(_INSERT_CASES, [dict(batch_id=batch_id, submission_id=submission_id, test_index=i,
-                                            status="queued", points=0.0) for i in range(tests)])
+def make_cases(batch_id: str, submission_id: int, tests: int, status: str = "queued", message: str | None = None,
+               finished_at=None) -> None:
+    """A submission's cases, one per test: queued (in its claim's transaction), or already ended."""
+    db.session.execute(_INSERT_CASES, [
+        {"batch_id": batch_id, "submission_id": submission_id, "test_index": i, "status": status, "points": 0.0,
+         "message": message, "finished_at": finished_at} for i in range(tests)])
 
 
 def _submission_ids(batch_id: str) -> list[int]:
@@ -87,7 +96,8 @@ def cancel_unrun(batch_id: str, tests: int, message: str | None) -> None:
 
 
 def _cancel_group(batch_id: str, submission_ids: list[int], tests: int, message: str | None) -> None:
-    queued_here = sa.and_(SUBMISSIONS.c.id.in_(submission_ids), SUBMISSIONS.c.status == "queued")
+    here = SUBMISSIONS.c.id.in_(submission_ids)
+    queued_here = sa.and_(here, SUBMISSIONS.c.status == "queued")
     unclaimed = db.session.execute(SUBMISSIONS.update().where(  # no cases made: each of its tests ends here
         queued_here, ~sa.exists().where(CASES.c.submission_id == SUBMISSIONS.c.id)).values(status="cancelled")).rowcount
     db.session.execute(SUBMISSIONS.update().where(queued_here).values(status="cancelled"))  # made by an older release
@@ -95,6 +105,25 @@ def _cancel_group(batch_id: str, submission_ids: list[int], tests: int, message:
         CASES.c.submission_id.in_(submission_ids), CASES.c.status == "queued",
     ).values(status="cancelled", message=message, finished_at=utcnow())).rowcount
     count_cancelled(batch_id, unclaimed * tests + queued)
+    # a worker refused its next case before this cancel reached its queued ones: nothing is left to
+    # run, so nothing else would ever end it
+    db.session.execute(SUBMISSIONS.update().where(here, SUBMISSIONS.c.status == "running", ~sa.exists().where(
+        CASES.c.submission_id == SUBMISSIONS.c.id, CASES.c.status.in_(CASE_PENDING))).values(status="cancelled"))
+
+
+_FINISHING = sa.and_(Batch.done + sa.bindparam("v_cases") >= Batch.total, Batch.status.in_(BATCH_ACTIVE))
+# built once: a batch runs it thousands of times, and building a statement costs more CPU than
+# SQLite spends executing it
+_COUNT_DONE = sa.update(Batch).execution_options(synchronize_session=False).where(
+    Batch.id == sa.bindparam("batch_id")).values(
+    done=Batch.done + sa.bindparam("v_cases"), status=sa.case((_FINISHING, "done"), else_=Batch.status),
+    finished_at=sa.case((_FINISHING, sa.bindparam("v_now")), else_=Batch.finished_at))
+
+
+def count_done(batch_id: str, cases: int, now=None) -> None:
+    """The completion counter: the statement that brings done to total also finishes the batch."""
+    if cases:
+        db.session.execute(_COUNT_DONE, {"batch_id": batch_id, "v_cases": cases, "v_now": now or utcnow()})
 
 
 def count_cancelled(batch_id: str, cases: int) -> None:

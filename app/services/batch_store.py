@@ -20,7 +20,6 @@ from tasks.store import Delivery
 
 from ..extensions import db
 from ..models import (
-    BATCH_ACTIVE,
     BATCH_CREATING,
     CASE_PENDING,
     Batch,
@@ -30,7 +29,8 @@ from ..models import (
     User,
     utcnow,
 )
-from .batch_rows import count_cancelled, make_cases
+from . import batch_ending as ending
+from .batch_rows import count_done, make_cases
 from .batch_rows import in_transaction as _transaction
 from .execution_store import cost_of
 
@@ -51,11 +51,16 @@ def _update(model):
 
 # a case's statements, built once: a batch runs them thousands of times and building and
 # caching a statement costs more CPU than SQLite spends executing it
+# a case starts only under the attempt holding its submission (a superseded one stops at its next
+# case), and only that attempt records it
 _START_CASE = _update(BatchCase).where(
     BatchCase.id == sa.bindparam("case_id"), BatchCase.status.in_(CASE_PENDING),
     sa.select(Batch.status).where(Batch.id == sa.bindparam("v_batch_id")).scalar_subquery() != "cancelled",
-).values(status="running")
-_FINISH_CASE = _update(BatchCase).where(BatchCase.id == sa.bindparam("case_id"), BatchCase.status == "running").values(
+    sa.select(BatchSubmission.attempts).where(BatchSubmission.id == sa.bindparam("v_submission_id"))
+    .scalar_subquery() == sa.bindparam("v_attempt"),
+).values(status="running", attempt=sa.bindparam("v_attempt"))
+_FINISH_CASE = _update(BatchCase).where(BatchCase.id == sa.bindparam("case_id"), BatchCase.status == "running",
+                                        BatchCase.attempt == sa.bindparam("v_attempt")).values(
     status=sa.bindparam("v_status"), points=sa.bindparam("v_points"), returncode=sa.bindparam("v_returncode"),
     cpu_time=sa.bindparam("v_cpu"), wall_time=sa.bindparam("v_wall"), memory_kb=sa.bindparam("v_memory"),
     stdout=sa.bindparam("v_stdout"), stderr=sa.bindparam("v_stderr"), diff=sa.bindparam("v_diff"),
@@ -63,17 +68,6 @@ _FINISH_CASE = _update(BatchCase).where(BatchCase.id == sa.bindparam("case_id"),
 _USAGE_INSERT = UsageRecord.__table__.insert()
 _ADD_SCORE = _update(BatchSubmission).where(BatchSubmission.id == sa.bindparam("submission_id")).values(
     score=BatchSubmission.score + sa.bindparam("v_points"))
-_FINISHING = sa.and_(Batch.done + sa.bindparam("v_cases") >= Batch.total, Batch.status.in_(BATCH_ACTIVE))
-_COUNT_DONE = _update(Batch).where(Batch.id == sa.bindparam("batch_id")).values(
-    done=Batch.done + sa.bindparam("v_cases"), status=sa.case((_FINISHING, "done"), else_=Batch.status),
-    finished_at=sa.case((_FINISHING, sa.bindparam("v_now")), else_=Batch.finished_at))
-
-
-def _count_done(batch_id: str, cases: int, now=None) -> None:
-    """The completion counter: the statement that brings done to total also finishes the batch."""
-    if cases:
-        db.session.execute(_COUNT_DONE, {"batch_id": batch_id, "v_cases": cases, "v_now": now or utcnow()})
-
 
 def _pending(submission_id: int) -> dict[int, int]:
     """test index -> case id of the cases still to run: queued, or left running by a lost attempt."""
@@ -86,21 +80,9 @@ def _has_cases(submission_id: int) -> bool:
                               .limit(1)).first() is not None
 
 
-def _cancel_unclaimed(batch: Batch, submission_id: int) -> None:
-    """A cancelled batch's submission no worker claimed: every test of it is given back."""
-    ended = db.session.execute(_update(BatchSubmission).where(
-        BatchSubmission.id == submission_id, BatchSubmission.status == "queued").values(status="cancelled")).rowcount
-    count_cancelled(batch.id, ended * len(batch.tests))
-
-
-def _cancel_unmeasured(batch_id: str, submission_id: int) -> None:
-    """A cancelled batch's cases not run by this claim (still queued, or left running by a lost
-    attempt that measured nothing) end `cancelled`: given back to the quota."""
-    ended = db.session.execute(_update(BatchCase).where(
-        BatchCase.submission_id == submission_id, BatchCase.status.in_(CASE_PENDING),
-    ).values(status="cancelled", finished_at=utcnow())).rowcount
-    count_cancelled(batch_id, ended)
-    db.session.execute(_update(BatchSubmission).where(BatchSubmission.id == submission_id).values(status="cancelled"))
+def _ended_by_cancel(batch: Batch, tier: str, submission_id: int, attempt: int) -> None:
+    ending.end_cancelled(ending.BatchOf(batch.id, True, len(batch.tests), batch.user_id, batch.language, tier),
+                         submission_id, attempt)
 
 
 def _claimed(sub: BatchSubmission, delivery: Delivery, worker: str) -> bool:
@@ -130,19 +112,19 @@ class SqlBatchStore:
                 return None
             unmade = sub.status == "queued" and not _has_cases(submission_id)  # never claimed
             if unmade and batch.status == "cancelled":
-                _cancel_unclaimed(batch, submission_id)
+                _ended_by_cancel(batch, tier, submission_id, sub.attempts)
                 return None
             pending = {} if unmade else _pending(submission_id)
             if not unmade and not pending:
-                self._close_if_finished(submission_id)
+                ending.close_if_finished(submission_id)
                 return None
             if not _claimed(sub, delivery, worker):
                 return None
             if unmade:  # made by the claim that won: one case per test
                 make_cases(batch.id, submission_id, len(batch.tests))
                 pending = _pending(submission_id)
-            if batch.status == "cancelled":
-                _cancel_unmeasured(batch.id, submission_id)
+            if batch.status == "cancelled":  # what a lost attempt left running ran: billed, not given back
+                _ended_by_cancel(batch, tier, submission_id, sub.attempts + 1)
                 return None
             db.session.execute(_update(Batch).where(Batch.id == batch.id, Batch.status == "queued")
                                .values(status="running", started_at=utcnow()))
@@ -187,8 +169,9 @@ class SqlBatchStore:
         return pending
 
     def start_case(self, claim: ClaimedSubmission, case_id: int) -> bool:
-        return _transaction(lambda: db.session.execute(
-            _START_CASE, {"case_id": case_id, "v_batch_id": claim.batch_id}).rowcount == 1)
+        return _transaction(lambda: db.session.execute(_START_CASE, {
+            "case_id": case_id, "v_batch_id": claim.batch_id, "v_submission_id": claim.submission_id,
+            "v_attempt": claim.attempt}).rowcount == 1)
 
     def finish_case(self, claim: ClaimedSubmission, case_id: int, test: BatchTest, result: RunResult,
                     verdict: str, diff: str | None) -> bool:
@@ -198,7 +181,7 @@ class SqlBatchStore:
 
         def finish():
             recorded = db.session.execute(_FINISH_CASE, {
-                "case_id": case_id, "v_status": verdict, "v_points": points, "v_returncode": result.returncode,
+                "case_id": case_id, "v_attempt": claim.attempt, "v_status": verdict, "v_points": points, "v_returncode": result.returncode,
                 "v_cpu": cpu, "v_wall": result.wall_time, "v_memory": result.memory_kb,
                 "v_stdout": result.stdout[:STDOUT_KEPT], "v_stderr": result.stderr[:STDERR_KEPT], "v_diff": diff,
                 "v_message": result.message, "v_now": now})
@@ -210,32 +193,15 @@ class SqlBatchStore:
                 "cost": cost_of(claim.tier, cpu, result.status), "created_at": now})
             if points:
                 db.session.execute(_ADD_SCORE, {"submission_id": claim.submission_id, "v_points": points})
-            _count_done(claim.batch_id, 1, now)
+            count_done(claim.batch_id, 1, now)
             return True
         try:
             return _transaction(finish)
         except IntegrityError:
             return False
 
-    def fail_cases(self, submission_id: int, verdict: str, message: str | None) -> int:
-        def fail():
-            batch_id = db.session.execute(sa.select(BatchSubmission.batch_id)
-                                          .where(BatchSubmission.id == submission_id)).scalar()
-            ended = db.session.execute(_update(BatchCase).where(
-                BatchCase.submission_id == submission_id, BatchCase.status.in_(CASE_PENDING),
-            ).values(status=verdict, message=(message or "")[:2000] or None, finished_at=utcnow())).rowcount
-            if batch_id is not None:
-                _count_done(batch_id, ended)
-                self._close_if_finished(submission_id, verdict)
-            return ended
-        return _transaction(fail)
+    def fail_cases(self, submission_id: int, verdict: str, message: str | None, attempt: int | None) -> int:
+        return _transaction(lambda: ending.fail(submission_id, verdict, message, attempt))
 
     def close_submission(self, submission_id: int) -> None:
-        _transaction(lambda: self._close_if_finished(submission_id))
-
-    @staticmethod
-    def _close_if_finished(submission_id: int, ended: str = "done") -> None:
-        db.session.execute(_update(BatchSubmission).where(
-            BatchSubmission.id == submission_id, BatchSubmission.status != "cancelled",
-            ~sa.exists().where(BatchCase.submission_id == submission_id, BatchCase.status.in_(CASE_PENDING)),
-        ).values(status=ended if ended in ("compile_error", "internal_error") else "done"))
+        _transaction(lambda: ending.close_if_finished(submission_id))

@@ -25,7 +25,7 @@ from ..models import (
     utcnow,
 )
 from . import batch_rows
-from .quotas import reserve_batch
+from .quotas import CREATING_STALE_AFTER, reserve_batch
 from .runs import check_work_dir_layout, effective_limits, resolve_language
 from .workers import is_live
 
@@ -82,13 +82,16 @@ def submit(user: User, data: dict) -> Batch:
     batch = _reserve(user, lang, data, tests, len(rows) * len(tests))
     try:  # many short transactions: other users' writes never wait long behind this batch
         submission_ids = batch_rows.insert_submissions(batch.id, rows)
-        db.session.execute(sa.update(Batch).where(Batch.id == batch.id, Batch.status == BATCH_CREATING)
-                           .values(status="queued"))
+        ready = _ready(batch)
         db.session.commit()  # complete and visible before the fan-out: workers must find the rows
     except Exception:
         db.session.rollback()
         _discard(batch)
         raise
+    if not ready:
+        _discard(batch)
+        raise Problem(503, "batch_expired", "the batch took too long to store and its reservation lapsed; "
+                      "retry later")
     db.session.refresh(batch)
     _fan_out(batch, submission_ids)
     return batch
@@ -103,6 +106,14 @@ def _reserve(user: User, lang: Language, data: dict, tests: list[dict], total: i
     db.session.add(batch)
     db.session.commit()
     return batch
+
+
+def _ready(batch: Batch) -> bool:
+    """`creating` -> `queued`, unless its reservation lapsed meanwhile (quotas no longer count it,
+    and recovery removes it): taking it up again could exceed the quota."""
+    return db.session.execute(sa.update(Batch).where(
+        Batch.id == batch.id, Batch.status == BATCH_CREATING, Batch.created_at >= utcnow() - CREATING_STALE_AFTER,
+    ).values(status="queued").execution_options(synchronize_session=False)).rowcount == 1  # refreshed after
 
 
 def _discard(batch: Batch) -> None:
@@ -136,8 +147,10 @@ def cancel(user: User, batch_id: str) -> Batch:
     batch = get_owned(user, batch_id)
     if batch.status == "done":
         raise Problem(409, "batch_finished", f"batch {batch_id!r} has already finished", batch_id=batch_id)
-    if batch.status != BATCH_CREATING:  # again on a cancelled batch: finishes a cancel cut short
-        _cancel(batch, None)
+    if batch.status == BATCH_CREATING:
+        raise Problem(409, "batch_not_ready", f"batch {batch_id!r} is still being created; retry in a moment",
+                      batch_id=batch_id)
+    _cancel(batch, None)  # again on a cancelled batch: finishes a cancel cut short
     return batch
 
 

@@ -14,6 +14,7 @@ from tasks.routing import EXECUTE_TASK, GRADE_TASK
 from ..extensions import db
 from ..models import (
     BATCH_ACTIVE,
+    BATCH_CREATING,
     CASE_PENDING,
     Batch,
     BatchCase,
@@ -21,7 +22,9 @@ from ..models import (
     Execution,
     utcnow,
 )
+from . import batch_rows
 from .execution_store import _aware as aware
+from .quotas import CREATING_STALE_AFTER
 
 
 def compile_seconds(language_id: str) -> float:
@@ -61,8 +64,9 @@ def abandoned_runs(languages: list[str], now: datetime, policy: RecoveryPolicy) 
 
 
 def queued_submissions(languages: list[str], now: datetime, policy: RecoveryPolicy) -> list[Lost]:
+    """Never claimed (in a cancelled batch too: the claim ends it if a cancel was cut short)."""
     rows = db.session.execute(sa.select(BatchSubmission.id, Batch.language, Batch.created_at).join(Batch).where(
-        Batch.status.in_(BATCH_ACTIVE), Batch.language.in_(languages), BatchSubmission.status == "queued",
+        Batch.status.in_((*BATCH_ACTIVE, "cancelled")), Batch.language.in_(languages), BatchSubmission.status == "queued",
         Batch.created_at < now - timedelta(seconds=policy.queued_after),
     ).order_by(Batch.created_at, BatchSubmission.position).limit(policy.limit)).all()
     return [Lost(GRADE_TASK, r.id, r.language, None, _seconds_since(now, r.created_at)) for r in rows]
@@ -95,6 +99,15 @@ def abandoned_submissions(languages: list[str], now: datetime, policy: RecoveryP
     return lost
 
 
+def remove_stale_creating(now: datetime, policy: RecoveryPolicy) -> None:
+    """Batches whose request died while writing them: they reserve nothing any more, and never run."""
+    stale = db.session.execute(sa.select(Batch.id).where(
+        Batch.status == BATCH_CREATING, Batch.created_at < now - CREATING_STALE_AFTER).limit(policy.limit)).scalars().all()
+    db.session.rollback()
+    for batch_id in stale:
+        batch_rows.delete(batch_id)
+
+
 class SqlLostWork:
     """Runs in a worker's main process, outside any task: it brings its own application context."""
 
@@ -106,6 +119,7 @@ class SqlLostWork:
         with self.app.app_context():
             now = utcnow()
             try:
+                remove_stale_creating(now, policy)
                 return [*queued_runs(languages, now, policy), *abandoned_runs(languages, now, policy),
                         *queued_submissions(batch_languages, now, policy),
                         *abandoned_submissions(batch_languages, now, policy)]
