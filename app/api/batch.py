@@ -48,7 +48,8 @@ def get_batch(args, batch_id):
 @bp.alt_response(409, response="CONFLICT")
 def cancel_batch(batch_id):
     """Cancel: tests not started end `cancelled` (not billed); a test running now is stopped at once
-    and ends `stopped`, billed for the CPU it used. Answers status and progress."""
+    and ends `stopped`, billed for the CPU it used. Answers status and progress; 409 `batch_not_ready`
+    while the batch is still being created."""
     return batch_reports.view(batches.cancel(g.user, batch_id))
 
 
