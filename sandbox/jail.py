@@ -100,14 +100,15 @@ def _ids(settings: SandboxSettings, workdir: Path) -> uids.JailIds:
     return uids.identity(settings.uid_lease_dir, uid)
 
 
-def nsjail_config(ids: uids.JailIds, lang: Language, limits: StageLimits) -> str:
-    """The static config plus this stage's mounts: the read-only binds, the identity files, /tmp
-    and /proc."""
+def nsjail_config(ids: uids.JailIds, lang: Language, workdir: Path, limits: StageLimits) -> str:
+    """The static config plus this stage's mounts: the read-only binds, the identity files, /tmp,
+    /work and /proc (in this order: a TypeScript compile fails with /proc mounted before /work)."""
     binds = [*_binds(lang), (str(ids.passwd), "/etc/passwd"), (str(ids.group), "/etc/group")]
     tmp = f"size={limits.tmp_mb * 1024 * 1024},nr_inodes={TMP_INODES},mode=1777"
     proc = 'mount { dst: "/proc" fstype: "proc" rw: false nosuid: true nodev: true }\n' if lang.proc else ""
     return (_base_config() + "".join(_read_only(host, inside) for host, inside in binds)
             + f'mount {{ dst: "/tmp" fstype: "tmpfs" options: "{tmp}" rw: true nosuid: true nodev: true }}\n'
+            + f"mount {{ src: {_quoted(str(workdir))} dst: \"/work\" is_bind: true rw: true nosuid: true nodev: true }}\n"
             + proc)  # read-only procfs where the language needs one; the base config mounts none
 
 
@@ -121,14 +122,14 @@ def jail_command(
     ids = _ids(settings, workdir)
     config_fd = os.memfd_create("nsjail.cfg", os.MFD_CLOEXEC)
     try:
-        os.write(config_fd, nsjail_config(ids, lang, limits).encode())
-        yield nsjail_argv(settings, lang, ids, workdir, command, limits, log_fd, cgroup_flags, config_fd), config_fd
+        os.write(config_fd, nsjail_config(ids, lang, workdir, limits).encode())
+        yield nsjail_argv(settings, lang, ids, command, limits, log_fd, cgroup_flags, config_fd), config_fd
     finally:
         os.close(config_fd)
 
 
 def nsjail_argv(
-    settings: SandboxSettings, lang: Language, ids: uids.JailIds, workdir: Path, command: list[str],
+    settings: SandboxSettings, lang: Language, ids: uids.JailIds, command: list[str],
     limits: StageLimits, log_fd: int, cgroup_flags: list[str], config_fd: int,
 ) -> list[str]:
     env = {**JAIL_ENV, **lang.env}
@@ -141,7 +142,6 @@ def nsjail_argv(
         "--rlimit_as", "inf", "--rlimit_fsize", str(settings.file_size_mb),
         "--rlimit_nofile", str(lang.open_files or settings.open_files), "--rlimit_nproc", "max",
         "--rlimit_core", "0", "--rlimit_stack", "8",
-        "-B", f"{workdir}:/work",
         *cgroup_flags,
     ]
     for key, value in env.items():

@@ -214,7 +214,8 @@ def test_nsjail_argv_runs_as_its_work_dirs_leased_uid_and_never_enables_network(
     assert (f'mount {{ src: "{settings.uid_lease_dir}/{uid}.passwd" dst: "/etc/passwd" is_bind: true rw: false '
             "nosuid: true nodev: true mandatory: false }") in config
     assert 'mount { src: "/usr" dst: "/usr" is_bind: true rw: false nosuid: true nodev: true' in config
-    assert not any(flag in argv for flag in ("-R", "-m", "--bindmount_ro"))  # -R cannot say nosuid
+    assert f'mount {{ src: "{tmp_path / "w"}" dst: "/work" is_bind: true rw: true nosuid: true nodev: true }}' in config
+    assert not {"-R", "-B", "-m"} & set(argv[:argv.index("--")])  # nsjail flags cannot say nosuid
     assert argv[argv.index("--time_limit") + 1] == "3"
     assert not any("clone_newnet" in a or "disable_clone" in a for a in argv)
     assert argv[-2:] == ["a b", "$HOME"]  # user args stay single argv elements
