@@ -42,11 +42,11 @@ LANG_LIST := $(subst $(comma), ,$(LANGS))
 QUEUE_PREFIXES := $(if $(findstring interactive,$(KIND)),lang.) $(if $(findstring batch,$(KIND)),batch.)
 QUEUES := $(subst $(space),$(comma),$(strip $(foreach p,$(QUEUE_PREFIXES),$(addprefix $(p),$(LANG_LIST)))))
 worker: deps
-	CODESTUDIO_WORKER_KINDS=$(KIND) $(BIN)/celery -A wsgi:celery worker -E \
+	CODESTUDIO_WORKER_KINDS=$(KIND) $(BIN)/celery -A worker:celery worker -E \
 		-n $(or $(subst $(comma),-,$(LANGS)),all)-$(subst $(comma),-,$(KIND))@%h $(if $(LANGS),-Q $(QUEUES))
 
 flower: deps
-	$(BIN)/celery -A wsgi:celery flower --address=127.0.0.1 --port=$(FLOWER_PORT)
+	$(BIN)/celery -A worker:celery flower --address=127.0.0.1 --port=$(FLOWER_PORT)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

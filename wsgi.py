@@ -1,5 +1,4 @@
-"""WSGI entry (`gunicorn wsgi:app`) and Celery entry (`celery -A wsgi:celery worker`)."""
+"""WSGI entry (`gunicorn wsgi:app`); the worker has its own (`worker.py`)."""
 from app import create_app
 
 app = create_app()
-celery = app.extensions["celery"]

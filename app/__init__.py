@@ -30,7 +30,9 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cursor.close()
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_worker_app(test_config: dict | None = None) -> Flask:
+    """What the worker needs (`worker.py`): configuration, the database, Redis, Celery and the
+    stores its tasks use; none of the API's blueprints, rate limiter or OpenAPI document."""
     app = Flask(__name__, instance_path=os.environ.get("CODESTUDIO_INSTANCE") or None,
                 instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
@@ -38,18 +40,23 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     check_production(app.config)
-    if app.config["PROXY_HOPS"]:  # the client's address as the trusted front saw it
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"], x_proto=app.config["PROXY_HOPS"])
     app.json.sort_keys = False
-
     db.init_app(app)
-    migrate.init_app(app, db, directory=MIGRATIONS_DIR)
-    openapi.init_app(app)
     # waited requests block in BLPOP up to the wait cap: the socket timeout must outlast it
     app.extensions["redis"] = redis.Redis.from_url(
         app.config["REDIS_URL"], socket_timeout=app.config["RUN_WAIT_CAP_SECONDS"] + 10,
         socket_connect_timeout=3, health_check_interval=30)
     celery_init_app(app)
+    return app
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """The API (`wsgi.py`): the worker's base plus the HTTP layer and the command line."""
+    app = create_worker_app(test_config)
+    if app.config["PROXY_HOPS"]:  # the client's address as the trusted front saw it
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"], x_proto=app.config["PROXY_HOPS"])
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+    openapi.init_app(app)
 
     from .api import batch, metrics, projects, runs, stats, system
     from .compat import judge0, judge0_info, piston

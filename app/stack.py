@@ -85,7 +85,7 @@ def _bin(name: str) -> str:
 
 
 def _start_worker(kind: str, processes: int, pool: str) -> subprocess.Popen:
-    return subprocess.Popen([_bin("celery"), "-A", "wsgi:celery", "worker", "-E", "-P", pool, "-c", str(processes),
+    return subprocess.Popen([_bin("celery"), "-A", "worker:celery", "worker", "-E", "-P", pool, "-c", str(processes),
                              "-n", f"{kind}@%h", "--loglevel", "INFO"], cwd=ROOT, start_new_session=True,
                             env={**os.environ, "CODESTUDIO_WORKER_KINDS": kind})
 

@@ -117,7 +117,7 @@ def _worker_process(app, stack_env, log: Path, name: str, kinds: str):
     """A real Celery worker process (prefork, 2 processes) consuming the queues of `kinds`."""
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("celery")), "-A", "wsgi:celery", "worker", "-E", "-c", "2",
+            [str(Path(sys.executable).with_name("celery")), "-A", "worker:celery", "worker", "-E", "-c", "2",
              "-n", name, "--loglevel", "INFO", "--without-mingle", "--without-gossip"],
             cwd=ROOT, env={**os.environ, **stack_env, "CODESTUDIO_WORKER_KINDS": kinds},
             stdout=out, stderr=subprocess.STDOUT,

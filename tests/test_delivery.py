@@ -104,7 +104,7 @@ def test_worker_refuses_to_start_without_a_usable_sandbox(stack_env, tmp_path):
 
     env = {**os.environ, **stack_env, "SANDBOX_TINI": str(tmp_path / "no-tini")}
     proc = subprocess.run(
-        [str(Path(sys.executable).with_name("celery")), "-A", "wsgi:celery", "worker", "-c", "1",
+        [str(Path(sys.executable).with_name("celery")), "-A", "worker:celery", "worker", "-c", "1",
          "-n", f"refuse-{os.getpid()}@%h", "--without-mingle", "--without-gossip"],
         cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True, timeout=60,
     )

@@ -61,7 +61,7 @@ def test_a_worker_process_killed_mid_run_loses_nothing(app_with, stack_env, user
     name = f"killme-{os.getpid()}@{os.uname().nodename}"
     log = tmp_path / "worker.log"
     worker = subprocess.Popen(
-        [str(Path(sys.executable).with_name("celery")), "-A", "wsgi:celery", "worker", "-c", "1", "-Q", "lang.python",
+        [str(Path(sys.executable).with_name("celery")), "-A", "worker:celery", "worker", "-c", "1", "-Q", "lang.python",
          "-n", name, "--without-mingle", "--without-gossip"],
         cwd=Path(__file__).resolve().parent.parent, env={**os.environ, **stack_env, "REDIS_URL": redis_url},
         stdout=open(log, "w"), stderr=subprocess.STDOUT)

@@ -173,7 +173,7 @@ def _start_workers(count: int, settings: SandboxSettings, broker: str, log_dir: 
         log = log_dir / f"{name}.log"
         with open(log, "w") as out:
             proc = subprocess.Popen(
-                [str(Path(sys.executable).with_name("celery")), "-A", "wsgi:celery", "worker", "-c", "2", "-n", name,
+                [str(Path(sys.executable).with_name("celery")), "-A", "worker:celery", "worker", "-c", "2", "-n", name,
                  "-Q", "lang.python", "--loglevel", "INFO", "--without-mingle", "--without-gossip"],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         started.append((name, proc, log))
