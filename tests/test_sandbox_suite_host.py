@@ -6,6 +6,7 @@ test_sandbox_suite_canaries.py."""
 import copy
 import dataclasses
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -50,6 +51,19 @@ def test_d34_the_worker_refuses_a_kernel_that_accepts_x32_system_calls(monkeypat
 
 # -- 35: nsjail killed mid-run; leftovers of a dead worker swept -----------------------------
 
+def _work_bind(pid: str, argv: list[str]) -> str | None:
+    """The host dir an nsjail binds at /work: from its config (read through its inherited fd)."""
+    if "--config" not in argv:
+        return None
+    config = argv[argv.index("--config") + 1].replace("/proc/self/", f"/proc/{pid}/", 1)
+    try:
+        text = Path(config).read_text()
+    except OSError:
+        return None
+    found = re.search(r'mount \{ src: "([^"]+)" dst: "/work"', text)
+    return found.group(1) if found else None
+
+
 def _nsjail_of_run(runs_dir: str) -> tuple[int, str] | None:
     """(pid, run dir name) of a running nsjail whose /work is bound from runs_dir."""
     for entry in filter(str.isdigit, os.listdir("/proc")):
@@ -57,11 +71,10 @@ def _nsjail_of_run(runs_dir: str) -> tuple[int, str] | None:
             argv = Path(f"/proc/{entry}/cmdline").read_bytes().decode().split("\0")
         except OSError:
             continue
-        binds = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "-B"]
-        for bind in binds:
-            # (not a compile jail a worker keeps warm for a JVM language: that is no run's)
-            if bind.startswith(runs_dir + "/") and bind.endswith(":/work") and ".warm-" not in bind:
-                return int(entry), Path(bind.rsplit(":", 1)[0]).name
+        work = _work_bind(entry, argv)
+        # (not a compile jail a worker keeps warm for a JVM language: that is no run's)
+        if work and work.startswith(runs_dir + "/") and ".warm-" not in work:
+            return int(entry), Path(work).name
     return None
 
 
