@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -91,13 +91,15 @@ def _base_config() -> str:
     return BASE_CONFIG.read_text()
 
 
-def _ids(settings: SandboxSettings, workdir: Path) -> uids.JailIds:
+def jail_ids(settings: SandboxSettings, workdir: Path,
+             lease_fd_of: Callable[[int], int | None] = lambda uid: None) -> uids.JailIds:
     """The jail runs as the host uid its work dir was mounted for, leased for this jail alone
-    (sandbox/uids.py): never root, never a host account, never another jail's."""
+    (sandbox/uids.py): never root, never a host account, never another jail's. `lease_fd_of`
+    gives the fd holding that lease, for nsjail to hold too."""
     uid = os.stat(workdir).st_uid
     if uid not in settings.uid_range:
         raise uids.UidPoolError(f"{workdir} was not mounted for a jail (owner uid {uid})")
-    return uids.identity(settings.uid_lease_dir, uid)
+    return uids.identity(settings.uid_lease_dir, uid, lease_fd_of(uid))
 
 
 def nsjail_config(ids: uids.JailIds, lang: Language, workdir: Path, limits: StageLimits) -> str:
@@ -114,16 +116,16 @@ def nsjail_config(ids: uids.JailIds, lang: Language, workdir: Path, limits: Stag
 
 @contextmanager
 def jail_command(
-    settings: SandboxSettings, lang: Language, workdir: Path, command: list[str],
+    settings: SandboxSettings, lang: Language, ids: uids.JailIds, workdir: Path, command: list[str],
     limits: StageLimits, log_fd: int, cgroup_flags: list[str],
-) -> Iterator[tuple[list[str], int]]:
-    """The nsjail argv and its config's fd (a memfd: nothing on disk to guard), which nsjail
-    must inherit; closed on exit."""
-    ids = _ids(settings, workdir)
+) -> Iterator[tuple[list[str], tuple[int, ...]]]:
+    """The nsjail argv and the fds nsjail must inherit: its config (a memfd: nothing on disk to
+    guard; closed on exit) first, then the uid lease, so the lease stays taken while nsjail lives."""
     config_fd = os.memfd_create("nsjail.cfg", os.MFD_CLOEXEC)
     try:
         os.write(config_fd, nsjail_config(ids, lang, workdir, limits).encode())
-        yield nsjail_argv(settings, lang, ids, command, limits, log_fd, cgroup_flags, config_fd), config_fd
+        inherited = (config_fd,) if ids.lease_fd is None else (config_fd, ids.lease_fd)
+        yield nsjail_argv(settings, lang, ids, command, limits, log_fd, cgroup_flags, config_fd), inherited
     finally:
         os.close(config_fd)
 

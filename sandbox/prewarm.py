@@ -68,10 +68,10 @@ class WarmJail:
             self.log_read, log_write = os.pipe()
             command = expand(lang.warm_compile, lang, limits.memory_mb)  # its heap sized for these limits
             join, home = self.cgroup.own_cpu_paths()
-            with jail_command(settings, lang, self.work.path, command, stage, log_write,
-                              self.cgroup.nsjail_flags(memory_bytes, limits.pids)) as (argv, config_fd):
+            with jail_command(settings, lang, ids, self.work.path, command, stage, log_write,
+                              self.cgroup.nsjail_flags(memory_bytes, limits.pids)) as (argv, inherited):
                 self.proc = start_process(_idle_priority() + argv, log_write, self.log_read, tuple(join), home,
-                                          (config_fd, ids.lease_fd))
+                                          inherited)
         except BaseException:
             self.log_read = None  # start_process closed it, or the pipe never existed
             self._stack.close()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import artifacts, cgroups, hostcheck, prewarm, sweep, uids, workdir
-from .jail import StageLimits, entry_file, expand, jail_command
+from .jail import StageLimits, entry_file, expand, jail_command, jail_ids
 from .process import run_process
 from .registry import CompileCap, CompileLimits, Language
 from .sanitize import sanitize
@@ -263,11 +263,6 @@ class Runner:
     def _work_mb(self, spec: RunSpec) -> int:
         return min(self.settings.work_mb, spec.memory_mb)
 
-    def _lease_fds(self, work_path: Path) -> tuple[int, ...]:
-        """The lease on the uid the work dir was mounted for: nsjail holds it too."""
-        fd = self.uids.lease_fd(os.stat(work_path).st_uid)
-        return () if fd is None else (fd,)
-
     def _stage(self, name: str, work_path: Path, command: list[str], stdin: bytes,
                limits: StageLimits, lang: Language, stop: threading.Event | None = None) -> RunResult:
         if (reason := _unpassable(command)) is not None:
@@ -277,13 +272,14 @@ class Runner:
         try:
             cgroup.create(memory_bytes, limits.pids)
             log_read, log_write = os.pipe()  # run_process owns and closes both ends
-            with jail_command(self.settings, lang, work_path, command, limits, log_write,
-                              cgroup.nsjail_flags(memory_bytes, limits.pids)) as (argv, config_fd), \
+            ids = jail_ids(self.settings, work_path, self.uids.lease_fd)
+            with jail_command(self.settings, lang, ids, work_path, command, limits, log_write,
+                              cgroup.nsjail_flags(memory_bytes, limits.pids)) as (argv, inherited), \
                     self.cgroups.thread_cpu(_owner_token()).measure() as thread_cpu:
                 outcome = run_process(
                     argv, stdin, log_write, log_read,
                     self.settings.output_limit_bytes, limits.wall_seconds + 0.05, self.settings.kill_grace,
-                    tuple(cgroup.join_paths()), cgroup.home_paths, stop, (config_fd, *self._lease_fds(work_path)),
+                    tuple(cgroup.join_paths()), cgroup.home_paths, stop, inherited,
                 )
             usage = cgroup.usage()
         except subprocess.SubprocessError as exc:  # nsjail could not be started

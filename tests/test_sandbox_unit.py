@@ -6,7 +6,7 @@ import pytest
 
 from sandbox import cgroups
 from sandbox.cgroups import CgroupV1, CgroupV2, ParentCaps, Usage, cgroup_mounts
-from sandbox.jail import StageLimits, expand, jail_command
+from sandbox.jail import StageLimits, expand, jail_command, jail_ids
 from sandbox.process import ProcessOutcome
 from sandbox.registry import HELPERS_DIR, UnknownLanguage, load_registry, registry
 from sandbox.sanitize import sanitize
@@ -201,13 +201,13 @@ def test_nsjail_argv_runs_as_its_work_dirs_leased_uid_and_never_enables_network(
     settings = SandboxSettings(nsjail="/bin/nsjail", tini="/usr/bin/tini-static", runs_dir=tmp_path)
     lang = registry().get("python")
     (tmp_path / "w").mkdir()
-    with pytest.raises(UidPoolError, match="not mounted for a jail"), \
-            jail_command(settings, lang, tmp_path / "w", ["true"], StageLimits(1, 1, 64, 8), 5, []):
-        pass  # root's: never a jail's identity
+    with pytest.raises(UidPoolError, match="not mounted for a jail"):
+        jail_ids(settings, tmp_path / "w")  # root's: never a jail's identity
     uid = settings.uid_first + 7
     os.chown(tmp_path / "w", uid, uid)
-    with jail_command(settings, lang, tmp_path / "w", expand(lang.run, lang, 256) + ["a b", "$HOME"],
-                      StageLimits(2.5, 2.5, 256, 64), 5, []) as (argv, config_fd):
+    with jail_command(settings, lang, jail_ids(settings, tmp_path / "w"), tmp_path / "w",
+                      expand(lang.run, lang, 256) + ["a b", "$HOME"], StageLimits(2.5, 2.5, 256, 64), 5, []) \
+            as (argv, (config_fd,)):
         config = os.pread(config_fd, 1 << 20, 0).decode()
     assert argv[argv.index("--config") + 1] == f"/proc/self/fd/{config_fd}"
     assert argv[argv.index("--user") + 1] == argv[argv.index("--group") + 1] == f"{uid}:{uid}:1"
