@@ -3,7 +3,7 @@ requests_per_minute, one budget per user across the API, with X-RateLimit-* and 
 Requests without a valid key share one budget per address (ANONYMOUS_REQUESTS_PER_MINUTE)."""
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 
 from .auth import current_user, presented_key
@@ -15,11 +15,12 @@ def authenticated_caller():
     """The caller, or None when authentication fails. flask-limiter takes any error raised while it
     asks for a key or a limit for a storage outage and falls back to per-process counters for
     everyone; a missing or bad key (or a database error) is the view's to answer (401, 503)."""
-    if not presented_key():
+    if not presented_key() or g.get("caller_unknown"):
         return None
     try:
         return current_user()
     except Exception:  # noqa: BLE001 - whatever failed, the view authenticates again and answers it
+        g.caller_unknown = True  # the limiter asks up to three times a request: look the key up once
         return None
 
 
