@@ -1,5 +1,7 @@
 """nsjail sandbox: a library the worker calls. Imports neither Flask nor the API."""
 from .registry import CompileCap, Language, UnknownLanguage, registry
 from .runner import CompiledProgram, Runner, RunResult, RunSpec, SandboxInfraError
+from .status import ACTIVE_STATUSES, FINAL_STATUSES, ExecutionStatus
 
-__all__ = ["CompileCap", "CompiledProgram", "Language", "RunResult", "RunSpec", "Runner", "SandboxInfraError", "UnknownLanguage", "registry"]
+__all__ = ["ACTIVE_STATUSES", "FINAL_STATUSES", "CompileCap", "CompiledProgram", "ExecutionStatus", "Language",
+           "RunResult", "RunSpec", "Runner", "SandboxInfraError", "UnknownLanguage", "registry"]
