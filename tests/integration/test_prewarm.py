@@ -1,0 +1,194 @@
+"""Compile jails started ahead of need (sandbox/prewarm.py), with real nsjail and cgroups."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from tests.support.sandbox_suite import remove_test_parent
+from tests.integration.test_languages import installed
+
+from sandbox import CompileCap, Runner, RunSpec, registry
+from sandbox.settings import SandboxSettings
+
+HELLO = 'public class Main { public static void main(String[] a) { System.out.println("hi " + a.length); } }'
+
+
+class OffThread:
+    """The runner's methods called on a worker thread, as a pool process would: the thread's CPU
+    accounting group goes with it, so sweeping the test parent afterwards kills nothing of ours."""
+
+    def __init__(self, runner: Runner, pool: ThreadPoolExecutor):
+        self.runner, self.pool = runner, pool
+
+    def __getattr__(self, name):
+        attr = getattr(self.runner, name)
+        return (lambda *a, **k: self.pool.submit(attr, *a, **k).result()) if callable(attr) else attr
+
+
+@pytest.fixture
+def warm_runner(stack_env):
+    installed("java")
+    settings = dataclasses.replace(SandboxSettings.from_env(),
+                                   cgroup_parent=f"{stack_env['SANDBOX_CGROUP_PARENT']}-warm")
+    runner = Runner(settings)
+    with ThreadPoolExecutor(1) as pool:
+        runner.prepare()
+        yield OffThread(runner, pool)
+        runner.warm.close()
+    mine = f"{os.getpid()}-"  # the test workers keep warm jails of their own in the same runs dir
+    assert not [n for n in os.listdir(settings.runs_dir) if n.startswith(mine) and ".warm-" in n]  # all gone
+    remove_test_parent(runner.cgroups)  # fails if a jail's cgroup were left with a process in it
+
+
+def java(code: str = HELLO, **fields) -> RunSpec:
+    return RunSpec(language=registry().get("java"), code=code, **fields)
+
+
+def wait_ready(runner: Runner, seconds: float = 30, language: str = "java"):
+    deadline = time.monotonic() + seconds
+    while (jail := runner.warm.ready(language)) is None:
+        assert time.monotonic() < deadline, f"no warm {language} compiler started"
+        time.sleep(0.05)
+    return jail
+
+
+def test_each_compile_after_the_first_takes_a_fresh_warm_jail(warm_runner):
+    first = warm_runner.run(java(args=("x",)))
+    assert (first.status, first.stdout) == ("success", "hi 1\n"), first
+    jail = wait_ready(warm_runner)
+    time.sleep(2)  # let it warm up: only the compile itself is counted, from the hand-off
+    second = warm_runner.run(java(args=("x", "y")))
+    assert (second.status, second.stdout) == ("success", "hi 2\n"), second
+    assert jail.proc.poll() is not None and not jail.work.path.exists()  # used once, then destroyed
+    assert 0 < second.compile_cpu_time < min(0.6, first.compile_cpu_time), (first, second)
+    assert wait_ready(warm_runner) is not jail  # the next compile's jail is another one
+
+
+def test_kotlin_compiles_warm_too(warm_runner):
+    installed("kotlin")
+    kotlin = registry().get("kotlin")
+    code = 'fun main(args: Array<String>) { println("kt " + args.size) }'
+    first = warm_runner.run(RunSpec(language=kotlin, code=code))
+    assert (first.status, first.stdout) == ("success", "kt 0\n"), first
+    jail = wait_ready(warm_runner, language="kotlin")
+    time.sleep(8)  # kotlinc's warm-up takes seconds of CPU; it is not the next user's
+    second = warm_runner.run(RunSpec(language=kotlin, code=code, args=("a",)))
+    assert (second.status, second.stdout) == ("success", "kt 1\n"), second
+    assert jail.proc.poll() is not None and second.compile_cpu_time < first.compile_cpu_time / 2, (first, second)
+    broken = warm_runner.run(RunSpec(language=kotlin, code="fun main() { val x: Int = \"no\" }"))
+    assert broken.status == "compile_error" and "type mismatch" in broken.compile_output.lower(), broken
+
+
+def test_a_warming_compiler_only_gets_idle_cpu_until_the_hand_off(warm_runner):
+    warm_runner.run(java())
+    jail = wait_ready(warm_runner)
+    deadline = time.monotonic() + 30
+    while len(jail.cgroup.thread_ids()) <= 5:  # nsjail, tini and the JVM's threads, once it is up
+        assert time.monotonic() < deadline, jail.cgroup.thread_ids()
+        time.sleep(0.1)
+    assert policies(jail) == {os.SCHED_IDLE}  # a run preempts it at once
+    jail.cgroup.set_background(False)  # what the hand-off does
+    assert policies(jail) == {os.SCHED_OTHER}
+
+
+def policies(jail) -> set[int]:
+    found = set()
+    for tid in jail.cgroup.thread_ids():
+        try:
+            found.add(os.sched_getscheduler(tid))
+        except ProcessLookupError:  # a thread that ended meanwhile
+            pass
+    return found
+
+
+def test_a_warm_compile_reports_errors_and_compiles_every_file(warm_runner):
+    warm_runner.run(java())
+    wait_ready(warm_runner)
+    broken = warm_runner.run(java("public class Main { int x = ; }"))
+    assert broken.status == "compile_error" and "illegal start of expression" in broken.compile_output, broken
+    wait_ready(warm_runner)
+    two = warm_runner.run(java('public class Main { public static void main(String[] a) { System.out.println(Util.twice(21)); } }',
+                               files=(("Util.java", b"public class Util { static int twice(int n) { return 2 * n; } }"),)))
+    assert (two.status, two.stdout) == ("success", "42\n"), two
+
+
+def test_batch_compiles_take_warm_jails_too(warm_runner):
+    warm_runner.run(java())
+    jail = wait_ready(warm_runner)
+    program = warm_runner.compile(java())
+    assert jail.proc.poll() is not None and [f.name for f in program.files if f.name.endswith(".class")] == ["Main.class"]
+    result = warm_runner.run_compiled(program, java(args=("a", "b", "c")))
+    assert (result.status, result.stdout) == ("success", "hi 3\n"), result
+
+
+@pytest.mark.parametrize("spoil", ["expired", "killed"])
+def test_a_jail_past_its_idle_time_or_dead_is_not_used(warm_runner, spoil):
+    warm_runner.run(java())
+    jail = wait_ready(warm_runner)
+    if spoil == "expired":
+        jail.expires_at = 0
+    else:
+        os.killpg(jail.proc.pid, signal.SIGKILL)
+        jail.proc.wait()
+    result = warm_runner.run(java(args=("x",)))
+    assert (result.status, result.stdout) == ("success", "hi 1\n"), result  # compiled cold instead
+    assert not jail.work.path.exists()
+
+
+def test_an_expired_or_dead_idle_jail_is_replaced_in_the_background(warm_runner):
+    warm_runner.run(java())
+    jail = wait_ready(warm_runner)
+    assert warm_runner.warm.renew_stale() == 0  # still fresh: kept
+    jail.expires_at = 0
+    assert warm_runner.warm.renew_stale() == 1
+    assert jail.proc.poll() is not None and not jail.work.path.exists()
+    renewed = wait_ready(warm_runner)
+    assert renewed is not jail
+    result = warm_runner.run(java(args=("x",)))
+    assert (result.status, result.stdout) == ("success", "hi 1\n"), result
+    assert renewed.proc.poll() is not None  # the compile went to the renewed jail
+
+
+def test_no_warm_jails_when_turned_off(stack_env):
+    installed("java")
+    settings = dataclasses.replace(SandboxSettings.from_env(), warm_compilers=False,
+                                   cgroup_parent=f"{stack_env['SANDBOX_CGROUP_PARENT']}-cold")
+    runner = Runner(settings)
+    runner.prepare()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            assert pool.submit(runner.run, java()).result().stdout == "hi 0\n"
+        time.sleep(0.5)
+        assert runner.warm.ready("java") is None
+    finally:
+        remove_test_parent(runner.cgroups)
+
+
+def _memory_limit_mb(jail) -> int:
+    for d in jail.cgroup.layout.dirs(jail.cgroup.name):
+        for name in ("memory.limit_in_bytes", "memory.max"):
+            if (d / name).exists():
+                return int((d / name).read_text()) >> 20
+    raise AssertionError("no memory limit file")
+
+
+def test_a_warm_jail_has_its_tiers_compile_limits_and_takes_only_a_compile_of_those(warm_runner):
+    free, enterprise = CompileCap(20, 512), CompileCap(120, 2048)
+    lang = registry().get("java")
+    warm_runner.prewarm([lang], free)
+    jail = wait_ready(warm_runner)
+    assert jail.limits == lang.compile_limits.capped(free) and _memory_limit_mb(jail) == 512
+    assert "-Xmx307m" in jail.proc.args  # the compiler's heap is sized for the clamped memory
+    bigger = warm_runner.run(java(compile_cap=enterprise))
+    assert bigger.status == "success" and jail.proc.poll() is not None  # not used: closed, compiled cold
+    following = wait_ready(warm_runner)  # the next one follows the compiles: the enterprise tier's limits
+    assert following.limits == lang.compile_limits.capped(enterprise) and _memory_limit_mb(following) == 1536
+    time.sleep(2)  # warmed up
+    smaller = warm_runner.run(java(compile_cap=free))
+    assert smaller.status == "success" and following.proc.poll() is not None
+    assert smaller.compile_cpu_time > 0.2  # cold: the enterprise jail never takes a free compile
+    assert wait_ready(warm_runner).limits == lang.compile_limits.capped(free)

@@ -1,0 +1,122 @@
+"""§D case 37 (../shared/notes/sandbox.md; Judge0 CVE-2024-28185/28189): programs plant
+symlinks, FIFOs and hard links under every name the worker could touch after the run — for
+single runs, for a compiled language's run in its compile dir, and for the batch path, whose
+compile dir is snapshotted — and root-owned canary files on the host keep content, owner and
+mode (the `canaries` fixture checks them after each test)."""
+import os
+import time
+from pathlib import Path
+
+import pytest
+from tests.support.sandbox_suite import canaries_fixture  # noqa: F401 (a fixture)
+from tests.integration.test_batch import grade, verdicts
+from tests.integration.test_languages import installed
+
+from sandbox import artifacts
+from sandbox.settings import SandboxSettings
+
+JAIL_UID = JAIL_GID = SandboxSettings.uid_first  # a uid jails run as; a work dir belongs to its jail's
+
+PLANT_PY = """import os, shutil
+names = ["main.py", "helper.py", "out.txt", "output", "stdout", "stderr", "run.sh", "main", "a.out",
+         "Main.class", "compile_output", ".cache", "result.json"]
+for name in names:
+    if os.path.lexists(name):
+        os.remove(name)
+    os.symlink({secret!r}, name)
+shutil.rmtree("pkg")
+os.symlink({root!r}, "pkg")
+os.symlink({root!r} + "/dir", "nested")
+os.mkfifo("fifo")
+print(len(os.listdir(".")))
+"""
+
+PLANT_C = """#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+int main(void) {{
+    const char *names[] = {{"main.c", "main", "a.out", "main.o", "out.txt", "run.sh", 0}};
+    int n = 0;
+    for (; names[n]; n++) {{
+        unlink(names[n]);
+        if (symlink("{secret}", names[n]) != 0) return 1;
+    }}
+    if (symlink("{root}", "dir") != 0 || mkfifo("fifo", 0644) != 0) return 2;
+    printf("%d\\n", n + 2);
+    return 0;
+}}
+"""
+
+
+@pytest.mark.parametrize("language, program, planted", [("python", PLANT_PY, "16\n"), ("c", PLANT_C, "8\n")],
+                         ids=["d37_python", "d37_c_compiled_in_the_same_dir"])
+def test_d37_symlinks_planted_under_every_name_leave_the_canaries_alone(run, canaries, stack_env, language, program, planted):
+    installed(language)
+    before = set(os.listdir(stack_env["SANDBOX_RUNS_DIR"]))
+    body = run(language, program.format(secret=str(canaries.secret), root=str(canaries.root)),
+               files=[{"name": "helper.py", "content": "x = 1\n"}, {"name": "pkg/data.txt", "content": "data\n"}])
+    assert (body["status"], body["stdout"]) == ("success", planted), body
+    left = set(os.listdir(stack_env["SANDBOX_RUNS_DIR"])) - before
+    # cleaned up without following anything (a compile jail started ahead of need for another
+    # language meanwhile is not this run's)
+    assert all(".warm-" in name for name in left), left
+
+
+PLANT_HASKELL = """{{-# LANGUAGE TemplateHaskell #-}}
+import Data.List (sort)
+import Language.Haskell.TH
+import System.Directory (listDirectory)
+import System.Posix.Files (createLink, createNamedPipe, createSymbolicLink)
+
+$(runIO (do
+    mapM_ (\\n -> createSymbolicLink "{secret}" ("/work/" ++ n)) ["out.txt", "Main.hi", "Main.o", "run.sh", "a.out"]
+    createSymbolicLink "{root}" "/work/pkg"
+    createNamedPipe "/work/fifo" 420
+    createLink "/work/Main.hs" "/work/hardlink") >> return [])
+
+main :: IO ()
+main = listDirectory "/work" >>= print . sort
+"""
+
+
+def test_d37_batch_compile_step_plants_links_and_fifos_only_regular_files_are_kept(client, user, batch_worker, canaries):
+    """The batch path snapshots the compile dir after compiling (compile-time code planted the
+    links there) and lays the artifacts into a fresh dir per test."""
+    installed("haskell")
+    code = PLANT_HASKELL.format(secret=str(canaries.secret), root=str(canaries.root))
+    expected = '["Main.hs","hardlink","main"]\n'  # the planted symlinks and the FIFO are not artifacts
+    body = grade(client, user, language="haskell", submissions=[{"id": "planter", "code": code}],
+                 tests=[{"name": n, "stdin": "", "expected_output": expected} for n in ("one", "two")],
+                 limits={"timeout": 5, "memory_mb": 256})
+    assert verdicts(body) == {"planter": ["accepted", "accepted"]}, body
+
+
+def _jail_file(path: Path, content: bytes, mode: int = 0o644) -> None:
+    path.write_bytes(content)
+    os.chown(path, JAIL_UID, JAIL_GID)
+    path.chmod(mode)
+
+
+def test_d37_snapshot_skips_links_fifos_hard_links_and_foreign_files(tmp_path, canaries):
+    work = tmp_path / "work"
+    (work / "sub").mkdir(parents=True)
+    os.chown(work, JAIL_UID, JAIL_GID)
+    _jail_file(work / "main", b"\x7fELF program", 0o755)
+    (work / "link").symlink_to(canaries.secret)
+    (work / "dirlink").symlink_to(canaries.root)
+    (work / "sub" / "up").symlink_to("../../../../..")
+    os.mkfifo(work / "fifo")  # opening it must not block
+    os.link(canaries.secret, work / "hard")  # only where the work dir shares a file system with it
+    (work / "root-owned").write_bytes(b"not the jail's")
+    kept = artifacts.snapshot(work, 1 << 20)
+    assert [(f.name, f.content, f.executable) for f in kept] == [("main", b"\x7fELF program", True)]
+
+
+def test_d37_snapshot_refuses_a_huge_sparse_file_without_reading_it(tmp_path):
+    os.chown(tmp_path, JAIL_UID, JAIL_GID)
+    _jail_file(tmp_path / "huge", b"")
+    os.truncate(tmp_path / "huge", 1 << 40)
+    start = time.monotonic()
+    with pytest.raises(artifacts.ArtifactError, match="larger than"):
+        artifacts.snapshot(tmp_path, 64 << 20)
+    assert time.monotonic() - start < 1

@@ -1,0 +1,163 @@
+"""Shared pieces of the numbered sandbox suite (tests/test_sandbox_suite*.py): host-side
+canary files, polling an execution, and reading the test worker's cgroups."""
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.polling import get_json
+from sandbox import cgroups
+
+OTHER_UID = 4242  # a canary owned by neither root nor the jail user
+
+
+@dataclass
+class Canaries:
+    """Root-owned files under a 0700 root dir on the host, with known content, owner and mode."""
+    root: Path
+
+    @property
+    def secret(self) -> Path:
+        return self.root / "secret"
+
+    def state(self) -> dict[str, tuple]:
+        found = {}
+        for path in sorted([self.root, *self.root.rglob("*")]):
+            st = os.lstat(path)
+            content = path.read_bytes() if stat.S_ISREG(st.st_mode) else None
+            found[str(path)] = (content, st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode), stat.S_IFMT(st.st_mode))
+        return found
+
+
+def _plant(root: Path) -> None:
+    root.chmod(0o700)
+    files = {"secret": (0, 0o600), "other": (OTHER_UID, 0o640), "dir/nested": (0, 0o600)}
+    for name, (uid, mode) in files.items():
+        path = root / name
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        path.write_bytes(f"canary {name} {os.urandom(8).hex()}\n".encode())
+        os.chown(path, uid, uid)
+        path.chmod(mode)
+
+
+@pytest.fixture(name="canaries")
+def canaries_fixture():
+    """Yields the canaries and, afterwards, asserts none changed."""
+    root = Path(tempfile.mkdtemp(prefix="cs-canary-"))
+    _plant(root)
+    found = Canaries(root)
+    before = found.state()
+    yield found
+    try:
+        assert found.state() == before, "a canary file changed"
+    finally:
+        shutil.rmtree(root)
+
+
+def wait_final(client, user, execution_id: str, sample=None, seconds: float = 60) -> tuple[dict, list]:
+    """Poll until the execution is final; `sample()` is called on each turn meanwhile and
+    its results are returned with the final body."""
+    deadline, samples = time.monotonic() + seconds, []
+    while True:
+        if sample is not None:
+            samples.append(sample())
+        body = get_json(client, f"/codestudio/executions/{execution_id}", user["headers"], deadline)
+        if body["status"] not in ("queued", "running"):
+            return body, samples
+        assert time.monotonic() < deadline, body
+        time.sleep(0.02)
+
+
+def submit(client, user, language: str, code: str, **fields) -> str:
+    """POST /codestudio/run without waiting; the execution id."""
+    response = client.post("/codestudio/run", json={"language": language, "code": code, "wait": False, **fields},
+                           headers=user["headers"])
+    assert response.status_code == 202, response.get_data(as_text=True)
+    return response.get_json()["id"]
+
+
+def parent_dir(stack_env, controller: str) -> Path:
+    """The test worker's parent cgroup directory holding `controller`'s files."""
+    layout = cgroups.detect(stack_env["SANDBOX_CGROUP_PARENT"])
+    if layout.version == 2:
+        return layout.mount / layout.parent
+    return layout.mounts[controller] / layout.parent
+
+
+def read_int(path: Path) -> int:
+    text = path.read_text().strip()
+    return -1 if text == "max" else int(text)
+
+
+def run_cgroups(pids_parent: Path) -> dict[str, int]:
+    """pids.current of each run cgroup under the parent right now."""
+    found = {}
+    for child in pids_parent.iterdir():
+        if child.name.endswith("-run"):
+            try:
+                found[child.name] = read_int(child / "pids.current")
+            except OSError:  # the run ended meanwhile
+                pass
+    return found
+
+
+def processes_in_cgroups_named(fragment: str) -> list[int]:
+    """Host pids whose cgroup path (any controller) contains `fragment`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if fragment in Path(f"/proc/{entry}/cgroup").read_text():
+                    found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+@pytest.fixture(name="module_run", scope="module")
+def module_run_fixture(app, client, worker):
+    """Like conftest's `run`, for module-scoped fixtures (one run that several cases read)."""
+    from app.services.apikeys import create_user
+
+    with app.app_context():
+        _, key = create_user(f"{uuid.uuid4().hex[:10]}@example.test", "pro")
+
+    def _run(language: str, code: str, **fields) -> dict:
+        response = client.post("/codestudio/run", json={"language": language, "code": code, **fields},
+                               headers={"Authorization": f"Bearer {key}"})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return response.get_json()
+
+    return _run
+
+
+def remove_test_parent(layout, seconds: float = 5) -> None:
+    """Remove a test's own cgroup parent once what is left in it (the per-thread CPU accounting
+    groups of threads that are exiting) is empty. Never kills: an exiting thread of this very
+    process may still be listed for a moment, and killing it would kill the test run."""
+    deadline = time.monotonic() + seconds
+    for parent in {d.parent for d in layout.dirs("x")}:
+        for child in (c for c in parent.iterdir() if c.is_dir()) if parent.is_dir() else ():
+            while (child / "tasks").exists() and (child / "tasks").read_text().strip():
+                assert time.monotonic() < deadline, f"{child} still has tasks"
+                time.sleep(0.02)
+            child.rmdir()
+    cgroups.remove_parent(layout)
+
+
+def runs_a_jail(process) -> bool:
+    """Whether a (psutil) worker pool process has a run's nsjail as a child right now: not one of
+    the compile jails a worker keeps warm for JVM languages, which idle between runs."""
+    for child in process.children():
+        argv = " ".join(child.cmdline())
+        if "nsjail" in argv and ".warm-" not in argv:
+            return True
+    return False
