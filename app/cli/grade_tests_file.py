@@ -4,13 +4,14 @@ otherwise expand to gigabytes), so a hostile file ends in a one-line error, neve
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 import yaml
 from yaml.composer import ComposerError
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from . import jsonbody
+from .. import jsonbody
 
 MAX_FILE_BYTES = 8 << 20  # the API takes at most 8 MiB per request by default
 MAX_NESTING = 32  # lists and mappings inside each other, aliases followed
@@ -22,11 +23,11 @@ class BoundedLoader(yaml.SafeLoader):
     """SafeLoader refusing documents nested deeper than MAX_NESTING or holding more than MAX_VALUES
     values once aliases are followed (each alias counts what it stands for)."""
 
-    def __init__(self, stream):
+    def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.depth = 0
 
-    def compose_node(self, parent, index):  # the composer recurses once per level
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:  # the composer recurses once per level
         if self.depth >= MAX_NESTING:
             raise ComposerError(None, None, f"nested deeper than {MAX_NESTING} levels", self.peek_event().start_mark)
         self.depth += 1
@@ -35,7 +36,7 @@ class BoundedLoader(yaml.SafeLoader):
         finally:
             self.depth -= 1
 
-    def construct_document(self, node):
+    def construct_document(self, node: Node) -> Any:
         _measure(node, 1, {}, set())
         return super().construct_document(node)
 
@@ -90,12 +91,12 @@ def _read(path: Path) -> str:
     return data.decode("utf-8")
 
 
-def _parse(path: Path):
+def _parse(path: Path) -> Any:
     text = _read(path)
     return jsonbody.loads(text) if path.suffix.lower() == ".json" else yaml.load(text, Loader=BoundedLoader)
 
 
-def _check_test(test, number: int) -> dict:
+def _check_test(test: Any, number: int) -> dict[str, Any]:
     if not isinstance(test, dict) or "name" not in test or "expected_output" not in test:
         raise click.BadParameter(f"test #{number} must be a mapping with `name` and `expected_output`",
                                  param_hint="--tests")

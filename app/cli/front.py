@@ -16,13 +16,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import click
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "config" / "nginx.conf.j2"
 # the wait cap bounds a waited run; the rest is margin for the answer to be written
 UPSTREAM_MARGIN_SECONDS = 30
@@ -74,6 +75,16 @@ def render_config(settings: FrontSettings, state_dir: Path, runtime_dir: Path, u
     return env.get_template(TEMPLATE.name).render(
         **settings.__dict__, listen=settings.listen, state_dir=state_dir, runtime_dir=runtime_dir,
         upstream_socket=upstream_socket, run_as_root=os.geteuid() == 0)
+
+
+@click.command("front-config")
+@click.option("--upstream", default="/run/codestudio/api.sock", show_default=True,
+              help="gunicorn's unix socket (gunicorn -b unix:<path>)")
+@click.option("--state-dir", default="/var/lib/codestudio/front", show_default=True, help="pid and logs")
+@click.option("--runtime-dir", default="/run/codestudio", show_default=True, help="nginx's temp files")
+def front_config(upstream: str, state_dir: str, runtime_dir: str) -> None:
+    """Print the nginx configuration that fronts the API (HOST, PORT, FRONT_* and limits from the environment)."""
+    click.echo(render_config(FrontSettings.from_env(), Path(state_dir), Path(runtime_dir), Path(upstream)), nl=False)
 
 
 def nginx_binary() -> str:
@@ -164,7 +175,8 @@ def _healthy(host: str, port: int) -> bool:
         connection.close()
 
 
-def _wait_for(ready, process: subprocess.Popen, name: str, state_dir: Path, seconds: float = 30) -> None:
+def _wait_for(ready: Callable[[], bool], process: subprocess.Popen, name: str, state_dir: Path,
+              seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if ready():

@@ -1,0 +1,33 @@
+"""Command line: `codestudio users …`, `keys …`, `usage …`, `stack`, `front-config` and `grade`.
+
+The admin and service commands run inside the app (Flask's CLI); `grade` is an API client and is
+added to the top-level group so that running it never loads the app or the database."""
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+
+from .accounts import keys, users
+from .front import front_config
+from .stack import stack
+from .usage import usage
+
+
+def register_commands(app: Flask) -> None:
+    for command in (users, keys, usage, stack, front_config):
+        app.cli.add_command(command)
+
+
+def register_client_commands(group: click.Group) -> None:
+    from .grade import grade
+
+    group.add_command(grade)
+
+
+def main() -> None:
+    from .. import create_app
+
+    group = FlaskGroup(create_app=create_app, add_default_commands=True)
+    register_client_commands(group)
+    group(prog_name="codestudio")
