@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .cgroups import _read, _write
+from .files import read_int, write_text
 
 
 class ThreadCpu:
@@ -21,28 +22,25 @@ class ThreadCpu:
         self.mount, self.parent, self.owner = mount, parent, owner
         self.seconds = 0.0
 
-    def _group(self) -> Path:
-        group = getattr(self._local, "group", None)
+    def _group(self, mount: Path) -> Path:
+        group: Path | None = getattr(self._local, "group", None)
         if group is None or not group.is_dir():
             tid = threading.get_native_id()
-            group = self.mount / self.parent / f"{self.owner}.acct-{tid}"
+            group = mount / self.parent / f"{self.owner}.acct-{tid}"
             group.mkdir(exist_ok=True)
-            _write(group / "tasks", str(tid))
+            write_text(group / "tasks", str(tid))
             self._local.group = group
         return group
 
-    def _usage_ns(self, group: Path) -> int:
-        return int(_read(group / "cpuacct.usage").strip() or 0)
-
     @contextmanager
-    def measure(self):
+    def measure(self) -> Iterator[ThreadCpu]:
         if self.mount is None:
             yield self
             return
-        group = self._group()
-        before, own_before = self._usage_ns(group), time.thread_time()
+        group = self._group(self.mount)
+        before, own_before = read_int(group / "cpuacct.usage"), time.thread_time()
         try:
             yield self
         finally:
-            spent = (self._usage_ns(group) - before) / 1e9 - (time.thread_time() - own_before)
+            spent = (read_int(group / "cpuacct.usage") - before) / 1e9 - (time.thread_time() - own_before)
             self.seconds = max(0.0, spent)
