@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 
 from . import uids
+from .identity import JailIds, identity
 from .registry import Language
 from .settings import SandboxSettings
 
@@ -92,31 +93,32 @@ def _base_config() -> str:
 
 
 def jail_ids(settings: SandboxSettings, workdir: Path,
-             lease_fd_of: Callable[[int], int | None] = lambda uid: None) -> uids.JailIds:
+             lease_fd_of: Callable[[int], int | None] = lambda uid: None) -> JailIds:
     """The jail runs as the host uid its work dir was mounted for, leased for this jail alone
     (sandbox/uids.py): never root, never a host account, never another jail's. `lease_fd_of`
     gives the fd holding that lease, for nsjail to hold too."""
     uid = os.stat(workdir).st_uid
     if uid not in settings.uid_range:
         raise uids.UidPoolError(f"{workdir} was not mounted for a jail (owner uid {uid})")
-    return uids.identity(settings.uid_lease_dir, uid, lease_fd_of(uid))
+    return identity(settings.uid_lease_dir, uid, lease_fd_of(uid))
 
 
-def nsjail_config(ids: uids.JailIds, lang: Language, workdir: Path, limits: StageLimits) -> str:
+def nsjail_config(ids: JailIds, lang: Language, workdir: Path, limits: StageLimits) -> str:
     """The static config plus this stage's mounts: the read-only binds, the identity files, /tmp,
     /work and /proc (in this order: a TypeScript compile fails with /proc mounted before /work)."""
     binds = [*_binds(lang), (str(ids.passwd), "/etc/passwd"), (str(ids.group), "/etc/group")]
     tmp = f"size={limits.tmp_mb * 1024 * 1024},nr_inodes={TMP_INODES},mode=1777"
     proc = 'mount { dst: "/proc" fstype: "proc" rw: false nosuid: true nodev: true }\n' if lang.proc else ""
+    work = f'mount {{ src: {_quoted(str(workdir))} dst: "/work" is_bind: true rw: true nosuid: true nodev: true }}\n'
     return (_base_config() + "".join(_read_only(host, inside) for host, inside in binds)
             + f'mount {{ dst: "/tmp" fstype: "tmpfs" options: "{tmp}" rw: true nosuid: true nodev: true }}\n'
-            + f"mount {{ src: {_quoted(str(workdir))} dst: \"/work\" is_bind: true rw: true nosuid: true nodev: true }}\n"
+            + work
             + proc)  # read-only procfs where the language needs one; the base config mounts none
 
 
 @contextmanager
 def jail_command(
-    settings: SandboxSettings, lang: Language, ids: uids.JailIds, workdir: Path, command: list[str],
+    settings: SandboxSettings, lang: Language, ids: JailIds, workdir: Path, command: list[str],
     limits: StageLimits, log_fd: int, cgroup_flags: list[str],
 ) -> Iterator[tuple[list[str], tuple[int, ...]]]:
     """The nsjail argv and the fds nsjail must inherit: its config (a memfd: nothing on disk to
@@ -131,7 +133,7 @@ def jail_command(
 
 
 def nsjail_argv(
-    settings: SandboxSettings, lang: Language, ids: uids.JailIds, command: list[str],
+    settings: SandboxSettings, lang: Language, ids: JailIds, command: list[str],
     limits: StageLimits, log_fd: int, cgroup_flags: list[str], config_fd: int,
 ) -> list[str]:
     env = {**JAIL_ENV, **lang.env}

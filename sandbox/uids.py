@@ -26,9 +26,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from .identity import JailIds, identity
 from .workdir import prepare_runs_dir
 
 LEASE_WAIT_SECONDS = 10.0  # how long a start waits for a uid when every one is leased
@@ -57,24 +58,6 @@ class UidRange:
         if taken:
             raise UidPoolError(f"jail uid range {self.first}-{self.first + self.count - 1} overlaps "
                                f"ids the host uses: {', '.join(taken[:5])}")
-
-
-@dataclass(frozen=True)
-class JailIds:
-    """A jail's host uid and gid (the same number), and its /etc/passwd and /etc/group;
-    lease_fd: the fd holding the lease, for nsjail to inherit (None: not leased here)."""
-    uid: int
-    passwd: Path
-    group: Path
-    lease_fd: int | None = field(default=None, compare=False)
-
-    @property
-    def gid(self) -> int:
-        return self.uid
-
-
-def identity(lease_dir: Path, uid: int, lease_fd: int | None = None) -> JailIds:
-    return JailIds(uid, lease_dir / f"{uid}.passwd", lease_dir / f"{uid}.group", lease_fd)
 
 
 HELD_MARK = b"held\n"  # in a lock file while its lease is out; left behind by a holder that died

@@ -10,13 +10,11 @@ import ctypes
 import ctypes.util
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
 
 from . import filenames
-
-if TYPE_CHECKING:
-    from .uids import JailIds
+from .identity import JailIds
 
 MNT_DETACH = 2
 MS_NOSUID, MS_NODEV = 2, 4
@@ -34,7 +32,7 @@ class FileLayoutError(WorkdirError):
     directory): the request's mistake, answered as such and never retried."""
 
 
-def check_layout(names) -> None:
+def check_layout(names: Iterable[str]) -> None:
     """Checked before anything is written: the APIs refuse such names, stored ones may predate that."""
     try:
         filenames.check_layout(names)
@@ -102,7 +100,7 @@ class Workdir:
         self.size_mb = size_mb
         self.ids = ids
 
-    def __enter__(self) -> "Workdir":
+    def __enter__(self) -> Workdir:
         self.path.mkdir(mode=0o700)
         try:
             _mount_tmpfs(self.path, self.size_mb, *((self.ids.uid, self.ids.gid) if self.ids else (0, 0)))
@@ -120,7 +118,7 @@ class Workdir:
         finally:
             os.close(root_fd)
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         remove(self.path)
 
 
