@@ -7,12 +7,21 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Callable
+from typing import IO
 
 READ_CHUNK = 65536
+
+
+class KilledFor(StrEnum):
+    """Why the worker killed a process: evidence for the verdict, not a run status."""
+    OUTPUT_LIMIT = "output_limit"
+    WALL_TIMEOUT = "wall_timeout"
+    STOPPED = "stopped"  # its caller no longer wants the result
 
 
 @dataclass
@@ -24,12 +33,13 @@ class ProcessOutcome:
     log: str
     cpu_seconds: float = 0.0
     truncated: dict[str, bool] = field(default_factory=dict)
-    killed_for: str | None = None  # "output_limit", "wall_timeout" or "stopped", when the worker killed it
+    killed_for: KilledFor | None = None  # set when the worker killed it
 
 
 class _Capture:
     def __init__(self, cap: int | None):
-        self.cap, self.chunks, self.size, self.truncated = cap, [], 0, False
+        self.cap, self.size, self.truncated = cap, 0, False
+        self.chunks: list[bytes] = []
 
     def add(self, data: bytes) -> bool:
         """Keep data up to the cap; returns False once the cap is exceeded."""
@@ -43,14 +53,14 @@ class _Capture:
         return b"".join(self.chunks)
 
 
-def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     try:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
 
 
-def _reap(proc: subprocess.Popen) -> tuple[int, float]:
+def _reap(proc: subprocess.Popen[bytes]) -> tuple[int, float]:
     """Exit code and CPU seconds of nsjail plus every process it (and tini) reaped."""
     _, status, rusage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -61,7 +71,7 @@ _SPAWN_LOCK = threading.Lock()  # cgroup membership is per process: one spawn at
 
 
 @contextmanager
-def _inside(join_cgroups: tuple[Path, ...], home_cgroups: Callable[[], list[Path]]):
+def _inside(join_cgroups: tuple[Path, ...], home_cgroups: Callable[[], list[Path]]) -> Iterator[None]:
     """This process steps into the run's (fresh, empty) cgroups while it spawns nsjail, and back
     out: the child inherits them at fork, so nothing it starts runs outside them. Doing it here,
     not in the child, keeps the fast vfork/exec spawn (a preexec_fn forces a full fork).
@@ -92,7 +102,7 @@ SPAWN_WAIT_SECONDS = 10.0  # how long a start waits for the fleet's pids cap to 
 
 
 def _spawn(argv: list[str], log_write_fd: int, join_cgroups: tuple[Path, ...],
-           home_cgroups: Callable[[], list[Path]], keep_fds: tuple[int, ...]) -> subprocess.Popen:
+           home_cgroups: Callable[[], list[Path]], keep_fds: tuple[int, ...]) -> subprocess.Popen[bytes]:
     """The fork happens inside the run's cgroups, so a parent pids cap filled by other runs
     refuses it (EAGAIN): those runs end within their limits, so wait for a slot, with backoff.
     nsjail inherits `keep_fds` (the uid lease: it stays taken while nsjail lives, even if this
@@ -122,7 +132,8 @@ def run_process(argv: list[str], stdin: bytes, log_write_fd: int, log_read_fd: i
 
 
 def start_process(argv: list[str], log_write_fd: int, log_read_fd: int, join_cgroups: tuple[Path, ...] = (),
-                  home_cgroups: Callable[[], list[Path]] = list, keep_fds: tuple[int, ...] = ()) -> subprocess.Popen:
+                  home_cgroups: Callable[[], list[Path]] = list,
+                  keep_fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
     """Starts nsjail (closing the log pipe's write end); on failure also closes the read end."""
     try:
         return _spawn(argv, log_write_fd, join_cgroups, home_cgroups, keep_fds)
@@ -133,29 +144,39 @@ def start_process(argv: list[str], log_write_fd: int, log_read_fd: int, join_cgr
         os.close(log_write_fd)
 
 
-def collect(proc: subprocess.Popen, stdin: bytes, log_read_fd: int, output_cap: int,
+def _pipes(proc: subprocess.Popen[bytes]) -> tuple[IO[bytes], IO[bytes], IO[bytes]]:
+    """stdin, stdout and stderr: start_process always opens all three."""
+    if proc.stdin is None or proc.stdout is None or proc.stderr is None:
+        raise ValueError("the process was started without its stdin, stdout and stderr pipes")
+    return proc.stdin, proc.stdout, proc.stderr
+
+
+def collect(proc: subprocess.Popen[bytes], stdin: bytes, log_read_fd: int, output_cap: int,
             deadline_seconds: float, grace: float, stop: threading.Event | None = None) -> ProcessOutcome:
     """Feeds stdin and captures the output until the process ends, killing it at the deadline
     (counted from now: a wait for a pids slot, or a warm jail's idle time, is not the program's)
     or as soon as `stop` is set (its caller no longer wants the result)."""
+    stdin_pipe, stdout_pipe, stderr_pipe = _pipes(proc)
     start = time.monotonic()
     captures = {"stdout": _Capture(output_cap), "stderr": _Capture(output_cap), "log": _Capture(1 << 20)}
-    killed_for, term_sent_at = None, None
+    killed_for: KilledFor | None = None
+    term_sent_at: float | None = None
     sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
-    sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
+    sel.register(stdout_pipe, selectors.EVENT_READ, "stdout")
+    sel.register(stderr_pipe, selectors.EVENT_READ, "stderr")
     sel.register(log_read_fd, selectors.EVENT_READ, "log")
     pending = memoryview(stdin)
     if pending:
-        os.set_blocking(proc.stdin.fileno(), False)
-        sel.register(proc.stdin, selectors.EVENT_WRITE, "stdin")
+        os.set_blocking(stdin_pipe.fileno(), False)
+        sel.register(stdin_pipe, selectors.EVENT_WRITE, "stdin")
     else:
-        proc.stdin.close()
+        stdin_pipe.close()
     try:
         while len(sel.get_map()) > 0:
             now = time.monotonic() - start
             if killed_for is None and (now > deadline_seconds or (stop is not None and stop.is_set())):
-                killed_for, term_sent_at = "wall_timeout" if now > deadline_seconds else "stopped", now
+                killed_for = KilledFor.WALL_TIMEOUT if now > deadline_seconds else KilledFor.STOPPED
+                term_sent_at = now
                 _signal_group(proc, signal.SIGTERM)
             if term_sent_at is not None and now > term_sent_at + grace:
                 _signal_group(proc, signal.SIGKILL)
@@ -163,12 +184,12 @@ def collect(proc: subprocess.Popen, stdin: bytes, log_read_fd: int, output_cap: 
                 name = key.data
                 if name == "stdin":
                     try:
-                        pending = pending[os.write(proc.stdin.fileno(), pending[:READ_CHUNK]):]
+                        pending = pending[os.write(stdin_pipe.fileno(), pending[:READ_CHUNK]):]
                     except (BrokenPipeError, OSError):
                         pending = memoryview(b"")
                     if not pending:
-                        sel.unregister(proc.stdin)
-                        proc.stdin.close()
+                        sel.unregister(stdin_pipe)
+                        stdin_pipe.close()
                     continue
                 fd = key.fileobj if isinstance(key.fileobj, int) else key.fileobj.fileno()
                 data = os.read(fd, READ_CHUNK)
@@ -176,14 +197,14 @@ def collect(proc: subprocess.Popen, stdin: bytes, log_read_fd: int, output_cap: 
                     sel.unregister(key.fileobj)
                     continue
                 if not captures[name].add(data) and killed_for is None:
-                    killed_for, term_sent_at = "output_limit", time.monotonic() - start
+                    killed_for, term_sent_at = KilledFor.OUTPUT_LIMIT, time.monotonic() - start
                     _signal_group(proc, signal.SIGTERM)
         returncode, cpu_seconds = _reap(proc)
     finally:
         sel.close()
         os.close(log_read_fd)
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            if stream and not stream.closed:
+        for stream in (stdin_pipe, stdout_pipe, stderr_pipe):
+            if not stream.closed:
                 stream.close()
         if proc.poll() is None:
             _signal_group(proc, signal.SIGKILL)

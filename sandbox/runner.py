@@ -7,16 +7,19 @@ import os
 import subprocess
 import threading
 import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import artifacts, cgroups, hostcheck, prewarm, sweep, uids, workdir
+from . import artifacts, cgroups, hostcheck, sweep, uids, workdir
 from .jail import StageLimits, entry_file, expand, jail_command, jail_ids
-from .process import run_process
+from .prewarm import WarmJail, WarmJails
+from .process import KilledFor, ProcessOutcome, run_process
 from .registry import CompileCap, CompileLimits, Language
 from .sanitize import sanitize
 from .settings import SandboxSettings
+from .status import ExecutionStatus
 from .verdict import classify
 
 log = logging.getLogger(__name__)
@@ -41,7 +44,7 @@ class RunSpec:
 
 @dataclass
 class RunResult:
-    status: str
+    status: ExecutionStatus
     stdout: str = ""
     stderr: str = ""
     compile_output: str = ""
@@ -97,8 +100,9 @@ def _owner_alive(name: str) -> bool:
 
 def _unplaceable(exc: OSError | workdir.FileLayoutError) -> RunResult:
     if isinstance(exc, workdir.FileLayoutError):  # the request's names: its result, not a worker fault
-        return RunResult(status="error", message=str(exc))
-    return RunResult(status="internal_error", message=f"could not place the input files: {exc.strerror}: {exc.filename}")
+        return RunResult(status=ExecutionStatus.ERROR, message=str(exc))
+    return RunResult(status=ExecutionStatus.INTERNAL_ERROR,
+                     message=f"could not place the input files: {exc.strerror}: {exc.filename}")
 
 
 def _unpassable(command: list[str]) -> str | None:
@@ -113,7 +117,8 @@ def _unpassable(command: list[str]) -> str | None:
 
 def _unstartable(reason: str) -> RunResult:
     """The request's own arguments kept the program from starting: its result, not a retry."""
-    return RunResult(status="internal_error", message=f"the program could not be started with its arguments: {reason}")
+    return RunResult(status=ExecutionStatus.INTERNAL_ERROR,
+                     message=f"the program could not be started with its arguments: {reason}")
 
 
 class Runner:
@@ -121,7 +126,7 @@ class Runner:
         self.settings = settings or SandboxSettings.from_env()
         self.cgroups = cgroups.detect(self.settings.cgroup_parent)
         self.uids = uids.UidPool(self.settings.uid_range, self.settings.uid_lease_dir)
-        self.warm = prewarm.WarmJails(self.settings, self.cgroups, _owner_token, self.uids)
+        self.warm = WarmJails(self.settings, self.cgroups, _owner_token, self.uids)
 
     def prepare(self) -> None:
         """Check the host can enforce limits, create roots, sweep leftovers of dead workers."""
@@ -139,7 +144,7 @@ class Runner:
         if report.swept or report.skipped:
             log.info("swept %d stale sandbox leftovers (%d skipped)", report.swept, len(report.skipped))
 
-    def prewarm(self, languages, cap: CompileCap | None = None) -> None:
+    def prewarm(self, languages: Iterable[Language], cap: CompileCap | None = None) -> None:
         """Start compile jails ahead of need for those of these languages that have them, with
         the compile limits `cap` leaves them (a jail only takes a compile of exactly its limits)."""
         for lang in languages:
@@ -169,12 +174,12 @@ class Runner:
             except (OSError, workdir.FileLayoutError) as exc:
                 return _unplaceable(exc)
             compiled = self._compile(name, work.path, spec, main, jail)
-            if compiled.status != "success":
+            if compiled.status != ExecutionStatus.SUCCESS:
                 return compiled
             try:
                 kept = artifacts.snapshot(work.path, self._work_mb(spec) << 20)
             except artifacts.ArtifactError as exc:
-                compiled.status, compiled.message = "compile_error", str(exc)
+                compiled.status, compiled.message = ExecutionStatus.COMPILE_ERROR, str(exc)
                 return compiled
         return CompiledProgram(spec.language, main, kept, compiled.compile_output,
                                compiled.cpu_time, compiled.wall_time)
@@ -195,7 +200,8 @@ class Runner:
         return main, [(main, source), *((n, c) for n, c in spec.files if n != main)]
 
     @contextmanager
-    def _workdir(self, spec: RunSpec, compiling: bool = False):
+    def _workdir(self, spec: RunSpec,
+                 compiling: bool = False) -> Iterator[tuple[str, workdir.Workdir, WarmJail | None]]:
         """(name, work dir, warm compile jail or None): a compile takes the work dir of a jail
         started ahead of need when there is one, and afterwards has the next one started."""
         work_mb = self._work_mb(spec)
@@ -216,11 +222,11 @@ class Runner:
                 self.warm.refill(spec.language, work_mb, limits)
 
     def _compile_and_run(self, name: str, work_path: Path, spec: RunSpec, main: str,
-                         jail: prewarm.WarmJail | None = None) -> RunResult:
+                         jail: WarmJail | None = None) -> RunResult:
         lang, compiled = spec.language, None
         if lang.compile:
             compiled = self._compile(name, work_path, spec, main, jail)
-            if compiled.status != "success":
+            if compiled.status != ExecutionStatus.SUCCESS:
                 return compiled
         result = self._run_stage(name, work_path, spec, main)
         if compiled is not None:
@@ -235,7 +241,7 @@ class Runner:
         return self._stage(f"{name}-run", work_path, command, spec.stdin, limits, lang, stop)
 
     def _compile(self, name: str, work_path: Path, spec: RunSpec, main: str,
-                 jail: prewarm.WarmJail | None = None) -> RunResult:
+                 jail: WarmJail | None = None) -> RunResult:
         """The compile stage: its own jail and limits; the compiler is untrusted input's first reader."""
         lang, cl = spec.language, _compile_limits(spec)
         command = expand(lang.compile, lang, cl.memory_mb, main, tuple(n for n, _ in spec.files))
@@ -250,13 +256,13 @@ class Runner:
         else:
             result = self._stage(f"{name}-compile", work_path, command, b"", limits, lang)
         result.compile_output = (result.stdout + result.stderr).strip("\n")
-        if result.status == "success" or result.status == "internal_error":
+        if result.status in (ExecutionStatus.SUCCESS, ExecutionStatus.INTERNAL_ERROR):
             return result
-        reasons = {"timeout": f"compilation exceeded its time limit ({cl.timeout:g} s)",
-                   "memory_limit": f"the compiler ran out of memory ({cl.memory_mb} MB)",
-                   "output_limit": "compiler output exceeded the limit"}
+        reasons = {ExecutionStatus.TIMEOUT: f"compilation exceeded its time limit ({cl.timeout:g} s)",
+                   ExecutionStatus.MEMORY_LIMIT: f"the compiler ran out of memory ({cl.memory_mb} MB)",
+                   ExecutionStatus.OUTPUT_LIMIT: "compiler output exceeded the limit"}
         result.message = reasons.get(result.status, result.message)
-        result.status, result.returncode, result.signal = "compile_error", None, None
+        result.status, result.returncode, result.signal = ExecutionStatus.COMPILE_ERROR, None, None
         result.stdout = result.stderr = ""
         return result
 
@@ -287,7 +293,7 @@ class Runner:
         except OSError as exc:
             if exc.errno != errno.E2BIG:
                 raise
-            return _unstartable(exc.strerror)  # the arguments exceed what exec takes
+            return _unstartable(exc.strerror or os.strerror(exc.errno))  # the arguments exceed what exec takes
         finally:
             cgroup.destroy()
         # the best of the cgroup, the per-thread cpuacct group and rusage (whichever this host gives)
@@ -301,13 +307,16 @@ def _compile_limits(spec: RunSpec) -> CompileLimits:
     return spec.language.compile_limits.capped(spec.compile_cap)
 
 
-def _result(outcome, usage: cgroups.Usage, limits: StageLimits) -> RunResult:
+# only signals we have evidence of: the ones the sandbox itself sent
+_SIGNAL_SENT = {ExecutionStatus.MEMORY_LIMIT: "SIGKILL", ExecutionStatus.TIMEOUT: "SIGKILL",
+                ExecutionStatus.OUTPUT_LIMIT: "SIGTERM", ExecutionStatus.STOPPED: "SIGTERM"}
+
+
+def _result(outcome: ProcessOutcome, usage: cgroups.Usage, limits: StageLimits) -> RunResult:
     status, message = classify(outcome, usage, limits.cpu_seconds)
-    if outcome.killed_for == "stopped":  # its caller stopped it: whatever the program did until then
-        status, message = "stopped", "stopped before it finished: the run was cancelled"
-    # only signals we have evidence of: the ones the sandbox itself sent
-    signal = {"memory_limit": "SIGKILL", "timeout": "SIGKILL", "output_limit": "SIGTERM",
-              "stopped": "SIGTERM"}.get(status)
+    if outcome.killed_for == KilledFor.STOPPED:  # its caller stopped it: whatever the program did until then
+        status, message = ExecutionStatus.STOPPED, "stopped before it finished: the run was cancelled"
+    signal = _SIGNAL_SENT.get(status)
     return RunResult(
         status=status, stdout=sanitize(outcome.stdout), stderr=sanitize(outcome.stderr),
         returncode=outcome.returncode, signal=signal,
