@@ -78,7 +78,7 @@ def _walk(dir_fd: int, prefix: str, found: list[ArtifactFile], budget: int, owne
     return budget
 
 
-def snapshot(path: os.PathLike, max_bytes: int) -> tuple[ArtifactFile, ...]:
+def snapshot(path: os.PathLike[str], max_bytes: int) -> tuple[ArtifactFile, ...]:
     """Every regular file below `path` (no symlinks, no devices), at most max_bytes in all."""
     root_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
@@ -89,7 +89,7 @@ def snapshot(path: os.PathLike, max_bytes: int) -> tuple[ArtifactFile, ...]:
         os.close(root_fd)
 
 
-def lay_out(path: os.PathLike, files: tuple[ArtifactFile, ...]) -> None:
+def lay_out(path: os.PathLike[str], files: tuple[ArtifactFile, ...]) -> None:
     """Write the artifacts into a fresh (not yet jailed) work dir."""
     root_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:

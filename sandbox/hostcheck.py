@@ -16,4 +16,5 @@ def x32_syscalls_enabled() -> bool:
     if platform.machine() != "x86_64":
         return False
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    return libc.syscall(ctypes.c_long(X32_GETPID)) != -1
+    result: int = libc.syscall(ctypes.c_long(X32_GETPID))
+    return result != -1

@@ -17,8 +17,8 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Callable
 
 from . import cgroups, workdir
 from .jail import StageLimits, expand, jail_command
@@ -26,9 +26,6 @@ from .process import ProcessOutcome, collect, start_process
 from .registry import CompileLimits, Language
 from .settings import SandboxSettings
 from .uids import UidPool
-
-if TYPE_CHECKING:
-    from .cgroups import Usage
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +46,7 @@ class WarmJail:
     """One started compile jail: its work dir, cgroup and the waiting compiler, with the compile
     limits it was started for (the language's, clamped by a tier): it takes only a compile of those."""
 
-    def __init__(self, settings: SandboxSettings, layout, lang: Language, name: str, work_mb: int,
+    def __init__(self, settings: SandboxSettings, layout: cgroups.Layout, lang: Language, name: str, work_mb: int,
                  limits: CompileLimits, uid_pool: UidPool):
         self.lang, self.name, self.work_mb, self.limits = lang, name, work_mb, limits
         self.expires_at = time.monotonic() + IDLE_SECONDS
@@ -83,11 +80,13 @@ class WarmJail:
                 and time.monotonic() < self.expires_at and self.proc.poll() is None)
 
     def compile(self, command: list[str], limits: StageLimits, output_cap: int,
-                grace: float) -> tuple[ProcessOutcome, Usage]:
+                grace: float) -> tuple[ProcessOutcome, cgroups.Usage]:
         """Hands the compile command over and waits for it; usage counts from the hand-off."""
         self.cgroup.set_background(False)
         before = self.cgroup.cpu_seconds()
         log_read, self.log_read = self.log_read, None  # collect closes it
+        if log_read is None:
+            raise ValueError("a warm jail takes one compile")
         request = b"\0".join(arg.encode() for arg in command)
         outcome = collect(self.proc, request, log_read, output_cap, limits.wall_seconds + 0.05, grace)
         usage = self.cgroup.usage()
@@ -113,17 +112,18 @@ class WarmJail:
         """Kills what is left, destroys the cgroup, unmounts the work dir (never follows a link)."""
         self._stack.close()
 
-    def __enter__(self) -> "WarmJail":
+    def __enter__(self) -> WarmJail:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
 class WarmJails:
     """At most one idle jail per language, per worker process."""
 
-    def __init__(self, settings: SandboxSettings, layout, owner: Callable[[], str], uid_pool: UidPool):
+    def __init__(self, settings: SandboxSettings, layout: cgroups.Layout, owner: Callable[[], str],
+                 uid_pool: UidPool):
         self.settings, self.layout, self.owner, self.uid_pool = settings, layout, owner, uid_pool
         self._idle: dict[str, WarmJail | None] = {}  # None: starting
         self._starting: set[threading.Thread] = set()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ def _host_memory_mb() -> int:
     return 0
 
 
-def _total_memory_mb(env) -> int:
+def _total_memory_mb(env: Mapping[str, str]) -> int:
     """All runs together: SANDBOX_TOTAL_MEMORY_MB, else 3/4 of the host's RAM (the rest
     stays for the API, database, Redis and the workers themselves)."""
     return int(env.get("SANDBOX_TOTAL_MEMORY_MB") or _host_memory_mb() * 3 // 4)
@@ -56,7 +57,7 @@ class SandboxSettings:
         return UidRange(self.uid_first, self.uid_count)
 
     @classmethod
-    def from_env(cls) -> "SandboxSettings":
+    def from_env(cls) -> SandboxSettings:
         env = os.environ
         return cls(
             nsjail=_nsjail_path(),

@@ -7,6 +7,7 @@ A leftover never stops a worker from starting.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable
@@ -46,12 +47,12 @@ def _remove(report: SweepReport, what: str, remove: Callable[[], None]) -> None:
         report.swept += 1
 
 
-def sweep(runs_dir: Path, layout, is_stale: Callable[[str], bool]) -> SweepReport:
+def sweep(runs_dir: Path, layout: cgroups.Layout, is_stale: Callable[[str], bool]) -> SweepReport:
     """Remove the run dirs and run cgroups whose names `is_stale` says a dead worker left."""
     report = SweepReport()
     for name in _stale_names(runs_dir, is_stale):
         path = runs_dir / name
-        _remove(report, f"run dir {path}", lambda path=path: workdir.remove(path))
+        _remove(report, f"run dir {path}", functools.partial(workdir.remove, path))
     names = {name for parent in cgroups.parent_dirs(layout) for name in _stale_names(parent, is_stale)}
     for name in sorted(names):  # once per run, across every controller's hierarchy
         _remove(report, f"cgroup {name}", cgroups.RunCgroup(layout, name).destroy)
