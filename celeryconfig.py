@@ -6,15 +6,13 @@ One queue per language, declared from the language registry; no result backend
 import kombu as _kombu
 
 from sandbox.registry import registry as _registry
-from tasks.routing import CALLBACK_QUEUE as _CALLBACK_QUEUE
-from tasks.routing import batch_queue_for as _batch_queue_for
+from tasks.routing import all_queues as _all_queues
 
 _HARD_TIME_LIMIT = 300  # above the largest tier timeout plus compile time
 
 _EXCHANGE = _kombu.Exchange("codestudio", type="direct")
 # interactive runs (lang.<id>) and batch grading (batch.<id>) never share a queue
-_QUEUES = [*_registry().queues(), *(_batch_queue_for(lang.id) for lang in _registry()), _CALLBACK_QUEUE]
-task_queues = [_kombu.Queue(q, _EXCHANGE, routing_key=q) for q in _QUEUES]
+task_queues = [_kombu.Queue(q, _EXCHANGE, routing_key=q) for q in _all_queues(lang.id for lang in _registry())]
 task_default_queue = task_queues[0].name
 task_default_exchange = _EXCHANGE.name
 task_default_exchange_type = "direct"

@@ -2,19 +2,13 @@
 from __future__ import annotations
 
 from celery import Celery, Task, signals
-from flask import Flask
+from flask import Flask, current_app
 
-from tasks.batch_store import batch_store
-from tasks.callbacks import callback_source
-from tasks.recovery import lost_work
-from tasks.store import execution_store
+from tasks import ports
 
 from .extensions import db
-from .services.batch_store import SqlBatchStore
-from .services.callbacks import callback_for
-from .services.execution_store import SqlExecutionStore
-from .services.recovery import SqlLostWork
 from .services.tiers import compile_caps
+from .stores import sql_ports
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -31,10 +25,7 @@ def celery_init_app(app: Flask) -> Celery:
                            codestudio_compile_caps=compile_caps(app.config["TIERS"]))
     celery_app.set_default()
     app.extensions["celery"] = celery_app
-    execution_store.set(SqlExecutionStore())
-    batch_store.set(SqlBatchStore())
-    callback_source.set(callback_for)
-    lost_work.set(SqlLostWork(app))
+    ports.wire(sql_ports(app))  # what the tasks read and write: the database
 
     @signals.worker_process_init.connect(weak=False)
     def fresh_connections(**kwargs):
@@ -44,3 +35,9 @@ def celery_init_app(app: Flask) -> Celery:
             db.engine.dispose(close=False)
 
     return celery_app
+
+
+def bound(task: Task) -> Task:
+    """A task as registered with this Flask app's Celery (its broker): a process may hold several
+    apps (tests do), and a shared task alone resolves to whichever was made the default last."""
+    return current_app.extensions["celery"].tasks[task.name]

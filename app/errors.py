@@ -9,14 +9,17 @@ from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from sandbox import ExecutionStatus
+
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE = "urn:codestudio:problem:"
+# a 500 shares its code with the status of a run that failed on our side
 STATUS_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
     415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited",
-    500: "internal_error", 503: "service_unavailable",
+    500: ExecutionStatus.INTERNAL_ERROR.value, 503: "service_unavailable",
 }
 
 
@@ -86,4 +89,4 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc):
         log.exception("unhandled error")
-        return problem_response(500, "internal_error", "an unexpected error occurred")
+        return problem_response(500, STATUS_CODES[500], "an unexpected error occurred")

@@ -7,7 +7,7 @@ from flask_smorest.utils import prepare_response
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
 
-from .schemas import ProblemSchema
+from .schemas.runs import ProblemSchema
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 

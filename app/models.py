@@ -2,20 +2,24 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .extensions import db
+from sandbox import ExecutionStatus
 
-FINAL_STATUSES = ("success", "error", "compile_error", "timeout", "memory_limit", "output_limit", "internal_error")
-ACTIVE_STATUSES = ("queued", "running")
+from .extensions import db
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """A timestamp as UTC: SQLite hands them back naive."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def new_id() -> str:
@@ -33,7 +37,7 @@ class User(db.Model):
     email: Mapped[str] = mapped_column(sa.String(320), unique=True)
     tier: Mapped[str] = mapped_column(sa.String(32), default="free")
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
-    keys: Mapped[list["ApiKey"]] = relationship(back_populates="user")
+    keys: Mapped[list[ApiKey]] = relationship(back_populates="user")
 
 
 class ApiKey(db.Model):
@@ -55,7 +59,7 @@ class Execution(db.Model):
     project_id: Mapped[str | None] = mapped_column(sa.String(64))
     entry_name: Mapped[str | None] = mapped_column(sa.String(255))
     language: Mapped[str] = mapped_column(sa.String(32))
-    status: Mapped[str] = mapped_column(sa.String(20), default="queued", index=True)
+    status: Mapped[str] = mapped_column(sa.String(20), default=ExecutionStatus.QUEUED, index=True)
     # request
     code: Mapped[str] = mapped_column(sa.Text)
     stdin: Mapped[bytes] = mapped_column(sa.LargeBinary, default=b"")
@@ -84,7 +88,7 @@ class Execution(db.Model):
     started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     queue_seconds: Mapped[float | None] = mapped_column(sa.Float)
-    usage: Mapped["UsageRecord | None"] = relationship(back_populates="execution")
+    usage: Mapped[UsageRecord | None] = relationship(back_populates="execution")
 
     @property
     def truncated(self) -> dict[str, bool]:
@@ -106,7 +110,7 @@ class Project(db.Model):
     last_run_status: Mapped[str | None] = mapped_column(sa.String(20))
     last_run_id: Mapped[str | None] = mapped_column(sa.String(32))
     # never loaded whole (a project may hold 2000 files of 1 MiB): files are read by explicit queries
-    files: Mapped[list["ProjectFile"]] = relationship(back_populates="project", cascade="all, delete-orphan",
+    files: Mapped[list[ProjectFile]] = relationship(back_populates="project", cascade="all, delete-orphan",
                                                       passive_deletes=True, order_by="ProjectFile.filename",
                                                       lazy="raise")
 
@@ -174,7 +178,7 @@ class Batch(db.Model):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
-    submissions: Mapped[list["BatchSubmission"]] = relationship(
+    submissions: Mapped[list[BatchSubmission]] = relationship(
         back_populates="batch", order_by="BatchSubmission.position", cascade="all, delete-orphan", passive_deletes=True)
 
 
@@ -199,7 +203,7 @@ class BatchSubmission(db.Model):
     claimed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))  # by the current attempt
     claimed_by: Mapped[str | None] = mapped_column(sa.String(64))  # the task (message) holding the attempt
     batch: Mapped[Batch] = relationship(back_populates="submissions")
-    cases: Mapped[list["BatchCase"]] = relationship(order_by="BatchCase.test_index", passive_deletes=True)
+    cases: Mapped[list[BatchCase]] = relationship(order_by="BatchCase.test_index", passive_deletes=True)
 
 
 class BatchCase(db.Model):

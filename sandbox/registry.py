@@ -70,10 +70,6 @@ class Language:
     warm_compile: tuple[str, ...] = ()  # a compiler started ahead of need (sandbox/prewarm.py)
     warm_requires: tuple[str, ...] = ()
 
-    @property
-    def queue(self) -> str:
-        return f"lang.{self.id}"
-
 
 class UnknownLanguage(KeyError):
     pass
@@ -95,9 +91,6 @@ class Registry:
 
     def __iter__(self):
         return iter(self.languages.values())
-
-    def queues(self) -> list[str]:
-        return [lang.queue for lang in self]
 
 
 def _compile_limits(base: CompileLimits, overrides: dict) -> CompileLimits:

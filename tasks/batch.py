@@ -9,13 +9,13 @@ import threading
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from sandbox import CompiledProgram, RunSpec, registry
+from sandbox import CompiledProgram, ExecutionStatus, RunSpec, registry
 
 from .batch_stop import StopWatch
-from .batch_store import BatchStore, ClaimedSubmission, batch_store
 from .execution import MAX_ATTEMPTS, redis_client, runner
-from .grading import verdict
-from .retry import INFRA_ERRORS, INFRA_RETRIES, delivery_of, retry_infra
+from .grading import Verdict, verdict
+from .ports import BatchStore, ClaimedSubmission, ports
+from .retry import INFRA_RETRIES, delivery_of, infra_errors, retry_infra
 from .routing import GRADE_TASK
 from .tiers import compile_cap
 
@@ -35,12 +35,12 @@ def compile_submission(claim: ClaimedSubmission, store: BatchStore) -> CompiledP
     program = runner().compile(spec)
     if isinstance(program, CompiledProgram):
         if lang.compile:
-            store.record_compile(claim, "success", program.compile_output, program.compile_cpu_time,
+            store.record_compile(claim, ExecutionStatus.SUCCESS, program.compile_output, program.compile_cpu_time,
                                  program.compile_wall_time)
         return program
     output = program.compile_output or program.message or ""
     store.record_compile(claim, program.status, output, program.cpu_time, program.wall_time)
-    ended = "compile_error" if program.status == "compile_error" else "internal_error"
+    ended = Verdict.COMPILE_ERROR if program.status == ExecutionStatus.COMPILE_ERROR else Verdict.INTERNAL_ERROR
     store.fail_cases(claim.submission_id, ended, program.message, claim.attempt)
     return None
 
@@ -59,8 +59,8 @@ def run_tests(claim: ClaimedSubmission, program: CompiledProgram, store: BatchSt
         spec = RunSpec(language=program.language, code="", stdin=test.stdin, args=test.args,
                        timeout=test.timeout, memory_mb=test.memory_mb)
         result = runner().run_compiled(program, spec, stop)
-        if result.status == "stopped":  # billed for the CPU it used, graded nothing
-            graded, diff = "stopped", None
+        if result.status == ExecutionStatus.STOPPED:  # billed for the CPU it used, graded nothing
+            graded, diff = Verdict.STOPPED, None
         else:
             printed = result.raw_stdout.decode("utf-8", errors="replace")  # graded as printed, \r included
             graded, diff = verdict(result.status, printed, test.expected_output, claim.comparison)
@@ -71,11 +71,11 @@ def run_tests(claim: ClaimedSubmission, program: CompiledProgram, store: BatchSt
 @shared_task(bind=True, name=GRADE_TASK, max_retries=INFRA_RETRIES, acks_late=True, reject_on_worker_lost=True,
              time_limit=GRADE_TIME_LIMIT, soft_time_limit=GRADE_SOFT_TIME_LIMIT)
 def grade_submission(self, submission_id: int, language: str | None = None, resume_attempt: int | None = None) -> None:
-    store = batch_store.get()
+    store = ports().batches
     claim = None
 
     def fail(message: str) -> None:  # ends what this attempt may end (unknown attempt: what is queued)
-        store.fail_cases(submission_id, "internal_error", message, claim.attempt if claim else resume_attempt)
+        store.fail_cases(submission_id, Verdict.INTERNAL_ERROR, message, claim.attempt if claim else resume_attempt)
     try:
         claim = store.claim_submission(submission_id, self.request.hostname or "unknown",
                                        delivery_of(self, resume_attempt))
@@ -88,7 +88,7 @@ def grade_submission(self, submission_id: int, language: str | None = None, resu
         if program is not None:
             with StopWatch(redis_client(self.app.conf.codestudio_redis_url), claim.batch_id) as stop:
                 run_tests(claim, program, store, stop)
-    except INFRA_ERRORS as exc:
+    except infra_errors() as exc:
         retry_infra(self, exc, f"submission {submission_id}", claim.attempt if claim else resume_attempt, fail)
     except SoftTimeLimitExceeded:
         fail("the submission's tests exceeded the task time limit")

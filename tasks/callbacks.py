@@ -8,30 +8,19 @@ Like Judge0: up to 3 tries, 5 s each, retried only when no HTTP answer came back
 from __future__ import annotations
 
 import logging
-from typing import Callable, NamedTuple
 from urllib.parse import urlsplit
 
 import urllib3
 from celery import shared_task
 
 from .callback_addresses import CallbackRefused, resolve_allowed
+from .ports import Callback, ports
 from .routing import CALLBACK_TASK
-from .store import Provided
 
 log = logging.getLogger(__name__)
 
 MAX_TRIES = 3
 TIMEOUT_SECONDS = 5.0
-
-
-class Callback(NamedTuple):
-    """A PUT to send: where, and the JSON body."""
-    url: str
-    body: bytes
-
-
-# the service layer provides: execution id -> the callback to send, or None
-callback_source: Provided[Callable[[str], Callback | None]] = Provided("callback source")
 
 
 def check_url(url: str) -> tuple[str, str, int]:
@@ -72,7 +61,7 @@ def put(callback: Callback) -> int:
 
 @shared_task(bind=True, name=CALLBACK_TASK, max_retries=MAX_TRIES - 1, acks_late=True)
 def send_callback(self, execution_id: str) -> None:
-    callback = callback_source.get()(execution_id)
+    callback = ports().callback_for(execution_id)
     if callback is None:
         return
     try:

@@ -6,12 +6,12 @@ import logging
 import redis
 from celery import shared_task
 
-from sandbox import CompiledProgram, Language, Runner, RunResult, RunSpec, registry
+from sandbox import CompiledProgram, ExecutionStatus, Language, Runner, RunResult, RunSpec, registry
 
 from . import keys
-from .retry import INFRA_ERRORS, INFRA_RETRIES, delivery_of, retry_infra
+from .ports import ClaimedRun, Outcome, ports
+from .retry import INFRA_RETRIES, delivery_of, infra_errors, retry_infra
 from .routing import CALLBACK_TASK, EXECUTE_TASK
-from .store import ClaimedRun, Outcome, execution_store
 from .tiers import compile_cap
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def redis_client(url: str) -> redis.Redis:
     return _redis[url]
 
 
-def notify_done(url: str, execution_id: str, status: str) -> None:
+def notify_done(url: str, execution_id: str, status: ExecutionStatus) -> None:
     """Wake the API request waiting on this execution (if any). Best effort: the result is
     recorded already, and a request that misses the signal reloads the row at its wait cap."""
     try:
@@ -101,7 +101,7 @@ def run_repeatedly(spec: RunSpec, runs: int) -> Outcome:
     if isinstance(program, RunResult):  # compiling failed: nothing ran
         return Outcome(program, 0, program.cpu_time, program.wall_time)
     results = [runner().run_compiled(program, spec)]
-    while len(results) < runs and results[-1].status == "success":
+    while len(results) < runs and results[-1].status == ExecutionStatus.SUCCESS:
         results.append(runner().run_compiled(program, spec))
     return _averaged(program, results)
 
@@ -115,14 +115,14 @@ def send_callback_later(app, execution_id: str) -> None:
 
 
 def attempts_exhausted() -> Outcome:
-    return Outcome.single(RunResult(status="internal_error",
+    return Outcome.single(RunResult(status=ExecutionStatus.INTERNAL_ERROR,
                                     message=f"gave up after {MAX_ATTEMPTS} attempts (worker lost)"))
 
 
 @shared_task(bind=True, name=EXECUTE_TASK, max_retries=INFRA_RETRIES, acks_late=True, reject_on_worker_lost=True,
              time_limit=EXECUTE_TIME_LIMIT, soft_time_limit=EXECUTE_SOFT_TIME_LIMIT)
 def execute_run(self, execution_id: str, language: str | None = None, resume_attempt: int | None = None) -> None:
-    store = execution_store.get()
+    store = ports().executions
     claim = None
     try:
         claim = store.claim(execution_id, self.request.hostname or "unknown", delivery_of(self, resume_attempt))
@@ -136,7 +136,7 @@ def execute_run(self, execution_id: str, language: str | None = None, resume_att
             notify_done(self.app.conf.codestudio_redis_url, execution_id, outcome.result.status)
             if claim.callback:
                 send_callback_later(self.app, execution_id)
-    except INFRA_ERRORS as exc:
+    except infra_errors() as exc:
         retry_infra(self, exc, f"execution {execution_id}", claim.attempt if claim else resume_attempt,
                     lambda message: store.fail(execution_id, message))
     except Exception as exc:  # a bug or a Celery time limit: end the run visibly, never leave it running

@@ -9,7 +9,7 @@ process looks there now and then, for the languages it serves, and sends such wo
   over that very attempt.
 
 A re-sent message is harmless when the original still exists: only one claim wins, and a message
-may take over a running attempt only when it names it (tasks/store.py Delivery), so a duplicate
+may take over a running attempt only when it names it (tasks/ports.py Delivery), so a duplicate
 never starts a second, concurrent run, nor records or bills anything twice.
 """
 from __future__ import annotations
@@ -18,11 +18,9 @@ import logging
 import os
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Protocol
 
 from .execution import redis_client
-from .store import Provided
+from .ports import Lost, RecoveryPolicy, ports
 
 log = logging.getLogger(__name__)
 
@@ -34,31 +32,6 @@ RESENT_PREFIX = "codestudio:resent:"
 database_in_use = threading.Lock()
 os.register_at_fork(before=database_in_use.acquire, after_in_parent=database_in_use.release,
                     after_in_child=database_in_use.release)
-
-
-@dataclass(frozen=True)
-class RecoveryPolicy:
-    interval: float = 15.0  # seconds between two looks
-    queued_after: float = 120.0  # a message not consumed by then is presumed lost
-    running_grace: float = 60.0  # claim-to-jail delay and clock skew, beyond the run's own limits
-    limit: int = 500  # most sent again per look and kind
-
-
-@dataclass(frozen=True)
-class Lost:
-    task: str  # the task to send: tasks.routing EXECUTE_TASK or GRADE_TASK
-    id: str | int  # its execution or submission id
-    language: str
-    resume_attempt: int | None  # None: never claimed; N: attempt N is abandoned, take it over
-    age: float  # seconds it has been waiting, or since its attempt last made progress
-
-
-class LostWork(Protocol):
-    def find(self, languages: Iterable[str], batch_languages: Iterable[str], policy: RecoveryPolicy) -> list[Lost]:
-        """Work of these languages (interactive, batch) that looks lost under the policy."""
-
-
-lost_work: Provided[LostWork] = Provided("lost-work finder")
 
 
 def resent_key(lost: Lost) -> str:
@@ -94,7 +67,7 @@ class Recovery:
 
     def look(self) -> int:
         with database_in_use:
-            found = lost_work.get().find(self.languages, self.batch_languages, self.policy)
+            found = ports().lost_work.find(self.languages, self.batch_languages, self.policy)
         sent = send_again(self.app, self.url, found, self.policy) if found else 0
         if sent:
             log.warning("recovery: sent %d lost task(s) again", sent)

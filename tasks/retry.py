@@ -8,18 +8,21 @@ from collections.abc import Callable
 from typing import NoReturn
 
 import redis
-from sqlalchemy.exc import OperationalError
 
 from sandbox import SandboxInfraError
 
-from .store import Delivery
+from .ports import Delivery, ports
 
 log = logging.getLogger(__name__)
 
-INFRA_ERRORS = (OperationalError, redis.exceptions.ConnectionError, SandboxInfraError)
 # 1, 2, 4 … 60 s: about three minutes of outage before a task gives up (recovery covers longer ones)
 INFRA_RETRIES = 8
 BACKOFF_CAP_SECONDS = 60
+
+
+def infra_errors() -> tuple[type[Exception], ...]:
+    """The errors of a backend that is down (the store's, Redis, the sandbox host): retried."""
+    return (*ports().unavailable, redis.exceptions.ConnectionError, SandboxInfraError)
 
 
 def backoff(retries: int) -> float:
@@ -39,7 +42,7 @@ def retry_infra(task, exc: Exception, what: str, resume_attempt: int | None,
         log.error("%s: infrastructure error, giving up: %s", what, exc)
         try:
             give_up(f"infrastructure error: {exc}")
-        except INFRA_ERRORS as again:
+        except infra_errors() as again:
             log.error("%s: could not record the failure (%s); recovery will re-send it", what, again)
         raise exc
     kwargs = {**(task.request.kwargs or {}), "resume_attempt": resume_attempt}

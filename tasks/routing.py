@@ -1,5 +1,10 @@
-"""Routes each task to the queue of its language: interactive runs to lang.<id>, batch
+"""Every queue's name, and the route of each task to one: interactive runs to lang.<id>, batch
 grading to batch.<id>, so a large batch never delays someone waiting on one run."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
 EXECUTE_TASK = "tasks.execute_run"
 GRADE_TASK = "tasks.grade_submission"
 CALLBACK_TASK = "tasks.send_callback"
@@ -14,10 +19,17 @@ def batch_queue_for(language_id: str) -> str:
     return f"batch.{language_id}"
 
 
+def all_queues(language_ids: Iterable[str]) -> list[str]:
+    """What a broker declares: both queues of every language, and the callbacks' queue."""
+    ids = list(language_ids)
+    return [*map(queue_for, ids), *map(batch_queue_for, ids), CALLBACK_QUEUE]
+
+
 QUEUE_OF_TASK = {EXECUTE_TASK: queue_for, GRADE_TASK: batch_queue_for}
 
 
-def route_task(name, args, kwargs, options, task=None, **kw):
+def route_task(name: str, args: Any, kwargs: dict[str, Any], options: Any, task: Any = None,
+               **kw: Any) -> dict[str, str] | None:
     if name == CALLBACK_TASK:
         return {"queue": CALLBACK_QUEUE}
     if name in QUEUE_OF_TASK and kwargs.get("language"):

@@ -14,7 +14,7 @@ from celery import signals
 from sandbox import Runner, registry
 from sandbox.toolchains import available_toolchains
 
-from . import keys
+from . import keys, ports
 from .execution import close_runner, redis_client, runner
 from .recovery import Recovery, RecoveryPolicy
 from .routing import batch_queue_for, queue_for
@@ -81,6 +81,8 @@ def _kinds_wanted() -> set[str]:
 
 @signals.celeryd_after_setup.connect
 def select_servable_queues(sender, instance, conf, **kwargs):
+    if not ports.is_wired():
+        _refuse("no stores wired: start the worker from its entry (celery -A worker worker)")
     try:
         Runner().prepare()
     except Exception as exc:

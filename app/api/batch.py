@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Response, g, url_for
 
-from ..schemas_batch import BatchArgsSchema, BatchRequestSchema, BatchSchema, ReportArgsSchema
+from ..schemas.batch import BatchArgsSchema, BatchRequestSchema, BatchSchema, ReportArgsSchema
 from ..services import batch_reports, batches
 from . import Blueprint, authenticate_and_check_body
 

@@ -10,11 +10,11 @@ from prometheus_client import (
     generate_latest,
 )
 
-from sandbox import registry
-from tasks.routing import batch_queue_for
+from sandbox import ACTIVE_STATUSES, registry
+from tasks.routing import batch_queue_for, queue_for
 
 from ..extensions import db
-from ..models import ACTIVE_STATUSES, BATCH_ACTIVE, Batch, Execution
+from ..models import BATCH_ACTIVE, Batch, Execution
 from ..services.workers import live_workers
 
 bp = Blueprint("metrics", __name__)
@@ -30,7 +30,7 @@ def metrics():
     batches = Gauge("codestudio_batches_active", "Batches not yet final", ["status"], registry=reg)
     client = current_app.extensions["redis"]
     for lang in registry():
-        for queue, kind in ((lang.queue, "interactive"), (batch_queue_for(lang.id), "batch")):
+        for queue, kind in ((queue_for(lang.id), "interactive"), (batch_queue_for(lang.id), "batch")):
             depth.labels(queue).set(client.llen(queue))
             workers.labels(lang.id, kind).set(0)
     for worker in live_workers():

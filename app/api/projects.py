@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import g
 
-from ..schemas_projects import (
+from ..schemas.projects import (
     DeletedSchema,
     FileListArgsSchema,
     FileListSchema,

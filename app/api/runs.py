@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import g, url_for
 
-from ..schemas import (
+from ..schemas.runs import (
     ExecutionPageSchema,
     ExecutionSchema,
     PageArgsSchema,
@@ -33,7 +33,7 @@ bp.before_request(authenticate_and_check_body)
 def run(data):
     """Run a program; with wait (default) the response carries the result."""
     row = runs.submit(g.user, data)
-    if not data["wait"]:
+    if not data.wait:
         return _accepted(row)
     row = runs.wait_for(row, runs.wait_seconds(row))
     if not runs.is_final(row):

@@ -10,7 +10,7 @@ from flask import g
 from ..auth import current_user
 from ..extensions import db
 from ..models import UsageRecord
-from ..schemas import StatsSchema
+from ..schemas.runs import StatsSchema
 from ..services.projects import storage_used
 from ..services.quotas import counts, day_start
 from ..services.tiers import limits_of, tier_of

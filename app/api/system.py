@@ -8,7 +8,7 @@ from sandbox import registry
 
 from ..errors import problem_response
 from ..extensions import db
-from ..schemas import LanguageSchema, StatusSchema
+from ..schemas.runs import LanguageSchema, StatusSchema
 from ..services.workers import live_languages
 from . import Blueprint
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, jsonify, request
 
+from sandbox import ACTIVE_STATUSES
+
 from ..auth import current_user
 from ..errors import Problem
 from ..extensions import db
@@ -88,13 +90,12 @@ def _owned(token_text: str) -> Judge0Submission:
 
 def _create(body, encoded: bool) -> Judge0Submission:
     user = current_user()
-    run, row = parse(body, user, encoded)
+    run, row = parse(body, user, encoded, wait=_flag("wait"))
     created = {}
 
     def attach(execution):
         created["row"] = Judge0Submission(execution=execution, **row)
         db.session.add(created["row"])
-    run["wait"] = _flag("wait")
     runs.submit(user, run, attach=attach)
     return created["row"]
 
@@ -138,7 +139,7 @@ def delete_submission(token):
     """The submission leaves the Judge0 API and its code and output are erased; the execution's
     accounting (status, time, usage record) stays."""
     sub = _owned(token)
-    if sub.execution.status in ("queued", "running"):
+    if sub.execution.status in ACTIVE_STATUSES:
         raise Judge0Error(400, {"error": "submission cannot be deleted because it is in queue or processing"})
     answer = render(sub, _fields(), True)  # Judge0 answers a delete in base64
     row = sub.execution

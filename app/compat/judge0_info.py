@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, jsonify
 
 from sandbox import registry
 from tasks.callbacks import MAX_TRIES, TIMEOUT_SECONDS
+from tasks.routing import queue_for
 
 from ..auth import current_user, presented_key
 from ..extensions import db
@@ -127,7 +128,8 @@ def workers():
     client, alive = current_app.extensions["redis"], live_workers()
     answer = []
     for lang in registry():
-        serving = sum(1 for w in alive if lang.queue in w.get("queues", ()))
-        answer.append({"queue": lang.queue, "size": client.llen(lang.queue), "available": serving,
+        queue = queue_for(lang.id)
+        serving = sum(1 for w in alive if queue in w.get("queues", ()))
+        answer.append({"queue": queue, "size": client.llen(queue), "available": serving,
                        "idle": None, "working": None, "paused": 0, "failed": None})
     return jsonify(answer)

@@ -16,7 +16,8 @@ from sandbox import registry
 from tasks.callbacks import CallbackRefused, check_destination
 from tasks.execution import most_runs
 
-from ..schemas import MAX_FILES, check_args, check_file_layout, check_file_name, check_text, is_number
+from ..schemas.common import MAX_FILES, check_args, check_file_layout, check_file_name, check_text, is_number
+from ..services.run_request import Limits, RunRequest, SourceFile
 from ..services.tiers import tier_of
 from .judge0_ids import LANGUAGES
 
@@ -130,7 +131,7 @@ def _options(body: dict, errors: dict) -> tuple[list[str], str | None]:
     return args, callback
 
 
-def _limits(user, numbers: dict, errors: dict) -> dict:
+def _limits(user, numbers: dict, errors: dict) -> Limits:
     tier = tier_of(user)
     timeout = min(numbers["cpu_time_limit"] + numbers["cpu_extra_time"], numbers["wall_time_limit"])
     memory_mb = max(32, math.ceil(numbers["memory_limit"] / 1024))
@@ -138,7 +139,7 @@ def _limits(user, numbers: dict, errors: dict) -> dict:
         errors["cpu_time_limit"] = [f"the {user.tier} tier allows at most {tier['max_timeout']} s"]
     if memory_mb > tier["max_memory_mb"]:
         errors["memory_limit"] = [f"the {user.tier} tier allows at most {tier['max_memory_mb'] * 1024} KB"]
-    return {"timeout": float(timeout), "memory_mb": memory_mb}
+    return Limits(timeout=float(timeout), memory_mb=memory_mb)
 
 
 def _runs(user, language: str, numbers: dict, timeout: float, errors: dict) -> int:
@@ -154,7 +155,7 @@ def _runs(user, language: str, numbers: dict, timeout: float, errors: dict) -> i
     return runs
 
 
-def parse(body, user, encoded: bool) -> tuple[dict, dict]:
+def parse(body, user, encoded: bool, wait: bool = False) -> tuple[RunRequest, dict]:
     """(our run request, the Judge0 row's fields); raises FieldErrors like Judge0's 422."""
     if not isinstance(body, dict):
         raise FieldErrors({"submission": ["must be a JSON object"]})
@@ -171,13 +172,13 @@ def parse(body, user, encoded: bool) -> tuple[dict, dict]:
     flags = _flags(body, errors)
     files = _files(body, errors)
     args, callback = _options(body, errors)
-    limits = _limits(user, numbers, errors) if not errors else {}
-    runs = _runs(user, LANGUAGES[language_id][0], numbers, limits["timeout"], errors) if not errors else 1
+    limits = _limits(user, numbers, errors) if not errors else Limits()
+    runs = _runs(user, LANGUAGES[language_id][0], numbers, limits.timeout or 0.0, errors) if not errors else 1
     if errors:
         raise FieldErrors(errors)
-    run = {"language": LANGUAGES[language_id][0], "code": texts["source_code"], "stdin": texts["stdin"] or "",
-           "args": args, "files": files, "limits": limits, "wait": False, "project_id": None,
-           "runs": runs}
+    run = RunRequest(language=LANGUAGES[language_id][0], code=texts["source_code"], stdin=texts["stdin"] or "",
+                     args=tuple(args), files=tuple(SourceFile(f["name"], f["content"]) for f in files),
+                     limits=limits, wait=wait, runs=runs)
     settings = {**numbers, **flags, "command_line_arguments": body.get("command_line_arguments"),
                 "compiler_options": None, "additional_files": body.get("additional_files")}
     row = {"language_id": language_id, "expected_output": texts["expected_output"], "settings": settings,

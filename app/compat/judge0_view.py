@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import timezone
+from datetime import UTC
 
+from sandbox import ACTIVE_STATUSES
+from sandbox import ExecutionStatus as S
 from sandbox.verdict import signal_name
 
 from ..models import Execution, Judge0Submission
@@ -39,30 +41,30 @@ def judge0_strip(text: str | None) -> str | None:
 
 
 def _signal(row: Execution) -> int | None:
-    if row.status == "memory_limit" or row.status == "timeout":
+    if row.status in (S.MEMORY_LIMIT, S.TIMEOUT):
         return 9
-    name = signal_name(row.returncode or 0) if row.status == "error" else None
+    name = signal_name(row.returncode or 0) if row.status == S.ERROR else None
     return (row.returncode - 128) if name else None
 
 
 def status_id(row: Execution, expected: str | None) -> int:
-    if row.status in ("queued", "running"):
-        return 1 if row.status == "queued" else 2
-    if row.status == "success":
+    if row.status in ACTIVE_STATUSES:
+        return 1 if row.status == S.QUEUED else 2
+    if row.status == S.SUCCESS:
         return 4 if expected is not None and judge0_strip(row.stdout) != judge0_strip(expected) else 3
-    if row.status == "error":
+    if row.status == S.ERROR:
         sig = _signal(row)
         return SIGNAL_STATUSES.get(sig, 12) if sig else 11
     # no Memory Limit status in Judge0: "Other" with the reason in `message` (see _message)
-    return {"timeout": 5, "compile_error": 6, "output_limit": 8, "memory_limit": 12}.get(row.status, 13)
+    return {S.TIMEOUT: 5, S.COMPILE_ERROR: 6, S.OUTPUT_LIMIT: 8, S.MEMORY_LIMIT: 12}.get(row.status, 13)
 
 
 def _message(row: Execution, status: int) -> str | None:
-    if row.status == "memory_limit":
+    if row.status == S.MEMORY_LIMIT:
         return "Memory limit exceeded (killed by signal 9)"
-    if row.status == "timeout":
+    if row.status == S.TIMEOUT:
         return "Time limit exceeded"
-    if row.status == "output_limit":
+    if row.status == S.OUTPUT_LIMIT:
         return "Output limit exceeded"
     if status == 11:
         return f"Exited with error status {row.returncode}"
@@ -72,7 +74,7 @@ def _message(row: Execution, status: int) -> str | None:
 def stamp(value) -> str | None:
     if value is None:
         return None
-    value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from sandbox import ExecutionStatus as S
 from sandbox import registry
 from sandbox.verdict import signal_name
 
@@ -22,7 +23,7 @@ from .piston_job import PistonError, parse, piston_name, version_of
 bp = Blueprint("piston", __name__, url_prefix="/api/v2")
 
 # our status -> Piston's (status, signal) for a stage that did not end normally
-STATUS = {"timeout": ("TO", "SIGKILL"), "memory_limit": ("SG", "SIGKILL"), "internal_error": ("XX", None)}
+STATUS = {S.TIMEOUT: ("TO", "SIGKILL"), S.MEMORY_LIMIT: ("SG", "SIGKILL"), S.INTERNAL_ERROR: ("XX", None)}
 
 
 @bp.errorhandler(PistonError)
@@ -54,8 +55,8 @@ def execute():
     if body is None:
         raise PistonError("request body is not valid JSON")
     user = current_user()
-    data, lang, version = parse(body, user)
-    execution = runs.submit(user, data)
+    run, lang, version = parse(body, user)
+    execution = runs.submit(user, run)
     execution = runs.wait_for(execution, runs.wait_seconds(execution))
     if not runs.is_final(execution):
         raise PistonError(f"still running after the wait limit; see /codestudio/executions/{execution.id}", 504)
@@ -68,9 +69,9 @@ def _ms(seconds: float | None) -> int | None:
 
 def run_stage(row: Execution) -> dict:
     status, sig = STATUS.get(row.status, (None, None))
-    if row.status == "output_limit":
+    if row.status == S.OUTPUT_LIMIT:
         status, sig = ("EL" if row.stderr_truncated and not row.stdout_truncated else "OL"), "SIGKILL"
-    elif row.status == "error":
+    elif row.status == S.ERROR:
         sig = signal_name(row.returncode or 0)
         status = "SG" if sig else "RE"
     stdout, stderr = row.stdout or "", row.stderr or ""
@@ -81,7 +82,7 @@ def run_stage(row: Execution) -> dict:
 
 
 def compile_stage(row: Execution) -> dict:
-    failed = row.status == "compile_error"
+    failed = row.status == S.COMPILE_ERROR
     output = row.compile_output or ""
     return {"stdout": "", "stderr": output, "output": output, "code": 1 if failed else 0, "signal": None,
             "message": row.message if failed else None, "status": "RE" if failed else None,
@@ -92,7 +93,7 @@ def result(row: Execution, lang, version: str) -> dict:
     body = {"language": piston_name(lang), "version": str(version_of(version))}
     if lang.compile:
         body["compile"] = compile_stage(row)
-        if row.status == "compile_error":  # Piston copies the compile stage into run
+        if row.status == S.COMPILE_ERROR:  # Piston copies the compile stage into run
             body["run"] = dict(body["compile"])
             return body
     body["run"] = run_stage(row)

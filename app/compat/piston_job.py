@@ -14,7 +14,8 @@ from marshmallow import ValidationError
 from sandbox import UnknownLanguage, registry
 from sandbox.registry import Language
 
-from ..schemas import check_args, check_file_layout, check_file_name, check_text, is_number
+from ..schemas.common import check_args, check_file_layout, check_file_name, check_text, is_number
+from ..services.run_request import Limits, RunRequest, SourceFile
 from ..services.tiers import compile_limits_for, tier_of
 from ..services.workers import live_languages
 
@@ -109,7 +110,7 @@ def _limit(body: dict, field: str, maximum: float) -> float | None:
     return value
 
 
-def _limits(body: dict, user, lang: Language) -> dict:
+def _limits(body: dict, user, lang: Language) -> Limits:
     tier = tier_of(user)
     run_ms, memory_bytes = tier["max_timeout"] * 1000, tier["max_memory_mb"] << 20
     compiling = compile_limits_for(user, lang)  # the language's, clamped by the tier
@@ -119,13 +120,11 @@ def _limits(body: dict, user, lang: Language) -> dict:
               "run_memory_limit": memory_bytes}
     given = {field: _limit(body, field, maxima[field]) for field in LIMIT_FIELDS}
     run_times = [v for v in (given["run_timeout"], given["run_cpu_time"]) if v is not None] or [DEFAULT_RUN_MS]
-    limits = {"timeout": min(run_times) / 1000}
-    if given["run_memory_limit"] is not None:
-        limits["memory_mb"] = max(32, math.ceil(given["run_memory_limit"] / (1 << 20)))
-    return limits
+    memory = given["run_memory_limit"]
+    return Limits(timeout=min(run_times) / 1000, memory_mb=None if memory is None else max(32, math.ceil(memory / (1 << 20))))
 
 
-def parse(body, user) -> tuple[dict, Language, str]:
+def parse(body, user) -> tuple[RunRequest, Language, str]:
     """Our run request (waited), the language and the version that will run it."""
     if not isinstance(body, dict):
         raise PistonError("language is required as a string")
@@ -148,6 +147,7 @@ def parse(body, user) -> tuple[dict, Language, str]:
         stdin += "\n"  # Piston appends the newline; line-reading programs rely on it
     if len(code.encode()) > current_app.config["MAX_CODE_BYTES"]:
         raise PistonError("files[0].content is too large", 413)
-    data = {"language": lang.id, "code": code, "entry": entry, "files": others, "stdin": stdin, "args": args,
-            "limits": _limits(body, user, lang), "wait": True, "project_id": None}
-    return data, lang, version
+    request = RunRequest(language=lang.id, code=code, entry=entry, stdin=stdin, args=tuple(args),
+                         files=tuple(SourceFile(f["name"], f["content"]) for f in others),
+                         limits=_limits(body, user, lang), wait=True)
+    return request, lang, version

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from tasks.grading import Verdict
+
 from ..extensions import db
 from ..models import CASE_PENDING, Batch, UsageRecord, User, utcnow
 from .batch_rows import CASES, SUBMISSIONS, count_cancelled, count_done, make_cases
-from .execution_store import cost_of
+from .pricing import cost_of
 
-FAILED = ("compile_error", "internal_error")  # the verdicts a failed submission keeps as its status
+FAILED = (Verdict.COMPILE_ERROR, Verdict.INTERNAL_ERROR)  # the verdicts a failed submission keeps as its status
 USAGE = UsageRecord.__table__
 UNMEASURED = "stopped: the batch was cancelled"
 

@@ -9,11 +9,11 @@ from celery import group
 from flask import current_app
 
 from sandbox.registry import Language
-from tasks.batch import GRADE_SOFT_TIME_LIMIT
+from tasks.batch import GRADE_SOFT_TIME_LIMIT, grade_submission
 from tasks.batch_stop import request_stop
 from tasks.grading import grading_seconds
-from tasks.routing import GRADE_TASK
 
+from ..celery import bound
 from ..errors import Problem
 from ..extensions import db
 from ..models import (
@@ -26,7 +26,8 @@ from ..models import (
 )
 from . import batch_rows
 from .quotas import CREATING_STALE_AFTER, reserve_batch
-from .runs import check_work_dir_layout, effective_limits, resolve_language
+from .run_checks import check_work_dir_layout, effective_limits, resolve_language
+from .run_request import Limits
 from .workers import is_live
 
 log = logging.getLogger(__name__)
@@ -36,10 +37,11 @@ SUBMISSION_BUDGET_SECONDS = GRADE_SOFT_TIME_LIMIT - 90
 
 
 def _resolved_tests(user: User, data: dict, lang: Language) -> list[dict]:
-    base_timeout, base_memory = effective_limits(user, data["limits"])
+    base_timeout, base_memory = effective_limits(user, Limits(**data["limits"]))
     tests, budget = [], lang.compile_limits.timeout if lang.compile else 0.0
     for test in data["tests"]:
-        timeout, memory = effective_limits(user, {"timeout": base_timeout, "memory_mb": base_memory, **test["limits"]})
+        limits = Limits(**{"timeout": base_timeout, "memory_mb": base_memory, **test["limits"]})
+        timeout, memory = effective_limits(user, limits)
         _check_size(test["stdin"], "stdin", test["name"])
         _check_size(test["expected_output"], "expected_output", test["name"])
         tests.append(dict(name=test["name"], stdin=test["stdin"], expected_output=test["expected_output"],
@@ -63,7 +65,7 @@ def _submission_row(position: int, sub: dict, lang: Language) -> dict:
     if code is None:  # the first file is the entry
         first = files.pop(0)
         code, entry = first["content"], first["name"]
-    check_work_dir_layout(files, entry or lang.main)
+    check_work_dir_layout((f["name"] for f in files), entry or lang.main)
     limit = current_app.config["MAX_CODE_BYTES"]
     if len(code.encode()) + sum(len(f["content"].encode()) for f in files) > limit:
         raise Problem(413, "code_too_large", f"submission {sub['id']!r} is larger than {limit} bytes",
@@ -125,8 +127,8 @@ def _discard(batch: Batch) -> None:
 
 
 def _fan_out(batch: Batch, submission_ids: list[int]) -> None:
-    celery = current_app.extensions["celery"]
-    signatures = [celery.signature(GRADE_TASK, args=[sid], kwargs={"language": batch.language})
+    grade = bound(grade_submission)
+    signatures = [grade.signature(args=[sid], kwargs={"language": batch.language})
                   for sid in submission_ids]
     try:
         group(signatures).apply_async()

@@ -15,6 +15,7 @@ from ..errors import Problem
 from ..extensions import db
 from ..models import Project, ProjectFile, User, is_row_id
 from .quotas import lock_user
+from .run_checks import resolve_language
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,6 @@ def get_owned(user: User, project_id: str) -> Project:
 
 def create(user: User, data: dict) -> Project:
     if data.get("language"):
-        from .runs import resolve_language
-
         data["language"] = resolve_language(data["language"]).id
     project = Project(user_id=user.id, **data)
     db.session.add(project)

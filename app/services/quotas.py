@@ -6,13 +6,14 @@ parallel requests of one user are counted one after another and can never exceed
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from sandbox import ACTIVE_STATUSES
+
 from ..extensions import db
 from ..models import (
-    ACTIVE_STATUSES,
     BATCH_ACTIVE,
     BATCH_CREATING,
     Batch,
@@ -31,7 +32,7 @@ def _reserving(now: datetime) -> sa.ColumnElement[bool]:
 
 
 def day_start(now: datetime | None = None) -> datetime:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
@@ -43,13 +44,13 @@ def counts(user: User) -> tuple[int, int]:
         sa.func.count().filter(Execution.status.in_(ACTIVE_STATUSES)),
     ).where(Execution.user_id == user.id)).one()
     batch_runs = db.session.execute(sa.select(sa.func.coalesce(sa.func.sum(Batch.total - Batch.cancelled), 0)).where(
-        Batch.user_id == user.id, Batch.created_at >= day_start(), _reserving(datetime.now(timezone.utc)))).scalar()
+        Batch.user_id == user.id, Batch.created_at >= day_start(), _reserving(datetime.now(UTC)))).scalar()
     return today + int(batch_runs), active
 
 
 def _refuse_daily(user: User, today: int, needed: int, detail: str):
     db.session.rollback()
-    retry = int((day_start() + timedelta(days=1) - datetime.now(timezone.utc)).total_seconds()) + 1
+    retry = int((day_start() + timedelta(days=1) - datetime.now(UTC)).total_seconds()) + 1
     return refuse(429, "daily_quota_exceeded", user, "executions_per_day", today + needed, detail,
                   headers={"Retry-After": str(retry)})
 
@@ -92,7 +93,7 @@ def reserve_batch(user: User, runs: int) -> None:
         raise _refuse_daily(user, today, runs, f"the batch needs {runs} runs and {left} are left today")
     active = db.session.execute(sa.select(sa.func.count()).where(
         Batch.user_id == user.id, Batch.status.in_((*BATCH_ACTIVE, BATCH_CREATING)),
-        _reserving(datetime.now(timezone.utc)))).scalar()
+        _reserving(datetime.now(UTC)))).scalar()
     if active >= tier["concurrent_batches"]:
         db.session.rollback()
         raise refuse(429, "concurrency_limit", user, "concurrent_batches", active + 1,

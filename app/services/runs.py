@@ -2,106 +2,76 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime
 
 import redis as redis_lib
 import sqlalchemy as sa
 from flask import current_app
 
-from sandbox import UnknownLanguage, filenames, registry
+from sandbox import FINAL_STATUSES, Language
 from tasks import keys
-from tasks.routing import EXECUTE_TASK
+from tasks.execution import execute_run
 
+from ..celery import bound
 from ..errors import Problem
 from ..extensions import db
-from ..models import FINAL_STATUSES, Execution, User, is_row_id
+from ..models import Execution, Project, User, is_row_id
+from ..stores.executions import SqlExecutionStore
 from . import project_files, projects
-from .execution_store import SqlExecutionStore
 from .quotas import reserve_execution
-from .tiers import refuse, tier_of
+from .run_checks import check_sizes, check_work_dir_layout, effective_limits, resolve_language
+from .run_request import PreparedRun, RunRequest, SourceFile
 from .workers import is_live, redis
 
 
-def resolve_language(name: str):
-    try:
-        return registry().get(name)
-    except UnknownLanguage:
-        known = sorted(lang.id for lang in registry())
-        raise Problem(422, "unknown_language", f"unknown language {name!r}; known: {', '.join(known)}",
-                      language=name) from None
-
-
-def effective_limits(user: User, requested: dict) -> tuple[float, int]:
-    """Requested limits, or defaults clamped to the tier; above the tier maximum is refused."""
-    cfg, tier = current_app.config, tier_of(user)
-    timeout = requested.get("timeout", min(cfg["RUN_DEFAULT_TIMEOUT"], tier["max_timeout"]))
-    memory = requested.get("memory_mb", min(cfg["RUN_DEFAULT_MEMORY_MB"], tier["max_memory_mb"]))
-    for field, value in (("timeout", timeout), ("memory_mb", memory)):
-        if value > tier[f"max_{field}"]:
-            problem = refuse(422, "limit_exceeded", user, f"max_{field}", value, f"{field}={value} is too large")
-            problem.extra["limit"] = field
-            raise problem
-    return float(timeout), int(memory)
-
-
-def check_sizes(data: dict) -> None:
-    cfg = current_app.config
-    if len(data["code"].encode()) > cfg["MAX_CODE_BYTES"]:
-        raise Problem(413, "code_too_large", f"code is larger than {cfg['MAX_CODE_BYTES']} bytes")
-    if len(data["stdin"].encode()) > cfg["MAX_STDIN_BYTES"]:
-        raise Problem(413, "stdin_too_large", f"stdin is larger than {cfg['MAX_STDIN_BYTES']} bytes")
-    total = sum(len(f["content"].encode()) for f in data["files"])
-    if total > cfg["MAX_CODE_BYTES"]:
-        raise Problem(413, "files_too_large", f"files total more than {cfg['MAX_CODE_BYTES']} bytes")
-
-
-def check_work_dir_layout(files: list[dict], main: str) -> None:
-    """The entry file and the others fit one work dir: in their normal form (stored project files
-    may predate it) no name twice and no file where another needs a directory."""
-    try:
-        filenames.check_layout([main, *(f["name"] for f in files)])
-    except filenames.FileNameError as exc:
-        raise Problem(422, "invalid_file_name", f"{exc} (the entry file is {main!r})", file=exc.name) from None
-
-
-def _from_project(project, data: dict, lang) -> str | None:
-    """Fill code and files from the project; returns the entry file's name when it is a project file."""
+def _from_project(project: Project, request: RunRequest, lang: Language) -> tuple[str, list[SourceFile], str | None]:
+    """(code, files, entry name) with the project's files in: the request's files override stored
+    ones of the same name, and code sent replaces the project's file of the entry's name."""
     stored = project_files.contents(project.id)
     entry = None
-    if data.get("code") is None:
-        entry = data.get("filename") or project.entry or lang.main
+    if request.code is None:
+        entry = request.filename or project.entry or lang.main
         if entry not in stored:
             raise Problem(422, "entry_not_found", f"project {project.id!r} has no file {entry!r} to run", file=entry)
-        data["code"] = stored.pop(entry)
-    else:  # the code sent replaces the project's file of the entry's name
+        code = stored.pop(entry)
+    else:
+        code = request.code
         stored.pop(lang.main, None)
-    sent = {f["name"] for f in data["files"]}  # files in the request override the stored ones
-    data["files"] = [{"name": n, "content": c} for n, c in stored.items() if n not in sent] + data["files"]
-    return entry
+    sent = {f.name for f in request.files}
+    files = [SourceFile(n, c) for n, c in stored.items() if n not in sent] + list(request.files)
+    return code, files, entry
 
 
-def prepare(user: User, data: dict) -> dict:
+def prepare(user: User, request: RunRequest) -> PreparedRun:
     """Every check of a run request short of the quotas: the values of its Execution row."""
-    project = projects.get_owned(user, data["project_id"]) if data.get("project_id") else None
-    language = data.get("language") or (project.language if project else None)
+    project = projects.get_owned(user, request.project_id) if request.project_id else None
+    language = request.language or (project.language if project else None)
     if language is None:  # the schema requires one unless a project is named
         raise Problem(422, "language_required", "the project has no language; send `language`")
     lang = resolve_language(language)
-    entry = _from_project(project, data, lang) if project else data.get("entry")
-    check_sizes(data)
-    check_work_dir_layout(data["files"], entry or lang.main)
-    timeout, memory = effective_limits(user, data["limits"])
-    return {"user_id": user.id, "language": lang.id, "code": data["code"], "stdin": data["stdin"].encode(),
-            "args": list(data["args"]), "files": list(data["files"]), "timeout": timeout, "memory_mb": memory,
-            "project_id": data.get("project_id"), "entry_name": entry, "runs": data.get("runs", 1)}
+    if project is not None:
+        code, files, entry = _from_project(project, request, lang)
+    else:
+        assert request.code is not None  # every API requires code without a project
+        code, files, entry = request.code, list(request.files), request.entry
+    check_sizes(code, request.stdin, (f.content for f in files))
+    check_work_dir_layout((f.name for f in files), entry or lang.main)
+    timeout, memory = effective_limits(user, request.limits)
+    return PreparedRun(user_id=user.id, language=lang.id, code=code, stdin=request.stdin.encode(),
+                       args=list(request.args), files=[{"name": f.name, "content": f.content} for f in files],
+                       timeout=timeout, memory_mb=memory, project_id=request.project_id, entry_name=entry,
+                       runs=request.runs)
 
 
-def record(user: User, prepared: list[dict], attach=None) -> list[Execution]:
+def record(user: User, prepared: list[PreparedRun],
+           attach: Callable[[int, Execution], None] | None = None) -> list[Execution]:
     """Reserve quota for all the prepared runs and record them in one transaction: all or none.
     `attach(index, execution)` adds related rows in the same transaction. Not yet enqueued."""
     # atomic per user until the commit below; each run of a repeated run counts against the daily quota
-    reserve_execution(user, len(prepared), runs=sum(values["runs"] for values in prepared))
-    rows = [Execution(**values) for values in prepared]
+    reserve_execution(user, len(prepared), runs=sum(values.runs for values in prepared))
+    rows = [Execution(**asdict(values)) for values in prepared]
     for index, execution in enumerate(rows):
         db.session.add(execution)
         if attach is not None:
@@ -110,21 +80,20 @@ def record(user: User, prepared: list[dict], attach=None) -> list[Execution]:
     return rows
 
 
-def submit(user: User, data: dict, attach=None) -> Execution:
+def submit(user: User, request: RunRequest, attach: Callable[[Execution], None] | None = None) -> Execution:
     """Record and enqueue a run; `attach(execution)` adds related rows in the same transaction."""
-    values = prepare(user, data)
-    if data["wait"] and not is_live(values["language"]):
-        raise Problem(503, "no_worker", f"no worker is serving {values['language']} right now; retry later or "
-                      "submit with wait=false to queue it", language=values["language"])
+    values = prepare(user, request)
+    if request.wait and not is_live(values.language):
+        raise Problem(503, "no_worker", f"no worker is serving {values.language} right now; retry later or "
+                      "submit with wait=false to queue it", language=values.language)
     [execution] = record(user, [values], None if attach is None else lambda _, row: attach(row))
     enqueue(execution)
     return execution
 
 
 def enqueue(execution: Execution) -> None:
-    celery = current_app.extensions["celery"]
-    try:
-        celery.send_task(EXECUTE_TASK, args=[execution.id], kwargs={"language": execution.language})
+    try:  # routed to the language's queue (tasks/routing.py)
+        bound(execute_run).apply_async(args=[execution.id], kwargs={"language": execution.language})
     except Exception as exc:  # ended like any failed run: recorded, with its (zero-cost) usage line
         SqlExecutionStore().fail(execution.id, "could not enqueue: broker unavailable")
         raise Problem(503, "broker_unavailable", "the queue broker is unavailable; retry later",

@@ -3,11 +3,10 @@ as client errors (one argument check, the limits of /codestudio/run), and a work
 an execution anyway ends it at once with a message, never retrying it as infrastructure."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from app.schemas import MAX_ARG_LENGTH, MAX_ARGS
+from app.schemas.common import MAX_ARG_LENGTH, MAX_ARGS
+from tests.support.polling import wait_until
 
 HUGE_ARG = "x" * (200 * 1024)  # over the kernel's 128 KiB per argv element: exec fails (E2BIG)
 BAD_ARGS = {"huge": [HUGE_ARG], "too many": ["a"] * (MAX_ARGS + 1), "NUL": ["a\x00b"], "lone surrogate": ["\ud800"]}
@@ -74,11 +73,15 @@ def test_a_worker_ends_an_execution_it_cannot_start_without_retrying(app, user, 
         db.session.add(execution)
         db.session.commit()
         runs.enqueue(execution)
-        execution_id, started = execution.id, time.monotonic()
-        while (row := db.session.get(Execution, execution_id)).status in ("queued", "running"):
-            assert time.monotonic() - started < 20, "still not finished: retried as an infrastructure error?"
-            time.sleep(0.1)
+        execution_id = execution.id
+
+        def final_row() -> Execution | None:
             db.session.expire_all()
+            row = db.session.get(Execution, execution_id)
+            return row if row.status not in ("queued", "running") else None
+
+        row = wait_until(final_row, 20, interval=0.1,
+                         what="the execution finished (still not: retried as an infrastructure error?)")
         assert row.status == "internal_error" and reason in row.message.lower(), row.message
         assert "arguments" in row.message
     log = worker["log"].read_text()

@@ -7,9 +7,11 @@ import time
 from datetime import timedelta
 
 import sqlalchemy as sa
-from tests.integration.test_batch import post_batch
 
 from app.services import batches
+from tests.support.batches import post_batch
+from tests.support.polling import wait_until
+from tests.support.workers import idle
 
 BURN = "import time\nend = time.process_time() + 8\nwhile time.process_time() < end:\n    pass\nprint(3)"
 
@@ -55,7 +57,7 @@ def _set_batch(batch_id: str, **values) -> None:
 
 
 def test_a_submission_whose_claim_fails_ends_and_completes_its_batch(app, client, make_user, monkeypatch):
-    from app.services.batch_store import SqlBatchStore
+    from app.stores import SqlBatchStore
     user = make_user("free")  # one batch queued or running at a time
     from tasks.batch import grade_submission
 
@@ -74,7 +76,7 @@ def test_a_submission_whose_claim_fails_ends_and_completes_its_batch(app, client
 
 
 def test_failing_an_unclaimed_submission_of_a_cancelled_batch_gives_its_tests_back(app, client, user, monkeypatch):
-    from app.services.batch_store import SqlBatchStore
+    from app.stores import SqlBatchStore
     with app.app_context():
         batch_id, sid = _post(client, user, monkeypatch)
         _set_batch(batch_id, status="cancelled")  # the cancel's first step; it has not reached the submission yet
@@ -94,15 +96,14 @@ def test_a_cancel_reaching_a_submission_after_its_worker_stopped_ends_it(app, cl
     with app.app_context():
         batch_id, _ = _post(client, user, monkeypatch, code=BURN, send=True, limits={"timeout": 10})
         deadline = time.monotonic() + 60
-        while "running" not in _state(batch_id)["cases"]:
-            assert time.monotonic() < deadline, _state(batch_id)
-            time.sleep(0.05)
+        wait_until(lambda: "running" in _state(batch_id)["cases"], 60,
+                   what=lambda: f"a case running: {_state(batch_id)}")
         _set_batch(batch_id, status="cancelled")
         request_stop(app.extensions["redis"], batch_id)
-        while _state(batch_id)["cases"][0] != "stopped":
-            assert time.monotonic() < deadline, _state(batch_id)
-            time.sleep(0.05)
-        time.sleep(2)  # the worker refuses the next tests and closes what it can
+        wait_until(lambda: _state(batch_id)["cases"][0] == "stopped", deadline - time.monotonic(),
+                   what=lambda: f"the first case stopped: {_state(batch_id)}")
+        # the worker refuses the next tests and closes what it can
+        wait_until(lambda: idle(app, batch_worker, "batch.python"), 30, what="the worker leaves the submission")
         batch_rows.cancel_unrun(batch_id, 3, None)
         state = _state(batch_id)
         assert state == dict(status="cancelled", done=3, total=3, cancelled=2, submission="cancelled",
@@ -114,9 +115,9 @@ def test_a_cancel_reaching_a_submission_after_its_worker_stopped_ends_it(app, cl
 
 
 def test_a_superseded_attempt_neither_runs_nor_records_nor_ends_the_takeovers_cases(app, client, user, monkeypatch):
-    from app.services.batch_store import SqlBatchStore
+    from app.stores import SqlBatchStore
     from sandbox import RunResult
-    from tasks.store import Delivery
+    from tasks.ports import Delivery
     ok = RunResult(status="success", cpu_time=0.1, wall_time=0.1, stdout="3\n")
     with app.app_context():
         batch_id, sid = _post(client, user, monkeypatch)
@@ -139,8 +140,8 @@ def test_a_superseded_attempt_neither_runs_nor_records_nor_ends_the_takeovers_ca
 def test_failing_a_cancelled_batchs_started_case_bills_it_and_gives_back_the_rest(app, client, user, monkeypatch):
     from app.extensions import db
     from app.models import UsageRecord
-    from app.services.batch_store import SqlBatchStore
-    from tasks.store import Delivery
+    from app.stores import SqlBatchStore
+    from tasks.ports import Delivery
     with app.app_context():
         batch_id, sid = _post(client, user, monkeypatch)
         store = SqlBatchStore()
@@ -171,8 +172,8 @@ def test_a_batch_still_being_created_cannot_be_cancelled(app, client, user, monk
 def test_recovery_removes_a_stale_creating_batch_and_finds_an_interrupted_cancel(app, client, user, monkeypatch):
     from app.extensions import db
     from app.models import Batch, utcnow
-    from app.services.recovery import SqlLostWork
-    from tasks.recovery import RecoveryPolicy
+    from app.stores import SqlLostWork
+    from tasks.ports import RecoveryPolicy
     with app.app_context():
         stale, _ = _post(client, user, monkeypatch)
         _set_batch(stale, status="creating", created_at=utcnow() - timedelta(minutes=11))

@@ -10,16 +10,16 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
-from tests.support.polling import get_json
-from tests.integration.test_batch import post_batch
 
-from app.schemas_batch import MAX_SUBMISSIONS, MAX_TESTS
+from app.schemas.batch import MAX_SUBMISSIONS, MAX_TESTS
+from tests.support.batches import batch_state, post_batch
+from tests.support.polling import wait_until
 
 LONGEST_WAIT_SECONDS = 0.15
 
 
 class SmallWrites:
-    """tests/small_writes.py in a process of its own, for the duration of a `with` block."""
+    """tests/support/small_writes.py in a process of its own, for the duration of a `with` block."""
 
     def __init__(self, user_id: int):
         self.user_id, self.result = user_id, None
@@ -38,13 +38,12 @@ class SmallWrites:
 def _settled(client, user, batch_id) -> dict:
     """The progress once every case is final (the tests stopped by the cancel are recorded)."""
     deadline = time.monotonic() + 60
-    while True:
-        state = get_json(client, f"/codestudio/batch/{batch_id}?results=false", user["headers"], deadline)
-        progress = state["progress"]
-        if progress["done"] == progress["total"]:
-            return progress
-        assert time.monotonic() < deadline, progress
-        time.sleep(0.2)
+
+    def settled() -> dict | None:
+        progress = batch_state(client, user, batch_id, deadline)["progress"]
+        return progress if progress["done"] == progress["total"] else None
+
+    return wait_until(settled, 60, interval=0.2, what=f"every case of batch {batch_id} final")
 
 
 def test_the_largest_batch_never_holds_up_another_users_write(app, client, make_user, batch_worker):

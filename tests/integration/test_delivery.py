@@ -4,20 +4,22 @@ import time
 import sqlalchemy as sa
 
 from tasks.routing import EXECUTE_TASK
+from tests.support.polling import wait_until
+from tests.support.workers import idle
 
 
 def wait_final(app, execution_id, seconds=30):
+    """The execution's row once it is final."""
     from app.extensions import db
-    from app.models import FINAL_STATUSES, Execution
+    from app.models import Execution
+    from sandbox import FINAL_STATUSES
 
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    def final_row():
         with app.app_context():
             row = db.session.get(Execution, execution_id)
-            if row.status in FINAL_STATUSES:
-                return row
-        time.sleep(0.1)
-    raise AssertionError(f"{execution_id} not final after {seconds}s")
+            return row if row.status in FINAL_STATUSES else None
+
+    return wait_until(final_row, seconds, interval=0.1, what=f"{execution_id} final")
 
 
 def usage_count(app, execution_id):
@@ -44,12 +46,12 @@ def test_duplicate_deliveries_record_and_bill_exactly_once(app, client, user, wo
     for _ in range(2):  # as if the broker redelivered while the first copy runs
         celery.send_task(EXECUTE_TASK, args=[execution_id], kwargs={"language": "python"})
     row = wait_final(app, execution_id)
-    time.sleep(2)  # let every copy finish
+    wait_until(lambda: idle(app, worker, "lang.python"), 30, what="the worker handles every copy")
     assert row.status == "success" and row.stdout == "once\n"
     assert row.attempts == 1  # a copy that found it running did not start a second run
     assert usage_count(app, execution_id) == 1
     celery.send_task(EXECUTE_TASK, args=[execution_id], kwargs={"language": "python"})  # after it is final
-    time.sleep(1)
+    wait_until(lambda: idle(app, worker, "lang.python"), 30, what="the worker handles the copy")
     assert usage_count(app, execution_id) == 1
     assert wait_final(app, execution_id).finished_at == row.finished_at
 

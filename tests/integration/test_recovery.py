@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from datetime import timedelta
 
 import sqlalchemy as sa
-from tests.support.outage import billed, rows, wait_until
 
 from tasks.recovery import RESENT_PREFIX
 from tasks.routing import EXECUTE_TASK, GRADE_TASK
+from tests.support.outage import billed, rows
+from tests.support.polling import NotInTime, wait_until
+from tests.support.workers import idle
 
 SUM = "a, b = map(int, input().split())\nprint(a + b)"
 TESTS = [{"name": n, "stdin": stdin, "expected_output": "3\n", "points": 1.0, "args": [], "timeout": 5.0,
@@ -39,7 +40,7 @@ def _execution(user, status, attempts, since):
 
 def test_a_queued_run_whose_message_was_lost_runs_once(app, user, worker):
     (execution_id,) = _insert(app, _execution(user, "queued", 0, AN_HOUR))  # accepted; no message anywhere
-    wait_until(lambda: rows(app, [execution_id])[execution_id].status == "success", 30, "recovery runs it")
+    wait_until(lambda: rows(app, [execution_id])[execution_id].status == "success", 30, what="recovery runs it")
     row = rows(app, [execution_id])[execution_id]
     assert (row.stdout, row.attempts) == ("recovered\n", 1)
     from app.models import UsageRecord
@@ -53,7 +54,7 @@ def test_a_queued_run_whose_message_was_lost_runs_once(app, user, worker):
 def test_an_abandoned_run_is_taken_over_once(app, user, worker):
     """Claimed an hour ago by a worker that is gone (its message with it): taken over as attempt 2."""
     (execution_id,) = _insert(app, _execution(user, "running", 1, AN_HOUR))
-    wait_until(lambda: rows(app, [execution_id])[execution_id].status == "success", 30, "recovery takes it over")
+    wait_until(lambda: rows(app, [execution_id])[execution_id].status == "success", 30, what="recovery takes it over")
     row = rows(app, [execution_id])[execution_id]
     assert (row.stdout, row.attempts) == ("recovered\n", 2)
     from app.models import UsageRecord
@@ -66,11 +67,11 @@ def test_a_duplicate_message_never_runs_a_run_another_attempt_holds(app, user, w
     celery = app.extensions["celery"]
     celery.send_task(EXECUTE_TASK, args=[execution_id], kwargs={"language": "python"})
     celery.send_task(EXECUTE_TASK, args=[execution_id], kwargs={"language": "python", "resume_attempt": 7})
-    time.sleep(2)
+    wait_until(lambda: idle(app, worker, "lang.python"), 30, what="the worker handles both messages")
     row = rows(app, [execution_id])[execution_id]
     assert (row.status, row.attempts) == ("running", 1)  # neither a fresh copy nor a wrong attempt claims it
     celery.send_task(EXECUTE_TASK, args=[execution_id], kwargs={"language": "python", "resume_attempt": 1})
-    wait_until(lambda: rows(app, [execution_id])[execution_id].status == "success", 30, "the takeover runs it")
+    wait_until(lambda: rows(app, [execution_id])[execution_id].status == "success", 30, what="the takeover runs it")
     assert rows(app, [execution_id])[execution_id].attempts == 2
 
 
@@ -110,7 +111,7 @@ def _graded(app, batch_id):
 
 def test_an_abandoned_batch_submission_is_taken_over_once(app, user, batch_worker):
     batch_id, _ = _batch(app, user, AN_HOUR)
-    wait_until(lambda: _graded(app, batch_id)[0] == "done", 30, "recovery grades it")
+    wait_until(lambda: _graded(app, batch_id)[0] == "done", 30, what="recovery grades it")
     _, verdicts, attempts, usage = _graded(app, batch_id)
     assert (verdicts, attempts, sorted(usage.values())) == (["accepted", "accepted"], 2, [1, 1])
 
@@ -119,18 +120,18 @@ def test_a_duplicate_grade_message_never_runs_a_held_submission(app, user, batch
     batch_id, submission_id = _batch(app, user, timedelta(seconds=1))
     celery = app.extensions["celery"]
     celery.send_task(GRADE_TASK, args=[submission_id], kwargs={"language": "python"})
-    time.sleep(2)
+    wait_until(lambda: idle(app, batch_worker, "batch.python"), 30, what="the worker handles the message")
     assert _graded(app, batch_id)[:3] == ("running", ["queued", "queued"], 1)
     celery.send_task(GRADE_TASK, args=[submission_id], kwargs={"language": "python", "resume_attempt": 1})
-    wait_until(lambda: _graded(app, batch_id)[0] == "done", 30, "the takeover grades it")
+    wait_until(lambda: _graded(app, batch_id)[0] == "done", 30, what="the takeover grades it")
     _, verdicts, attempts, usage = _graded(app, batch_id)
     assert (verdicts, attempts, sorted(usage.values())) == (["accepted", "accepted"], 2, [1, 1])
 
 
 def test_the_claim_fence(app, user):
     """Who may claim an execution attempt 1 holds (claimed by message "m1"), straight on the store."""
-    from app.services.execution_store import SqlExecutionStore
-    from tasks.store import Delivery
+    from app.stores import SqlExecutionStore
+    from tasks.ports import Delivery
 
     (execution_id,) = _insert(app, _execution(user, "running", 1, timedelta(seconds=1)))
     store = SqlExecutionStore()
@@ -162,17 +163,24 @@ def _child_query(app) -> None:
         os._exit(1)
 
 
+def _exited(pid: int) -> tuple[int, int] | None:
+    """waitpid's (pid, status) once the child has exited."""
+    waited = os.waitpid(pid, os.WNOHANG)
+    return waited if waited[0] else None
+
+
 def test_a_pool_process_forked_during_a_look_can_use_the_database(app):
     """The main process's recovery thread queries the database while pool processes are forked:
     no child may inherit the driver's mutexes locked (it would hang on its first query)."""
-    from tasks.recovery import RecoveryPolicy, database_in_use, lost_work
+    from tasks.ports import RecoveryPolicy, ports
+    from tasks.recovery import database_in_use
 
     stop = threading.Event()
 
     def looking():
         while not stop.is_set():
             with database_in_use:
-                lost_work.get().find(["python"], ["python"], RecoveryPolicy())
+                ports().lost_work.find(["python"], ["python"], RecoveryPolicy())
 
     looker = threading.Thread(target=looking)
     looker.start()
@@ -181,13 +189,12 @@ def test_a_pool_process_forked_during_a_look_can_use_the_database(app):
             pid = os.fork()
             if pid == 0:
                 _child_query(app)
-            deadline = time.monotonic() + 10
-            while not (waited := os.waitpid(pid, os.WNOHANG))[0]:
-                if time.monotonic() > deadline:
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
-                    raise AssertionError("a process forked during a look hung on its first query")
-                time.sleep(0.005)
+            try:
+                waited = wait_until(lambda pid=pid: _exited(pid), 10, interval=0.005)
+            except NotInTime:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise AssertionError("a process forked during a look hung on its first query") from None
             assert os.waitstatus_to_exitcode(waited[1]) == 0
     finally:
         stop.set()

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from tasks.grading import COMPARE_MODES, VERDICTS
+from tasks.grading import COMPARE_MODES, GRADED
 
-from .schemas import (
+from .common import (
     MAX_FILES,
     FileSchema,
     LimitsSchema,
@@ -75,8 +75,7 @@ class ProgressSchema(Schema):
 
 class CaseSchema(Schema):
     test = fields.String()
-    verdict = fields.String(metadata={"description": " | ".join((*VERDICTS, "queued", "running", "cancelled",
-                                                                    "stopped"))})
+    verdict = fields.String(metadata={"description": " | ".join((*GRADED, "queued", "running", "cancelled", "stopped"))})
     points = fields.Float()
     time = fields.Float(allow_none=True, metadata={"description": "CPU seconds"})
     wall_time = fields.Float(allow_none=True)

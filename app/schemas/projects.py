@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from .schemas import FileName, Text, UtcDateTime
+from .common import FileName, Text, UtcDateTime
 
 NAME = validate.Length(min=1, max=200)
 

@@ -1,61 +1,54 @@
-"""SQLAlchemy implementation of the task layer's ExecutionStore."""
+"""The SQL implementation of the worker's ExecutionStore (tasks/ports.py): claim, finish and fail
+one execution, its usage record written with its result, exactly once."""
 from __future__ import annotations
 
 import logging
-from datetime import timezone
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from tasks.store import ClaimedRun, Delivery, Outcome
+from sandbox import ACTIVE_STATUSES, ExecutionStatus
+from tasks.ports import ClaimedRun, Delivery, Outcome
 
 from ..extensions import db
-from ..models import ACTIVE_STATUSES, Execution, Judge0Submission, Project, UsageRecord, User, utcnow
+from ..models import Execution, Project, UsageRecord, User, aware, utcnow
+from ..services.pricing import cost_of
 
 log = logging.getLogger(__name__)
 
 
-def cost_of(tier: str, cpu_seconds: float, status: str, runs: int = 1) -> Decimal:
-    """Each run that happened is an execution (a compile that failed counts as one)."""
-    if status == "internal_error":
-        return Decimal(0)
-    prices = current_app.config["TIERS"].get(tier) or current_app.config["TIERS"]["free"]
-    cost = prices["per_execution"] * max(1, runs) + prices["per_cpu_second"] * Decimal(str(round(cpu_seconds, 6)))
-    return cost.quantize(Decimal("0.000001"))
-
-
-def _aware(value):
-    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
-
-
 def _claimable(row: Execution, delivery: Delivery) -> bool:
-    if row.status == "running" and not delivery.may_take_over(row.attempts, row.claimed_by):
+    if row.status == ExecutionStatus.RUNNING and not delivery.may_take_over(row.attempts, row.claimed_by):
         log.info("execution %s: attempt %d holds it; a duplicate message does nothing", row.id, row.attempts)
         return False
     return row.status in ACTIVE_STATUSES
 
 
 class SqlExecutionStore:
+    def __init__(self, callback_wanted: Callable[[str], bool] = lambda execution_id: False):
+        # whether a finished execution gets an HTTP callback: asked of the API that accepted it
+        self.callback_wanted = callback_wanted
+
     def claim(self, execution_id: str, worker: str, delivery: Delivery) -> ClaimedRun | None:
         try:
-            # one locking read: the row, the owner's tier and a Judge0 callback, if one was asked for
+            # one locking read: the row and the owner's tier
             found = db.session.execute(
-                sa.select(Execution, User.tier, Judge0Submission.callback_url).join(User)
-                .outerjoin(Judge0Submission, Judge0Submission.execution_id == Execution.id)
+                sa.select(Execution, User.tier).join(User)
                 .where(Execution.id == execution_id).with_for_update(of=Execution)
             ).one_or_none()
             if found is None or not _claimable(found[0], delivery):
                 db.session.rollback()
                 return None
-            row, tier, callback_url = found
+            row, tier = found
             now = utcnow()
             # compare-and-set on what was read: of two racing claims one wins (SQLite has no row locks)
             won = db.session.execute(sa.update(Execution).where(
                 Execution.id == row.id, Execution.status == row.status, Execution.attempts == row.attempts,
-            ).values(status="running", attempts=row.attempts + 1, worker=worker[:255], claimed_by=delivery.task_id,
-                     started_at=now, queue_seconds=round((now - _aware(row.created_at)).total_seconds(), 4),
+            ).values(status=ExecutionStatus.RUNNING, attempts=row.attempts + 1, worker=worker[:255], claimed_by=delivery.task_id,
+                     started_at=now, queue_seconds=round((now - aware(row.created_at)).total_seconds(), 4),
                      ).execution_options(synchronize_session=False)).rowcount == 1
             if not won:
                 db.session.rollback()
@@ -66,7 +59,7 @@ class SqlExecutionStore:
                 stdin=bytes(row.stdin or b""), args=tuple(row.args or ()),
                 files=tuple((f["name"], f["content"].encode()) for f in row.files or ()),
                 timeout=row.timeout, memory_mb=row.memory_mb, entry_name=row.entry_name, project_id=row.project_id,
-                runs=row.runs or 1, callback=callback_url is not None,
+                runs=row.runs or 1, callback=self.callback_wanted(row.id),
             )
             db.session.commit()
             return claim
@@ -85,7 +78,7 @@ class SqlExecutionStore:
             message=result.message, finished_at=utcnow(),
         )
         fenced = sa.update(Execution).where(
-            Execution.id == claim.execution_id, Execution.status == "running",
+            Execution.id == claim.execution_id, Execution.status == ExecutionStatus.RUNNING,
             Execution.attempts == claim.attempt,
         ).values(**values)
         # billed: the one compile and every run that happened (the row's cpu_time is their mean)
@@ -104,12 +97,12 @@ class SqlExecutionStore:
             return
         stmt = sa.update(Execution).where(
             Execution.id == execution_id, Execution.status.in_(ACTIVE_STATUSES)
-        ).values(status="internal_error", message=message[:2000], finished_at=utcnow())
+        ).values(status=ExecutionStatus.INTERNAL_ERROR, message=message[:2000], finished_at=utcnow())
         self._finalize(stmt, dict(execution_id=execution_id, user_id=found.user_id, language=found.language,
-                                  tier=found.tier, status="internal_error", cpu_seconds=0.0, wall_seconds=0.0,
+                                  tier=found.tier, status=ExecutionStatus.INTERNAL_ERROR, cpu_seconds=0.0, wall_seconds=0.0,
                                   cost=Decimal(0)), found.project_id)
 
-    def _finalize(self, stmt, usage: dict, project_id: str | None) -> bool:
+    def _finalize(self, stmt: sa.Update, usage: dict[str, Any], project_id: str | None) -> bool:
         """Result, usage record and the project's last run commit together, or not at all."""
         try:
             if db.session.execute(stmt).rowcount != 1:

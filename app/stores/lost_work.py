@@ -1,4 +1,4 @@
-"""SQLAlchemy implementation of the task layer's LostWork: which executions and batch submissions
+"""The SQL implementation of the worker's LostWork (tasks/ports.py): which executions and batch submissions
 recovery should send again (see tasks/recovery.py for the rules)."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import Flask
 
-from sandbox import UnknownLanguage, registry
-from tasks.recovery import Lost, RecoveryPolicy
+from sandbox import ExecutionStatus, UnknownLanguage, registry
+from tasks.ports import Lost, RecoveryPolicy
 from tasks.routing import EXECUTE_TASK, GRADE_TASK
 
 from ..extensions import db
@@ -20,11 +20,11 @@ from ..models import (
     BatchCase,
     BatchSubmission,
     Execution,
+    aware,
     utcnow,
 )
-from . import batch_rows
-from .execution_store import _aware as aware
-from .quotas import CREATING_STALE_AFTER
+from ..services import batch_rows
+from ..services.quotas import CREATING_STALE_AFTER
 
 
 def compile_seconds(language_id: str) -> float:
@@ -41,7 +41,7 @@ def _seconds_since(now: datetime, *moments: datetime | None) -> float:
 
 def queued_runs(languages: list[str], now: datetime, policy: RecoveryPolicy) -> list[Lost]:
     rows = db.session.execute(sa.select(Execution.id, Execution.language, Execution.created_at).where(
-        Execution.status == "queued", Execution.language.in_(languages),
+        Execution.status == ExecutionStatus.QUEUED, Execution.language.in_(languages),
         Execution.created_at < now - timedelta(seconds=policy.queued_after),
     ).order_by(Execution.created_at).limit(policy.limit)).all()
     return [Lost(EXECUTE_TASK, r.id, r.language, None, _seconds_since(now, r.created_at)) for r in rows]
@@ -53,7 +53,7 @@ def abandoned_runs(languages: list[str], now: datetime, policy: RecoveryPolicy) 
     rows = db.session.execute(sa.select(
         Execution.id, Execution.language, Execution.attempts, Execution.timeout, Execution.runs,
         Execution.started_at, Execution.created_at,
-    ).where(Execution.status == "running", Execution.language.in_(languages),
+    ).where(Execution.status == ExecutionStatus.RUNNING, Execution.language.in_(languages),
             claimed < now - timedelta(seconds=policy.running_grace)).limit(policy.limit)).all()
     lost = []
     for r in rows:

@@ -1,4 +1,4 @@
-"""SQLAlchemy implementation of the task layer's BatchStore.
+"""The SQL implementation of the worker's BatchStore (tasks/ports.py).
 
 A submission's cases (one per test) are made by the claim that first wins it. A case is `running`
 from the moment its jail may start (refused once its batch is cancelled) and ends in one
@@ -14,9 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from sandbox import RunResult
-from tasks.batch_store import BatchTest, ClaimedSubmission
 from tasks.grading import Comparison
-from tasks.store import Delivery
+from tasks.ports import BatchTest, ClaimedSubmission, Delivery
 
 from ..extensions import db
 from ..models import (
@@ -29,10 +28,10 @@ from ..models import (
     User,
     utcnow,
 )
-from . import batch_ending as ending
-from .batch_rows import count_done, make_cases
-from .batch_rows import in_transaction as _transaction
-from .execution_store import cost_of
+from ..services import batch_ending as ending
+from ..services.batch_rows import count_done, make_cases
+from ..services.batch_rows import in_transaction as _transaction
+from ..services.pricing import cost_of
 
 STDOUT_KEPT = 1024
 STDERR_KEPT = 1024
