@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FLOWER_PORT ?= 5555
 
-.PHONY: run test toolchains deps bench bench-batch bench-files worker flower clean
+.PHONY: run test lint toolchains deps bench bench-batch bench-files worker flower clean
 comma := ,
 space := $(subst ,, )
 
@@ -27,6 +27,12 @@ run: deps
 
 test: deps
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# static checks (CI runs them before the suite): ruff on everything, mypy strict on sandbox/ and tasks/
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/mypy client/codestudio_client
 
 bench: deps
 	$(BIN)/python -m bench.run_bench
