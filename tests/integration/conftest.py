@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -20,6 +17,7 @@ import redis
 import sqlalchemy as sa
 
 from sandbox import cgroups
+from tests.support.workers import worker_process
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION = uuid.uuid4().hex[:8]
@@ -63,7 +61,7 @@ def stack_env(tmp_path_factory):
     if redis_url:
         redis.Redis.from_url(redis_url).flushdb()
     else:
-        from app.stack import start_embedded_redis
+        from app.cli.stack import start_embedded_redis
 
         proc, redis_url = start_embedded_redis(Path(env["CODESTUDIO_INSTANCE"]))
         procs.append(proc)
@@ -99,52 +97,18 @@ def app(stack_env):
         db.engine.dispose()
 
 
-def _wait_for_worker(app, name: str, proc: subprocess.Popen, log: Path, seconds: float = 60) -> None:
-    from tasks import keys
-
-    client = app.extensions["redis"]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"worker exited ({proc.returncode}):\n{log.read_text()[-4000:]}")
-        if client.exists(keys.worker_key(name)):
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"worker did not advertise in {seconds}s:\n{log.read_text()[-4000:]}")
-
-
-def _worker_process(app, stack_env, log: Path, name: str, kinds: str):
-    """A real Celery worker process (prefork, 2 processes) consuming the queues of `kinds`."""
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("celery")), "-A", "worker:celery", "worker", "-E", "-c", "2",
-             "-n", name, "--loglevel", "INFO", "--without-mingle", "--without-gossip"],
-            cwd=ROOT, env={**os.environ, **stack_env, "CODESTUDIO_WORKER_KINDS": kinds},
-            stdout=out, stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_for_worker(app, name, proc, log)
-        yield {"name": name, "proc": proc, "log": log}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
 @pytest.fixture(scope="session")
 def worker(app, stack_env, tmp_path_factory):
     """The interactive worker: the lang.<id> queues."""
     log = tmp_path_factory.mktemp("worker") / "worker.log"
-    yield from _worker_process(app, stack_env, log, f"test-{SESSION}@{os.uname().nodename}", "interactive")
+    yield from worker_process(app, stack_env, log, f"test-{SESSION}@{os.uname().nodename}", "interactive")
 
 
 @pytest.fixture(scope="session")
 def batch_worker(app, stack_env, tmp_path_factory):
     """The batch worker: the batch.<id> queues, as a separate process like in production."""
     log = tmp_path_factory.mktemp("batch-worker") / "worker.log"
-    yield from _worker_process(app, stack_env, log, f"batch-{SESSION}@{os.uname().nodename}", "batch")
+    yield from worker_process(app, stack_env, log, f"batch-{SESSION}@{os.uname().nodename}", "batch")
 
 
 @pytest.fixture(scope="session")
@@ -165,7 +129,7 @@ def http_url(app):
 @pytest.fixture(scope="session")
 def front(app, stack_env, tmp_path_factory):
     """The API as `make run` serves it: nginx in front of gunicorn (2 processes), default settings."""
-    from app.front import Front, FrontSettings, with_free_port
+    from app.cli.front import Front, FrontSettings, with_free_port
 
     env = {**os.environ, **stack_env}
     env.pop("ANONYMOUS_REQUESTS_PER_MINUTE")

@@ -3,6 +3,7 @@ the input, the API answers without a server error, with the documented content t
 import copy
 import json
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,6 +16,7 @@ from schemathesis.specs.openapi.checks import (
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 
 
+@pytest.mark.slow
 def test_generated_requests_never_cause_server_errors(app, user, worker):
     schema = schemathesis.openapi.from_wsgi("/codestudio/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]

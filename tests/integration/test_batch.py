@@ -7,50 +7,20 @@ import time
 
 import pytest
 import sqlalchemy as sa
-from tests.support.polling import get_json
 
-SUM_TESTS = [
-    {"name": "small", "stdin": "1 2\n", "expected_output": "3\n"},
-    {"name": "negative", "stdin": "-5 2\n", "expected_output": "-3\n", "points": 2},
-    {"name": "large", "stdin": "1000000000 1000000000\n", "expected_output": "2000000000\n", "points": 3},
-]
+from tests.support.batches import SUM_TESTS, grade, post_batch, verdicts, wait_batch, wait_progress
+from tests.support.polling import wait_until
 
 
-def post_batch(client, user, expect=202, **payload):
-    response = client.post("/codestudio/batch", json=payload, headers=user["headers"])
-    assert response.status_code == expect, response.get_data(as_text=True)
-    return response
+def _verdicts(client, user, batch_id) -> list[str]:
+    body = client.get(f"/codestudio/batch/{batch_id}", headers=user["headers"]).get_json()
+    return [r["verdict"] for s in body["submissions"] for r in s["results"]]
 
 
-def batch_state(client, user, batch_id, deadline) -> dict:
-    """The batch without its per-case results (what a progress poll needs)."""
-    return get_json(client, f"/codestudio/batch/{batch_id}?results=false", user["headers"], deadline)
-
-
-def wait_batch(client, user, batch_id, seconds=180, every=0.2):
-    deadline = time.monotonic() + seconds
-    while batch_state(client, user, batch_id, deadline)["status"] in ("queued", "running"):
-        assert time.monotonic() < deadline
-        time.sleep(every)
-    return get_json(client, f"/codestudio/batch/{batch_id}", user["headers"], deadline)
-
-
-def wait_progress(client, user, batch_id, at_least, seconds=60):
-    """Until at least `at_least` cases of the batch are final."""
-    deadline = time.monotonic() + seconds
-    while batch_state(client, user, batch_id, deadline)["progress"]["done"] < at_least:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-
-
-def grade(client, user, **payload):
-    response = post_batch(client, user, **payload)
-    assert response.headers["Location"].endswith(f"/codestudio/batch/{response.get_json()['id']}")
-    return wait_batch(client, user, response.get_json()["id"])
-
-
-def verdicts(body):
-    return {s["id"]: [r["verdict"] for r in s["results"]] for s in body["submissions"]}
+def _settled(client, user, batch_id) -> dict | None:
+    """The batch once none of its cases is running."""
+    body = client.get(f"/codestudio/batch/{batch_id}", headers=user["headers"]).get_json()
+    return None if any(r["verdict"] == "running" for s in body["submissions"] for r in s["results"]) else body
 
 
 def test_python_batch_verdicts_scores_and_reports(app, client, user, batch_worker):
@@ -227,8 +197,8 @@ def test_cancel_stops_what_has_not_run(app, client, user, batch_worker):
     cancelled = client.delete(f"/codestudio/batch/{batch_id}", headers=user["headers"])
     assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
     assert cancelled.get_json()["progress"]["cancelled"] >= 6
-    time.sleep(2)  # runs in progress at the cancel are stopped and recorded; nothing else starts
-    body = client.get(f"/codestudio/batch/{batch_id}", headers=user["headers"]).get_json()
+    # runs in progress at the cancel are stopped and recorded; nothing else starts
+    body = wait_until(lambda: _settled(client, user, batch_id), 30, interval=0.1, what="the stopped runs recorded")
     assert body["status"] == "cancelled" and body["progress"]["done"] == body["progress"]["total"] == 18
     ran = [r for s in body["submissions"] for r in s["results"] if r["verdict"] != "cancelled"]
     assert len(ran) + body["progress"]["cancelled"] == 18 and all(r["verdict"] in ("accepted", "stopped") for r in ran)
@@ -254,7 +224,7 @@ def test_interactive_runs_are_not_queued_behind_a_batch(client, user, batch_work
     code = "import time\ntime.sleep(1)\nprint(3)"
     batch_id = post_batch(client, user, language="python", tests=SUM_TESTS,
                           submissions=[{"id": f"s{i}", "code": code} for i in range(8)]).get_json()["id"]
-    time.sleep(0.5)
+    wait_until(lambda: "running" in _verdicts(client, user, batch_id), 30, what="the batch running")
     started = time.monotonic()
     response = client.post("/codestudio/run", json={"language": "python", "code": "print(7)"}, headers=user["headers"])
     elapsed = time.monotonic() - started

@@ -6,9 +6,10 @@ import time
 
 import psutil
 import sqlalchemy as sa
-from tests.support.polling import get_json
+
+from tests.support.batches import post_batch
+from tests.support.polling import get_json, wait_until
 from tests.support.sandbox_suite import runs_a_jail
-from tests.integration.test_batch import post_batch
 
 BURN = "import time\nend = time.process_time() + 8\nwhile time.process_time() < end:\n    pass\nprint(3)"
 
@@ -16,14 +17,6 @@ BURN = "import time\nend = time.process_time() + 8\nwhile time.process_time() < 
 def _verdicts(client, user, batch_id) -> list[str]:
     body = get_json(client, f"/codestudio/batch/{batch_id}", user["headers"], time.monotonic() + 30)
     return sorted(r["verdict"] for s in body["submissions"] for r in s["results"])
-
-
-def _until(predicate, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
-    return value
 
 
 def _jails_running(worker_pid: int) -> int:
@@ -41,17 +34,17 @@ def test_cancel_stops_running_tests_bills_them_once_and_refunds_only_unstarted(a
     batch_id = post_batch(client, user, language="python", tests=tests, limits={"timeout": 10},
                           submissions=[{"id": f"s{i}", "code": BURN} for i in range(2)]).get_json()["id"]
     # both worker processes are running a test (each burns 8 s of CPU)
-    _until(lambda: _jails_running(batch_worker["proc"].pid) == 2, 60, "two jails run")
-    time.sleep(2)
+    wait_until(lambda: _jails_running(batch_worker["proc"].pid) == 2, 60, what="two jails run")
+    time.sleep(2)  # pacing: the tests burn CPU for a while before the cancel (billed below)
 
     cancelled_at = time.monotonic()
     response = client.delete(f"/codestudio/batch/{batch_id}", headers=user["headers"])
     assert response.status_code == 200 and response.get_json()["status"] == "cancelled"
-    _until(lambda: _jails_running(batch_worker["proc"].pid) == 0, 10, "the running jails are stopped")
+    wait_until(lambda: _jails_running(batch_worker["proc"].pid) == 0, 10, what="the running jails are stopped")
     stopped_in = time.monotonic() - cancelled_at
     assert stopped_in < 1.5, f"the jails ran on for {stopped_in:.2f} s after the cancel"
 
-    _until(lambda: "running" not in _verdicts(client, user, batch_id), 10, "the stopped tests are recorded")
+    wait_until(lambda: "running" not in _verdicts(client, user, batch_id), 10, what="the stopped tests are recorded")
     body = client.get(f"/codestudio/batch/{batch_id}", headers=user["headers"]).get_json()
     assert _verdicts(client, user, batch_id) == ["cancelled"] * 4 + ["stopped"] * 2
     assert body["status"] == "cancelled" and body["verdicts"] == {"cancelled": 4, "stopped": 2}, body["verdicts"]

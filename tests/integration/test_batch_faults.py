@@ -3,25 +3,27 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import psutil
 import sqlalchemy as sa
+
+from tests.support.batches import SUM_TESTS, post_batch, wait_batch, wait_progress
+from tests.support.polling import wait_until
 from tests.support.sandbox_suite import runs_a_jail
-from tests.integration.test_batch import SUM_TESTS, post_batch, wait_batch, wait_progress
 
 
-def _grading_pool_process(worker_pid: int, deadline: float) -> psutil.Process:
+def _grading_pool_process(worker_pid: int, seconds: float) -> psutil.Process:
     """The pool process that has a jail running right now."""
-    while True:
-        assert time.monotonic() < deadline, "no pool process started a jail"
+    def grading() -> psutil.Process | None:
         for child in psutil.Process(worker_pid).children():
             try:
                 if runs_a_jail(child):
                     return child
             except psutil.NoSuchProcess:
                 continue
-        time.sleep(0.02)
+        return None
+
+    return wait_until(grading, seconds, interval=0.02, what="a pool process starting a jail")
 
 
 def test_killing_a_worker_mid_batch_loses_nothing(app, client, user, batch_worker):
@@ -29,7 +31,7 @@ def test_killing_a_worker_mid_batch_loses_nothing(app, client, user, batch_worke
     submissions = [{"id": f"s{i}", "code": code} for i in range(4)]
     batch_id = post_batch(client, user, language="python", tests=SUM_TESTS, submissions=submissions).get_json()["id"]
     wait_progress(client, user, batch_id, 2)
-    victim = _grading_pool_process(batch_worker["proc"].pid, time.monotonic() + 30)
+    victim = _grading_pool_process(batch_worker["proc"].pid, 30)
     os.kill(victim.pid, signal.SIGKILL)
 
     body = wait_batch(client, user, batch_id, seconds=120)
@@ -57,15 +59,15 @@ def test_cancelling_while_a_killed_workers_test_is_left_running_ends_every_case(
     tests = [{"name": f"t{i}", "expected_output": "3\n"} for i in range(2)]
     batch_id = post_batch(client, user, language="python", tests=tests, limits={"timeout": 10},
                           submissions=[{"id": "s0", "code": burn}]).get_json()["id"]
-    victim = _grading_pool_process(batch_worker["proc"].pid, time.monotonic() + 60)
+    victim = _grading_pool_process(batch_worker["proc"].pid, 60)
     os.kill(victim.pid, signal.SIGKILL)
     assert client.delete(f"/codestudio/batch/{batch_id}", headers=user["headers"]).status_code == 200
 
-    deadline = time.monotonic() + 60
-    while (body := client.get(f"/codestudio/batch/{batch_id}", headers=user["headers"]).get_json())["progress"][
-            "done"] < 2:
-        assert time.monotonic() < deadline, body
-        time.sleep(0.2)
+    def ended() -> dict | None:
+        body = client.get(f"/codestudio/batch/{batch_id}", headers=user["headers"]).get_json()
+        return body if body["progress"]["done"] >= 2 else None
+
+    body = wait_until(ended, 60, interval=0.2, what="both cases ended")
     verdicts = [r["verdict"] for r in body["submissions"][0]["results"]]
     assert verdicts == ["stopped", "cancelled"] and body["progress"]["cancelled"] == 1, body
     with app.app_context():

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import time
 
-from tests.support.outage import RedisServer, isolated_worker
-from tests.integration.test_batch import post_batch, verdicts, wait_batch
-
 from config.settings import broker_url
 from tasks.diff import DIFF_LINES
+from tests.support.batches import post_batch, verdicts, wait_batch
+from tests.support.outage import RedisServer
+from tests.support.workers import isolated_worker
 
 MODES = ("exact", "trim", "tokens", "float")
 # two-digit lines in two orders, each line under difflib's 1% "popular" cut: a unified diff of the

@@ -1,12 +1,8 @@
-"""A batch's results come in bounded pages (with a cursor) and its counts are always complete;
-the grade CLI follows the pages of the report."""
+"""A batch's results come in bounded pages (with a cursor) and its counts are always complete
+(tests/unit/test_report_pages.py: the client following the pages of the report)."""
 from __future__ import annotations
 
-import requests
-from tests.integration.test_batch import SUM_TESTS, grade, post_batch
-from tests.unit.test_grade_cli import response
-
-from app import grade_client
+from tests.support.batches import SUM_TESTS, grade, post_batch
 
 SUM = "a, b = map(int, input().split())\nprint(a + b)"
 
@@ -60,20 +56,3 @@ def test_a_page_holds_at_most_a_thousand_results(client, user, batch_worker):
     assert last["id"] == "s11" and [r["verdict"] for r in last["results"]] == ["cancelled"] * 200
     rows = client.get(f"/codestudio/batch/{batch_id}/report?format=json", headers=user["headers"]).get_json()["rows"]
     assert rows[-1]["verdicts"] == {f"t{i}": "cancelled" for i in range(200)}
-
-
-def test_the_grade_cli_gathers_every_page_of_the_report(monkeypatch):
-    pages = {None: {"status": "done", "tests": ["t"], "max_score": 1, "rows": [{"submission": "a", "score": 1}],
-                    "next_cursor": "c1"},
-             "c1": {"status": "done", "tests": ["t"], "max_score": 1, "rows": [{"submission": "b", "score": 0}],
-                    "next_cursor": None}}
-    asked = []
-
-    def serve(session, method, url, params=None, **kwargs):
-        asked.append(params)
-        return response(200, pages[params.get("cursor")])
-
-    monkeypatch.setattr(requests.Session, "request", serve)
-    sheet = grade_client.Api("http://grader.test", "k").sheet("b1")
-    assert sheet["rows"] == [{"submission": "a", "score": 1}, {"submission": "b", "score": 0}]
-    assert "next_cursor" not in sheet and asked == [{"format": "json"}, {"format": "json", "cursor": "c1"}]

@@ -6,25 +6,18 @@ PostgreSQL: the worker (and a second API) reach the server through a TCP link th
 SQLite: the test holds the write lock, so the worker's writes fail with "database is locked"."""
 from __future__ import annotations
 
-import time
-
-from tests.support.outage import (
-    RedisServer,
-    billed,
-    database_outage,
-    isolated_worker,
-    outage_of,
-    rows,
-    submit_async,
-    wait_until,
-)
+import pytest
 
 from config.settings import broker_url
+from tests.support.outage import RedisServer, billed, database_outage, outage_of, rows, submit_async
+from tests.support.polling import wait_until
+from tests.support.workers import isolated_worker
 
 SLEEPY = "import time\ntime.sleep(1)\nprint('in flight', {i})"
 SQLITE_BUSY_SECONDS = 10  # the busy timeout app/__init__.py gives every connection
 
 
+@pytest.mark.slow
 def test_database_outage_worker_retries_and_loses_nothing(app, app_with, stack_env, user, tmp_path):
     server = RedisServer(tmp_path)
     fault = database_outage(app.config["SQLALCHEMY_DATABASE_URI"])
@@ -42,19 +35,19 @@ def test_database_outage_worker_retries_and_loses_nothing(app, app_with, stack_e
         with isolated_worker(api, env, log, "db-outage", "interactive"):
             in_flight = [submit_async(client, user["headers"], SLEEPY.format(i=i), 5) for i in range(2)]
             queued = submit_async(client, user["headers"], "print('queued')", 5)  # behind them: both worker processes are busy
-            wait_until(lambda: all(r.status == "running" for r in rows(api, in_flight).values()), 30, "runs start")
-            started = time.monotonic()
+            wait_until(lambda: all(r.status == "running" for r in rows(api, in_flight).values()), 30, what="runs start")
             with outage_of(fault):
                 refused = cut_off.test_client().post("/codestudio/run", headers=user["headers"],
                                                      json={"language": "python", "code": "print(1)"})
-                # long enough for the runs in flight to fail recording their results
-                time.sleep(max(0.0, _outage_seconds(fault) - (time.monotonic() - started)))
+                # until the runs in flight have failed recording their results
+                wait_until(lambda: all(_retried(log, i) for i in in_flight), _outage_seconds(fault) + 30,
+                           interval=0.2, what="the runs in flight retrying")
             assert refused.status_code == 503 and refused.mimetype == "application/problem+json"
             assert refused.get_json()["code"] == "database_unavailable" and refused.headers["Retry-After"]
             assert "Traceback" not in refused.get_data(as_text=True)
             ids = [*in_flight, queued]
             wait_until(lambda: all(r.status not in ("queued", "running") for r in rows(api, ids).values()), 60,
-                       "every accepted run finishes")
+                       what="every accepted run finishes")
         final = rows(api, ids)
         assert [(final[i].status, final[i].stdout) for i in ids] == [
             ("success", "in flight 0\n"), ("success", "in flight 1\n"), ("success", "queued\n")]
@@ -63,10 +56,18 @@ def test_database_outage_worker_retries_and_loses_nothing(app, app_with, stack_e
         from app.models import UsageRecord
 
         assert billed(api, UsageRecord.execution_id, ids) == {i: 1 for i in ids}
-        retried = [line for line in log.read_text().splitlines() if "infrastructure error, retry" in line]
+        retried = _retries(log)
         assert all(any(i in line for line in retried) for i in in_flight), retried
     finally:
         server.stop()
+
+
+def _retries(log) -> list[str]:
+    return [line for line in log.read_text().splitlines() if "infrastructure error, retry" in line]
+
+
+def _retried(log, execution_id: str) -> bool:
+    return any(execution_id in line for line in _retries(log))
 
 
 def _outage_seconds(fault) -> float:

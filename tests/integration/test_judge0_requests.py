@@ -8,6 +8,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from tests.support.polling import get_json, wait_until
+
 
 def executions_of(app, user_id: str) -> int:
     from app.extensions import db
@@ -23,16 +25,12 @@ def judge0_headers(user: dict) -> dict:
 
 def finished(client, headers: dict, token: str, seconds: float = 60) -> dict:
     deadline = time.monotonic() + seconds
-    while True:
-        response = client.get(f"/judge0/submissions/{token}", headers=headers)
-        if response.status_code == 429:
-            time.sleep(float(response.headers.get("Retry-After", "1")))
-            continue
-        body = response.get_json()
-        if body["status"]["id"] not in (1, 2):
-            return body
-        assert time.monotonic() < deadline, body
-        time.sleep(0.1)
+
+    def ended() -> dict | None:
+        body = get_json(client, f"/judge0/submissions/{token}", headers, deadline)
+        return body if body["status"]["id"] not in (1, 2) else None
+
+    return wait_until(ended, seconds, interval=0.1, what=f"submission {token} finished")
 
 
 def python(code: str) -> dict:

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.support.polling import get_json
+from tests.support.polling import get_json, wait_until
 
 CPP = '#include <iostream>\nint main(){std::cout<<"hi\\n";}'
 
@@ -23,12 +23,12 @@ def _submit(client, user, code: str, language_id: int, **fields) -> str:
 
 def _finished(client, user, execution_id: str, seconds: float = 120) -> dict:
     deadline = time.monotonic() + seconds
-    while True:
+
+    def ended() -> dict | None:
         row = get_json(client, f"/codestudio/executions/{execution_id}", user["headers"], deadline)
-        if row["status"] not in ("queued", "running"):
-            return row
-        assert time.monotonic() < deadline, row
-        time.sleep(0.1)
+        return row if row["status"] not in ("queued", "running") else None
+
+    return wait_until(ended, seconds, interval=0.1, what=f"execution {execution_id} finished")
 
 
 def _held(row: dict) -> float:

@@ -1,30 +1,13 @@
 """Every defined language, end to end through the API, from its sample programs in
 tests/programs/<language>.toml. A language whose toolchain this machine lacks is skipped,
 saying so; every defined language must have samples."""
-import tomllib
-from pathlib import Path
-
 import pytest
 
 from sandbox import registry
 from sandbox.toolchains import detect_version
+from tests.support.languages import ARGS, COMPILED, LANGUAGES, installed, samples
 
-PROGRAMS = Path(__file__).parents[1] / "programs"
-LANGUAGES = sorted(lang.id for lang in registry())
-COMPILED = sorted(lang.id for lang in registry() if lang.compile)
 STDIN = "line one\nline two ✓\n"
-ARGS = ["a b", "$HOME", "*", ""]
-
-
-def samples(language: str) -> dict:
-    return tomllib.loads((PROGRAMS / f"{language}.toml").read_text())
-
-
-def installed(language_id: str) -> str:
-    lang = registry().get(language_id)
-    if detect_version(lang) is None:
-        pytest.skip(f"{lang.id}: toolchain not installed on this machine ({', '.join(lang.requires)})")
-    return lang.id
 
 
 @pytest.fixture(params=LANGUAGES)
@@ -41,16 +24,6 @@ def explain(body: dict) -> str:
     """The whole story of a run that went wrong (pytest shortens the body's repr)."""
     return " | ".join(f"{k}={body.get(k)!r}" for k in ("status", "returncode", "message", "compile_output",
                                                         "stdout", "stderr"))
-
-
-def test_every_language_has_sample_programs():
-    missing = [lang for lang in LANGUAGES if not (PROGRAMS / f"{lang}.toml").exists()]
-    assert not missing, f"no tests/programs/<id>.toml for {missing}"
-    for lang in LANGUAGES:
-        needed = {"hello", "echo_stdin", "echo_args", "runtime_error", "two_files"}
-        if registry().get(lang).compile:
-            needed.add("compile_error")
-        assert needed <= set(samples(lang)), f"{lang} lacks {needed - set(samples(lang))}"
 
 
 def test_hello_world(run, language):

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import requests
 import sqlalchemy as sa
-from tests.support.outage import billed, wait_until
 
 from bench.load import run_load, summary
 from bench.run_bench import free_port
+from tests.support.outage import billed
+from tests.support.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +30,7 @@ def http_api(app, tmp_path):
                                  "wsgi:app"], cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _up(base, proc), 30, "gunicorn answers")
+        wait_until(lambda: _up(base, proc), 30, what="gunicorn answers")
         yield base
     finally:
         proc.terminate()

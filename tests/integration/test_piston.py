@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 
 import pytest
-from tests.integration.test_languages import ARGS, COMPILED, LANGUAGES, installed, samples
 
 from sandbox import registry
+from tests.support.languages import ARGS, COMPILED, LANGUAGES, installed, samples
 
 STAGE_FIELDS = {"stdout", "stderr", "output", "code", "signal", "message", "status", "cpu_time", "wall_time", "memory"}
 
@@ -63,7 +63,11 @@ def test_hello_ok_in_every_language(execute, language):
         assert "compile" not in body
 
 
-def test_stdin_args_and_two_files(execute, language):
+# kotlinc compiles three programs cold here: half a minute
+@pytest.mark.parametrize("language_id", [pytest.param(lang, marks=pytest.mark.slow) if lang == "kotlin" else lang
+                                         for lang in LANGUAGES])
+def test_stdin_args_and_two_files(execute, language_id):
+    language = installed(language_id)
     lang, program = registry().get(language), samples(language)
     body = execute(language, [{"content": program["echo_stdin"]}], stdin="no newline")
     assert body["run"]["stdout"] == "no newline\n"  # Piston appends the newline

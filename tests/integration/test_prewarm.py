@@ -6,13 +6,15 @@ import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
-from tests.support.sandbox_suite import remove_test_parent
-from tests.integration.test_languages import installed
 
 from sandbox import CompileCap, Runner, RunSpec, registry
 from sandbox.settings import SandboxSettings
+from tests.support.languages import installed
+from tests.support.polling import wait_until
+from tests.support.sandbox_suite import remove_test_parent
 
 HELLO = 'public class Main { public static void main(String[] a) { System.out.println("hi " + a.length); } }'
 
@@ -49,18 +51,32 @@ def java(code: str = HELLO, **fields) -> RunSpec:
 
 
 def wait_ready(runner: Runner, seconds: float = 30, language: str = "java"):
-    deadline = time.monotonic() + seconds
-    while (jail := runner.warm.ready(language)) is None:
-        assert time.monotonic() < deadline, f"no warm {language} compiler started"
-        time.sleep(0.05)
-    return jail
+    return wait_until(lambda: runner.warm.ready(language), seconds, what=f"a warm {language} compiler started")
+
+
+def _reads_its_compile_command(jail) -> bool:
+    """Whether the compiler has warmed up: a thread of its jail blocks in read(0, ...), waiting
+    for the compile command on stdin (sandbox/helpers/WarmCompiler.java)."""
+    for tid in jail.cgroup.thread_ids():
+        try:
+            if Path(f"/proc/{tid}/syscall").read_text().startswith("0 0x0 "):
+                return True
+        except OSError:  # a thread that ended meanwhile
+            pass
+    return False
+
+
+def wait_warmed_up(jail, seconds: float = 60) -> None:
+    """Until the jail's compiler has warmed up: only the compile itself is counted, from the hand-off."""
+    wait_until(lambda: _reads_its_compile_command(jail), seconds, interval=0.1,
+               what=f"the warm {jail.lang.id} compiler waiting for its compile")
 
 
 def test_each_compile_after_the_first_takes_a_fresh_warm_jail(warm_runner):
     first = warm_runner.run(java(args=("x",)))
     assert (first.status, first.stdout) == ("success", "hi 1\n"), first
     jail = wait_ready(warm_runner)
-    time.sleep(2)  # let it warm up: only the compile itself is counted, from the hand-off
+    wait_warmed_up(jail)
     second = warm_runner.run(java(args=("x", "y")))
     assert (second.status, second.stdout) == ("success", "hi 2\n"), second
     assert jail.proc.poll() is not None and not jail.work.path.exists()  # used once, then destroyed
@@ -68,6 +84,7 @@ def test_each_compile_after_the_first_takes_a_fresh_warm_jail(warm_runner):
     assert wait_ready(warm_runner) is not jail  # the next compile's jail is another one
 
 
+@pytest.mark.slow
 def test_kotlin_compiles_warm_too(warm_runner):
     installed("kotlin")
     kotlin = registry().get("kotlin")
@@ -75,7 +92,7 @@ def test_kotlin_compiles_warm_too(warm_runner):
     first = warm_runner.run(RunSpec(language=kotlin, code=code))
     assert (first.status, first.stdout) == ("success", "kt 0\n"), first
     jail = wait_ready(warm_runner, language="kotlin")
-    time.sleep(8)  # kotlinc's warm-up takes seconds of CPU; it is not the next user's
+    wait_warmed_up(jail)  # kotlinc's warm-up takes seconds of CPU; it is not the next user's
     second = warm_runner.run(RunSpec(language=kotlin, code=code, args=("a",)))
     assert (second.status, second.stdout) == ("success", "kt 1\n"), second
     assert jail.proc.poll() is not None and second.compile_cpu_time < first.compile_cpu_time / 2, (first, second)
@@ -86,10 +103,8 @@ def test_kotlin_compiles_warm_too(warm_runner):
 def test_a_warming_compiler_only_gets_idle_cpu_until_the_hand_off(warm_runner):
     warm_runner.run(java())
     jail = wait_ready(warm_runner)
-    deadline = time.monotonic() + 30
-    while len(jail.cgroup.thread_ids()) <= 5:  # nsjail, tini and the JVM's threads, once it is up
-        assert time.monotonic() < deadline, jail.cgroup.thread_ids()
-        time.sleep(0.1)
+    wait_until(lambda: len(jail.cgroup.thread_ids()) > 5, 30, interval=0.1,  # nsjail, tini and the JVM's threads
+               what=lambda: f"the JVM up: {jail.cgroup.thread_ids()}")
     assert policies(jail) == {os.SCHED_IDLE}  # a run preempts it at once
     jail.cgroup.set_background(False)  # what the hand-off does
     assert policies(jail) == {os.SCHED_OTHER}
@@ -162,7 +177,7 @@ def test_no_warm_jails_when_turned_off(stack_env):
     try:
         with ThreadPoolExecutor(1) as pool:
             assert pool.submit(runner.run, java()).result().stdout == "hi 0\n"
-        time.sleep(0.5)
+        time.sleep(0.5)  # the point: no warm jail is started in this time
         assert runner.warm.ready("java") is None
     finally:
         remove_test_parent(runner.cgroups)
@@ -187,7 +202,7 @@ def test_a_warm_jail_has_its_tiers_compile_limits_and_takes_only_a_compile_of_th
     assert bigger.status == "success" and jail.proc.poll() is not None  # not used: closed, compiled cold
     following = wait_ready(warm_runner)  # the next one follows the compiles: the enterprise tier's limits
     assert following.limits == lang.compile_limits.capped(enterprise) and _memory_limit_mb(following) == 1536
-    time.sleep(2)  # warmed up
+    wait_warmed_up(following)
     smaller = warm_runner.run(java(compile_cap=free))
     assert smaller.status == "success" and following.proc.poll() is not None
     assert smaller.compile_cpu_time > 0.2  # cold: the enterprise jail never takes a free compile

@@ -1,8 +1,9 @@
 """Projects and files: the seed's endpoints, validation, limits, user isolation, runs in a project."""
-import time
 
 import pytest
 import sqlalchemy as sa
+
+from tests.support.polling import wait_until
 from tests.support.project_api import ProjectApi, problem
 
 
@@ -113,12 +114,12 @@ def test_runs_inside_a_project(api, worker):
     inline = api.post("run", {"project_id": pid, "code": "from lib.greet import hello\nprint(hello().upper())"})
     assert inline.get_json()["stdout"] == "HELLO FROM THE PROJECT\n"
     problem(api.post("run", {"project_id": pid, "filename": "nope.py"}), 422, "entry_not_found")
-    deadline = time.monotonic() + 10
-    while True:
+
+    def shows_the_inline_run() -> dict | None:
         detail = api.get(f"project/{pid}").get_json()
-        if (detail["last_run"] or {}).get("id") == inline.get_json()["id"] or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+        return detail if (detail["last_run"] or {}).get("id") == inline.get_json()["id"] else None
+
+    detail = wait_until(shows_the_inline_run, 10, interval=0.1, what="the project's last run is the inline one")
     assert (detail["last_run"]["id"], detail["last_run"]["status"]) == (inline.get_json()["id"], "success")
     assert detail["last_run"]["at"] is not None
 

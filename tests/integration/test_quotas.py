@@ -1,10 +1,11 @@
 """Rate limits and quotas per tier: refusals name the limit and tier; parallel requests never
 exceed a quota (the per-user lock holds on SQLite and on PostgreSQL)."""
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
+
+from tests.support.polling import wait_until
 
 
 @pytest.fixture
@@ -80,11 +81,9 @@ def test_parallel_requests_never_exceed_the_concurrency_limit(app, make_user, ti
     assert len(accepted) == 2 and len(refused) == 4
     assert {r["code"] for r in refused} == {"concurrency_limit"}
     with app.test_client() as client:  # once they finish, the slots are free again
-        deadline = time.monotonic() + 30
-        while any(client.get(f"/codestudio/executions/{i}", headers=caller["headers"]).get_json()["status"]
-                  in ("queued", "running") for i in accepted):
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        wait_until(lambda: not any(client.get(f"/codestudio/executions/{i}", headers=caller["headers"]).get_json()
+                                   ["status"] in ("queued", "running") for i in accepted),
+                   30, interval=0.2, what="both runs finished")
         again = client.post("/codestudio/run", json={"language": "python", "code": "print(1)", "wait": False},
                             headers=caller["headers"])
         assert again.status_code == 202

@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 
 import sqlalchemy as sa
-from tests.support.outage import RedisServer, billed, isolated_worker, rows, submit_async, wait_until
 
 from config.settings import broker_url
+from tests.support.outage import RedisServer, billed, rows, submit_async
+from tests.support.polling import wait_until
+from tests.support.workers import isolated_worker
 
 LONG = "import time\ntime.sleep(3)\nprint('long', {i})"
 SHORT = "print('short', {i})"
@@ -40,7 +42,7 @@ def test_redis_restart_under_load_loses_nothing(app_with, stack_env, make_user, 
         with isolated_worker(api, env, tmp_path / "worker.log", "redis-restart", "interactive,batch") as worker:
             # both worker processes busy with a long run; the rest waits in Redis
             long_ids = [submit_async(client, headers, LONG.format(i=i), 6) for i in range(2)]
-            wait_until(lambda: all(r.status == "running" for r in rows(api, long_ids).values()), 30, "long runs start")
+            wait_until(lambda: all(r.status == "running" for r in rows(api, long_ids).values()), 30, what="long runs start")
             short_ids = [submit_async(client, headers, SHORT.format(i=i), 6) for i in range(5)]
             batch = client.post("/codestudio/batch", headers=headers, json={
                 "language": "python", "tests": TESTS, "limits": {"timeout": 6},
@@ -49,7 +51,7 @@ def test_redis_restart_under_load_loses_nothing(app_with, stack_env, make_user, 
             waited = []
             thread = threading.Thread(target=waited_in_flight, args=(client, headers, waited))
             thread.start()
-            wait_until(lambda: api.extensions["redis"].llen("lang.python") >= 6, 10, "the waited run is queued")
+            wait_until(lambda: api.extensions["redis"].llen("lang.python") >= 6, 10, what="the waited run is queued")
 
             server.crash()
             thread.join(timeout=30)
@@ -71,12 +73,12 @@ def test_redis_restart_under_load_loses_nothing(app_with, stack_env, make_user, 
                 ("internal_error", "could not enqueue: broker unavailable")}
 
             server.start()  # empty: every message that was queued is gone
-            recovered = wait_until(lambda: ok_run(client, headers), 40, "a waited run succeeds again")
+            recovered = wait_until(lambda: ok_run(client, headers), 40, what="a waited run succeeds again")
             assert recovered.get_json()["stdout"] == "1\n"
             ids = long_ids + short_ids + [waited_id]
             wait_until(lambda: all(r.status != "queued" and r.status != "running"
-                                   for r in rows(api, ids).values()), 60, "every accepted run finishes")
-            body = wait_until(lambda: done_batch(client, headers, batch.get_json()["id"]), 30, "the batch finishes")
+                                   for r in rows(api, ids).values()), 60, what="every accepted run finishes")
+            body = wait_until(lambda: done_batch(client, headers, batch.get_json()["id"]), 30, what="the batch finishes")
             assert worker["proc"].poll() is None  # the same worker rode it out
         final = rows(api, ids)
         assert {i: (final[i].status, final[i].stdout) for i in ids} == {

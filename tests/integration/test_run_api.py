@@ -4,6 +4,8 @@ import time
 
 import sqlalchemy as sa
 
+from tests.support.polling import wait_until
+
 FIB = """
 def fibonacci(n):
     if n <= 1:
@@ -65,12 +67,12 @@ def test_async_run_returns_202_with_location_then_completes(client, user, worker
     location = response.headers["Location"]
     assert location == f"/codestudio/executions/{response.get_json()['id']}"
     assert response.get_json()["status"] in ("queued", "running", "success")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def ended() -> dict | None:
         body = client.get(location, headers=user["headers"]).get_json()
-        if body["status"] not in ("queued", "running"):
-            break
-        time.sleep(0.1)
+        return body if body["status"] not in ("queued", "running") else None
+
+    body = wait_until(ended, 30, interval=0.1, what=f"{location} finished")
     assert body["status"] == "success" and body["stdout"] == "later\n"
 
 
@@ -111,7 +113,6 @@ def test_languages_show_the_toolchain_a_live_worker_serves_them_with(app, client
     """A worker whose image has another toolchain for a language (C# on .NET rather than Mono)
     advertises what the language is there; the list shows that, not the API host's guess."""
     import json
-    import time
 
     from tasks import keys
 
@@ -119,8 +120,11 @@ def test_languages_show_the_toolchain_a_live_worker_serves_them_with(app, client
                  "queues": ["lang.dart"], "names": {"dart": "Dart (SDK image)"}, "pid": 1}
     app.extensions["redis"].set(keys.worker_key("sdk-image@test"), json.dumps(heartbeat), ex=30)
     try:
-        time.sleep(1.1)  # the list is cached for a second
-        dart = {lang["id"]: lang for lang in client.get("/codestudio/languages").get_json()}["dart"]
+        def listed_dart() -> dict | None:  # the list is cached for a second
+            dart = {lang["id"]: lang for lang in client.get("/codestudio/languages").get_json()}["dart"]
+            return dart if dart["version"] == "3.5.4" else None
+
+        dart = wait_until(listed_dart, 5, interval=0.1, what="the list showing the advertised dart")
         assert (dart["name"], dart["version"], dart["available"]) == ("Dart (SDK image)", "3.5.4", True)
     finally:
         app.extensions["redis"].delete(keys.worker_key("sdk-image@test"))

@@ -16,12 +16,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-from tests.support.sandbox_suite import remove_test_parent, submit, wait_final
 
 from sandbox import uids
 from sandbox.runner import Runner
 from sandbox.settings import SandboxSettings
 from sandbox.uids import UidPool, UidPoolError, UidRange
+from tests.support.polling import wait_until
+from tests.support.sandbox_suite import remove_test_parent, submit, wait_final
 
 PROGRAM = (Path(__file__).parents[1] / "support" / "kernel_limits_program.py").read_text()
 HOST_PYTHON = "/usr/bin/python3"  # the jail's python, so host and jail run the same program
@@ -49,15 +50,15 @@ def _hog_args(resource: str, token: str) -> list[str]:
 
 def _hog_dir(runs_dir: Path, token: str, client, user, hog_id: str, seconds: float = 60) -> Path:
     """The hog's work dir (on the host), once the hog has taken all it could."""
-    deadline = time.monotonic() + seconds
-    while True:
+    def ready() -> Path | None:
         for work in runs_dir.iterdir():
             if (work / f"ready-{token}").exists():
                 return work
         body = client.get(f"/codestudio/executions/{hog_id}", headers=user["headers"]).get_json()
         assert body["status"] in ("queued", "running"), f"the hog ended before it was ready: {body}"
-        assert time.monotonic() < deadline, "the hog never got ready"
-        time.sleep(0.05)
+        return None
+
+    return wait_until(ready, seconds, what="the hog getting ready")
 
 
 def _host_probe(resource: str, uid: int | None = None) -> str:
@@ -135,7 +136,7 @@ def test_a_forked_child_does_not_keep_its_parents_lease(lease_dir):
     with pool.lease():
         child = os.fork()
         if child == 0:
-            time.sleep(30)
+            time.sleep(30)  # the point: the child lives on, holding whatever it inherited
             os._exit(0)
     try:
         other, uid = _lease_elsewhere(uid_range, lease_dir)  # the parent returned it; the child lives on
@@ -144,12 +145,6 @@ def test_a_forked_child_does_not_keep_its_parents_lease(lease_dir):
     finally:
         os.kill(child, signal.SIGKILL)
         os.waitpid(child, 0)
-
-
-@pytest.mark.parametrize("first, count", [(0, 10), (1, 10), (65530, 10), (2**32 - 2, 5), (70000, 0)])
-def test_a_uid_range_with_root_host_accounts_or_no_ids_is_refused(first, count):
-    with pytest.raises(UidPoolError):
-        UidRange(first, count).check()
 
 
 ORPHAN_UID = 81000  # outside the default range
@@ -162,8 +157,7 @@ setTimeout(() => {}, 120000);
 RUN_ORPHAN = """import sys
 from sandbox.registry import registry
 from sandbox.runner import RunSpec
-sys.path.insert(0, "tests")
-from test_sandbox_kernel_limits import orphan_runner
+from tests.integration.test_sandbox_kernel_limits import orphan_runner
 orphan_runner(sys.argv[1]).run(RunSpec(language=registry().get("javascript"), code=sys.argv[2], timeout=120))
 """
 
@@ -200,13 +194,6 @@ def _locked(lock_file: Path) -> bool:
         os.close(fd)
 
 
-def _wait_for(condition, what: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
-
-
 def test_a_jail_outliving_its_killed_worker_keeps_its_uid(lease_dir, stack_env, monkeypatch):
     """A worker killed mid-run (time limit, OOM) leaves nsjail running (its own session):
     its uid goes to no other jail until the orphan has ended, and the jail never sees the lease."""
@@ -216,7 +203,7 @@ def test_a_jail_outliving_its_killed_worker_keeps_its_uid(lease_dir, stack_env, 
                               cwd=Path(__file__).parents[2])
     runs_dir = Path(stack_env["SANDBOX_RUNS_DIR"])
     try:
-        _wait_for(lambda: list(runs_dir.glob(f"*/fds-{token}")), "the jail never started")
+        wait_until(lambda: list(runs_dir.glob(f"*/fds-{token}")), 30, what="the jail starting")
         fds = next(runs_dir.glob(f"*/fds-{token}")).read_text()
         worker.kill()
         worker.wait()
@@ -231,7 +218,7 @@ def test_a_jail_outliving_its_killed_worker_keeps_its_uid(lease_dir, stack_env, 
         worker.wait()
         for pid in _pids_running_as(ORPHAN_UID):
             os.kill(pid, signal.SIGKILL)
-    _wait_for(lambda: not _locked(lease_dir / f"{ORPHAN_UID}.lock"), "nsjail did not end with its jail")
+    wait_until(lambda: not _locked(lease_dir / f"{ORPHAN_UID}.lock"), 30, what="nsjail ending with its jail")
     runner = orphan_runner(str(lease_dir))  # sweeps the dead worker's work dir and cgroup
     with runner.uids.lease() as ids:
         assert ids.uid == ORPHAN_UID

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from tests.support.sandbox_suite import canaries_fixture  # noqa: F401 (a fixture)
-from tests.integration.test_batch import grade, verdicts
-from tests.integration.test_languages import installed
+from tests.support.batches import grade, verdicts
+from tests.support.languages import installed
 
 from sandbox import artifacts
 from sandbox.settings import SandboxSettings

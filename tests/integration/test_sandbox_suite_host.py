@@ -18,16 +18,6 @@ from urllib.parse import urlparse
 
 import psutil
 import pytest
-from tests.support.sandbox_suite import (
-    parent_dir,
-    processes_in_cgroups_named,
-    read_int,
-    remove_test_parent,
-    run_cgroups,
-    submit,
-    wait_final,
-)
-from tests.integration.test_batch import grade, verdicts
 
 from sandbox import (
     Runner,
@@ -38,8 +28,19 @@ from sandbox import (
     registry,
     workdir,
 )
-from sandbox.runner import _start_ticks
 from sandbox.settings import SandboxSettings
+from tests.support.batches import grade, verdicts
+from tests.support.polling import wait_until
+from tests.support.sandbox_suite import (
+    dead_owner_token,
+    parent_dir,
+    processes_in_cgroups_named,
+    read_int,
+    remove_test_parent,
+    run_cgroups,
+    submit,
+    wait_final,
+)
 
 
 def test_d34_the_worker_refuses_a_kernel_that_accepts_x32_system_calls(monkeypatch, stack_env):
@@ -82,11 +83,12 @@ def test_d35_nsjail_killed_mid_run_leaves_no_process_cgroup_or_run_dir(client, u
     runs_dir = stack_env["SANDBOX_RUNS_DIR"]
     execution = submit(client, user, "python", "import time; print('up', flush=True); time.sleep(60)",
                        limits={"timeout": 20, "memory_mb": 128})
-    deadline, found = time.monotonic() + 20, None
-    while found is None or len(processes_in_cgroups_named(found[1])) < 3:  # nsjail, tini and python
-        assert time.monotonic() < deadline, "the run's nsjail never showed up"
+
+    def jailed() -> tuple[int, str] | None:  # nsjail, tini and python all up
         found = _nsjail_of_run(runs_dir)
-    nsjail_pid, name = found
+        return found if found and len(processes_in_cgroups_named(found[1])) >= 3 else None
+
+    nsjail_pid, name = wait_until(jailed, 20, interval=0.01, what="the run's nsjail")
     os.kill(nsjail_pid, signal.SIGKILL)
     body, _ = wait_final(client, user, execution)
     assert (body["status"], body["message"]) == ("internal_error", "the sandbox was killed (SIGKILL); the program did not finish")
@@ -96,19 +98,10 @@ def test_d35_nsjail_killed_mid_run_leaves_no_process_cgroup_or_run_dir(client, u
     assert run(code="print('next')")["stdout"] == "next\n"
 
 
-def _dead_owner_token() -> str:
-    """'<pid>-<start ticks>' of a process that has exited: a dead worker's token."""
-    proc = subprocess.Popen(["/bin/sleep", "60"])
-    token = f"{proc.pid}-{_start_ticks(proc.pid)}"
-    proc.kill()
-    proc.wait()
-    return token
-
-
 def test_d35_a_dead_workers_cgroups_processes_and_run_dirs_are_swept_at_start(stack_env):
     settings = SandboxSettings.from_env()
     layout = cgroups.detect(settings.cgroup_parent)
-    name = f"{_dead_owner_token()}.left-behind"
+    name = f"{dead_owner_token()}.left-behind"
     straggler = subprocess.Popen(["/bin/sleep", "60"])
     for d in layout.dirs(f"{name}-run"):
         d.mkdir()
@@ -271,7 +264,7 @@ def test_d38_ten_concurrent_fork_bombs_stay_under_the_parents_pids_cap(bomb_runn
         while not done.is_set():
             counts.append(read_int(current))
             threads.append(me.num_threads())
-            time.sleep(0.01)
+            time.sleep(0.01)  # the sampling rate
 
     sampler = threading.Thread(target=sample)
     sampler.start()
@@ -295,6 +288,7 @@ def test_d38_ten_concurrent_fork_bombs_stay_under_the_parents_pids_cap(bomb_runn
     assert read_int(current) == 0
 
 
+@pytest.mark.slow
 def test_d38_fork_bombs_through_the_worker_are_contained_and_it_keeps_serving(client, user, worker, stack_env):
     """Through the API: the worker's two slots take the bombs two at a time; each is held to its
     run's pids cap, ends, leaves no cgroup, and an ordinary run queued behind them is served."""

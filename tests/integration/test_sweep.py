@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 import redis
-from tests.integration.test_sandbox_suite_host import _dead_owner_token
 
 from sandbox import Runner, cgroups, workdir
 from sandbox.runner import _start_ticks
 from sandbox.settings import SandboxSettings
+from tests.support.polling import wait_until
+from tests.support.sandbox_suite import dead_owner_token
+from tests.support.workers import wait_for_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 DEAD_OWNERS = 6
@@ -42,7 +44,7 @@ class Leftovers:
 
     def plant(self) -> Leftovers:
         for _ in range(DEAD_OWNERS):
-            token = _dead_owner_token()
+            token = dead_owner_token()
             for run in range(RUNS_PER_OWNER):
                 name = f"{token}.{uuid.uuid4().hex[:12]}"
                 self._cgroup(f"{name}-compile")
@@ -117,7 +119,9 @@ def sweep_settings(stack_env, tmp_path):
     runs_dir.rmdir()
 
 
-def _prepare_when_told(settings: SandboxSettings, go, errors) -> None:
+def _prepare_when_told(settings: SandboxSettings, ready, go, errors) -> None:
+    with ready.get_lock():
+        ready.value += 1
     go.wait()
     try:
         Runner(settings).prepare()
@@ -131,11 +135,11 @@ def test_sweep_entries_starting_together_all_start_and_remove_every_leftover(swe
     leftovers = Leftovers(cgroups.detect(sweep_settings.cgroup_parent), sweep_settings.runs_dir).plant()
     try:
         ctx = multiprocessing.get_context("fork")
-        go, errors = ctx.Event(), ctx.Queue()
-        procs = [ctx.Process(target=_prepare_when_told, args=(sweep_settings, go, errors)) for _ in range(6)]
+        ready, go, errors = ctx.Value("i", 0), ctx.Event(), ctx.Queue()
+        procs = [ctx.Process(target=_prepare_when_told, args=(sweep_settings, ready, go, errors)) for _ in range(6)]
         for proc in procs:
             proc.start()
-        time.sleep(0.3)
+        wait_until(lambda: ready.value == len(procs), 30, what="every sweeping process waiting for the start")
         go.set()
         for proc in procs:
             proc.join(timeout=60)
@@ -154,7 +158,7 @@ def test_sweep_entries_starting_together_all_start_and_remove_every_leftover(swe
 @pytest.fixture
 def own_broker(tmp_path):
     """An embedded Redis of this test's own: its workers take no one else's work."""
-    from app.stack import start_embedded_redis
+    from app.cli.stack import start_embedded_redis
 
     proc, url = start_embedded_redis(tmp_path, save="")
     yield url
@@ -181,19 +185,9 @@ def _start_workers(count: int, settings: SandboxSettings, broker: str, log_dir: 
 
 
 def _wait_started(broker: str, workers: list[tuple], seconds: float = 60) -> None:
-    from tasks import keys
-
     client, deadline = redis.Redis.from_url(broker), time.monotonic() + seconds
-    waiting = list(workers)
-    while waiting:
-        name, proc, log = waiting[0]
-        if proc.poll() is not None:
-            raise AssertionError(f"worker {name} exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-        if client.exists(keys.worker_key(name)):
-            waiting.pop(0)
-            continue
-        assert time.monotonic() < deadline, f"worker {name} did not start:\n{log.read_text()[-3000:]}"
-        time.sleep(0.1)
+    for name, proc, log in workers:
+        wait_for_worker(client, name, proc, log, max(0.0, deadline - time.monotonic()))
 
 
 def _stop(workers: list[tuple]) -> None:
@@ -207,6 +201,7 @@ def _stop(workers: list[tuple]) -> None:
             proc.wait()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("round_", range(3))
 def test_workers_starting_together_after_a_crash_all_start_and_sweep_every_leftover(
         app, sweep_settings, own_broker, tmp_path, round_):

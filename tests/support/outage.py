@@ -1,32 +1,19 @@
 """Fault injection for the outage tests: a Redis server of the test's own that it can crash and
 start again, and a database link a worker can lose (a TCP link to PostgreSQL that the test cuts,
-or, on SQLite, the database's write lock held by the test); plus a worker on the test's own Redis
-and the database reads the tests assert on."""
+or, on SQLite, the database's write lock held by the test); plus the database reads the tests
+assert on. A worker on the test's own Redis: tests/support/workers.py."""
 from __future__ import annotations
 
-import os
 import socket
 import sqlite3
 import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
-from tests.integration.conftest import _worker_process
 from sqlalchemy.engine import make_url
 
-from app.stack import start_embedded_redis
-
-
-def wait_until(predicate, seconds: float, what: str, every: float = 0.1):
-    deadline = time.monotonic() + seconds
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"not within {seconds}s: {what}"
-        time.sleep(every)
+from app.cli.stack import start_embedded_redis
 
 
 class RedisServer:
@@ -153,12 +140,6 @@ def outage_of(fault):
         yield fault
     finally:
         fault.end()
-
-
-@contextmanager
-def isolated_worker(api, env: dict, log: Path, name: str, kinds: str):
-    """A real worker process (2 processes) with `env` over the session's; `api` must share its Redis."""
-    yield from _worker_process(api, env, log, f"{name}-{os.getpid()}@{os.uname().nodename}", kinds)
 
 
 def rows(api, ids) -> dict:

@@ -1,10 +1,11 @@
-"""Shared pieces of the numbered sandbox suite (tests/test_sandbox_suite*.py): host-side
+"""Shared pieces of the numbered sandbox suite (tests/integration/test_sandbox_suite*.py): host-side
 canary files, polling an execution, and reading the test worker's cgroups."""
 from __future__ import annotations
 
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 import time
 import uuid
@@ -13,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.polling import get_json
 from sandbox import cgroups
+from sandbox.runner import _start_ticks
+from tests.support.polling import get_json, wait_until
 
 OTHER_UID = 4242  # a canary owned by neither root nor the jail user
 
@@ -65,15 +67,15 @@ def canaries_fixture():
 def wait_final(client, user, execution_id: str, sample=None, seconds: float = 60) -> tuple[dict, list]:
     """Poll until the execution is final; `sample()` is called on each turn meanwhile and
     its results are returned with the final body."""
-    deadline, samples = time.monotonic() + seconds, []
-    while True:
+    deadline, samples, bodies = time.monotonic() + seconds, [], [None]
+
+    def final() -> dict | None:
         if sample is not None:
             samples.append(sample())
-        body = get_json(client, f"/codestudio/executions/{execution_id}", user["headers"], deadline)
-        if body["status"] not in ("queued", "running"):
-            return body, samples
-        assert time.monotonic() < deadline, body
-        time.sleep(0.02)
+        bodies[0] = get_json(client, f"/codestudio/executions/{execution_id}", user["headers"], deadline)
+        return bodies[0] if bodies[0]["status"] not in ("queued", "running") else None
+
+    return wait_until(final, seconds, interval=0.02, what=lambda: f"a final execution, not {bodies[0]}"), samples
 
 
 def submit(client, user, language: str, code: str, **fields) -> str:
@@ -146,11 +148,20 @@ def remove_test_parent(layout, seconds: float = 5) -> None:
     deadline = time.monotonic() + seconds
     for parent in {d.parent for d in layout.dirs("x")}:
         for child in (c for c in parent.iterdir() if c.is_dir()) if parent.is_dir() else ():
-            while (child / "tasks").exists() and (child / "tasks").read_text().strip():
-                assert time.monotonic() < deadline, f"{child} still has tasks"
-                time.sleep(0.02)
+            tasks = child / "tasks"
+            wait_until(lambda tasks=tasks: not (tasks.exists() and tasks.read_text().strip()),
+                       max(0.0, deadline - time.monotonic()), interval=0.02, what=f"{child} still has tasks")
             child.rmdir()
     cgroups.remove_parent(layout)
+
+
+def dead_owner_token() -> str:
+    """'<pid>-<start ticks>' of a process that has exited: a dead worker's token."""
+    proc = subprocess.Popen(["/bin/sleep", "60"])
+    token = f"{proc.pid}-{_start_ticks(proc.pid)}"
+    proc.kill()
+    proc.wait()
+    return token
 
 
 def runs_a_jail(process) -> bool:

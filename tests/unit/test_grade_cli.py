@@ -1,9 +1,8 @@
-"""`codestudio grade`: tests-file parsing, submission discovery and key resolution without a server,
-then one run of the real CLI against the real API (over HTTP), batch worker and sandbox."""
+"""`codestudio grade` without a server: tests-file parsing, submission discovery, key resolution,
+and the client's requests against canned answers (tests/integration/test_grade_cli_api.py: the
+real CLI against the real API)."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import re
@@ -16,41 +15,13 @@ import click
 import pytest
 import requests
 from click.testing import CliRunner
+from codestudio_client import Client
 
-from app import grade_client
-from app.grade_client import grade, resolve_key
-from app.grade_submissions import discover_submissions, entry_first
-from app.grade_tests_file import MAX_FILE_BYTES, load_tests
-
-SUM = "a, b = map(int, input().split())\nprint(a + b)\n"
-TESTS_YAML = """\
-language: python
-compare: trim
-limits: {timeout: 5}
-tests:
-  - name: small
-    stdin: "1 2\\n"
-    expected_output: 3
-  - name: negative
-    stdin: "-5 2\\n"
-    expected_output: "-3\\n"
-    points: 2
-"""
-
-
-def write(path: Path, text: str | bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(text if isinstance(text, bytes) else text.encode())
-    return path
-
-
-def response(status: int, body: dict, headers: dict | None = None) -> requests.Response:
-    made = requests.Response()
-    made.status_code, made._content = status, json.dumps(body).encode()
-    made.headers.update({"Content-Type": "application/problem+json" if status >= 400 else "application/json",
-                         **(headers or {})})
-    return made
-
+from app.cli.grade import grade, resolve_key
+from app.cli.grade_submissions import discover_submissions, entry_first
+from app.cli.grade_tests_file import MAX_FILE_BYTES, load_tests
+from tests.support.fake_http import response
+from tests.support.grade_files import BACKSLASH_REFUSED, SUM, TESTS_YAML, write
 
 # tests file
 
@@ -146,7 +117,6 @@ def test_the_cli_prints_one_line_errors_not_tracebacks(tmp_path):
 
 # submissions directory
 
-BACKSLASH_REFUSED = "contains a forbidden character (U+005C REVERSE SOLIDUS)"
 
 
 def ids_and_files(discovered):
@@ -286,8 +256,8 @@ def test_polling_honours_retry_after(monkeypatch):
                response(200, {"id": "b", "status": "done"})]
     monkeypatch.setattr(requests.Session, "request", lambda self, method, url, **kw: answers.pop(0))
     slept = []
-    monkeypatch.setattr(grade_client.time, "sleep", slept.append)
-    assert grade_client.Api("http://x", "k").poll("b", every=0.5)["status"] == "done"
+    monkeypatch.setattr(time, "sleep", slept.append)
+    assert Client("http://x", "k").batch_progress("b", retry_every=0.5)["status"] == "done"
     assert slept == [7.0]
 
 
@@ -330,7 +300,7 @@ def test_ctrl_c_while_waiting_leaves_the_batch_running(tmp_path, monkeypatch):
     def interrupt(seconds):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(grade_client.time, "sleep", interrupt)
+    monkeypatch.setattr(time, "sleep", interrupt)
     result, fake = invoke_with_fake(tmp_path, monkeypatch, "running")
     assert result.exit_code == 130 and fake.reports == []
     assert "batch b9 keeps running" in result.stderr and "curl -X DELETE" in result.stderr
@@ -340,58 +310,3 @@ def test_grade_is_a_codestudio_command():
     result = subprocess.run([str(Path(sys.executable).with_name("codestudio")), "grade", "--help"],
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0 and "--tests FILE" in result.stdout, result.stderr
-
-
-# the real stack
-
-
-def test_grade_against_the_real_api(tmp_path, http_url, user, batch_worker):
-    subs = tmp_path / "submissions"
-    write(subs / "right.py", SUM)
-    write(subs / "wrong.py", "a, b = map(int, input().split())\nprint(a - b)\n")
-    write(subs / "multi" / "adder.py", "def add(a, b):\n    return a + b\n")  # sorts before main.py
-    write(subs / "multi" / "main.py", "from adder import add\nprint(add(*map(int, input().split())))\n")
-    tests = write(tmp_path / "tests.yaml", TESTS_YAML)
-    common = ["--tests", str(tests), str(subs), "--url", http_url, "--key", user["key"], "--poll", "0.5"]
-
-    result = CliRunner().invoke(grade, [*common, "--out", str(tmp_path / "report.csv")])
-    assert result.exit_code == 0, result.output
-    rows = list(csv.reader(io.StringIO((tmp_path / "report.csv").read_text())))
-    assert rows == [["submission", "status", "compile", "small", "negative", "score", "max_score"],
-                    ["multi", "done", "", "accepted", "accepted", "3", "3"],
-                    ["right", "done", "", "accepted", "accepted", "3", "3"],
-                    ["wrong", "done", "", "wrong_answer", "wrong_answer", "0", "3"]]
-    assert "graded 3 submissions x 2 tests: done, mean score 2/3" in result.stderr
-
-    result = CliRunner().invoke(grade, [*common, "--format", "json"])
-    assert result.exit_code == 0, result.output
-    sheet = json.loads(result.stdout)
-    assert sheet["status"] == "done" and sheet["tests"] == ["small", "negative"] and sheet["max_score"] == 3
-    assert {r["submission"]: (r["verdicts"], r["score"]) for r in sheet["rows"]} == {
-        "multi": ({"small": "accepted", "negative": "accepted"}, 3),
-        "right": ({"small": "accepted", "negative": "accepted"}, 3),
-        "wrong": ({"small": "wrong_answer", "negative": "wrong_answer"}, 0)}
-
-
-def test_bad_submission_files_are_skipped_and_the_rest_graded(tmp_path, http_url, user, batch_worker):
-    subs = tmp_path / "class"
-    write(subs / "right.py", SUM)
-    write(subs / "wrong.py", "a, b = map(int, input().split())\nprint(a - b)\n")
-    write(subs / "windows" / "main.py", "from util import add\nprint(add(*map(int, input().split())))\n")
-    write(subs / "windows" / "lib\\util.py", "def add(a, b):\n    return a + b\n")
-    write(subs / os.fsdecode(b"ren\xe9.py"), SUM)
-    write(subs / "latin1.py", b"# r\xe9sum\xe9\n" + SUM.encode())
-    result = CliRunner().invoke(grade, ["--tests", str(write(tmp_path / "tests.yaml", TESTS_YAML)), str(subs),
-                                        "--url", http_url, "--key", user["key"], "--poll", "0.5",
-                                        "--format", "json"])
-    assert result.exit_code == 0, result.output
-    rows = {r["submission"]: (r["verdicts"], r["score"]) for r in json.loads(result.stdout)["rows"]}
-    assert rows == {"right": ({"small": "accepted", "negative": "accepted"}, 3),
-                    "wrong": ({"small": "wrong_answer", "negative": "wrong_answer"}, 0)}
-    skipped = sorted(line for line in result.stderr.splitlines() if line.startswith("skipped "))
-    assert skipped == [
-        f"skipped {subs}/latin1.py: not UTF-8 text",
-        f"skipped {subs}/ren\\xe9.py: the name is not UTF-8",
-        f"skipped {subs}/windows/lib\\util.py: the API refuses its name: {BACKSLASH_REFUSED}",
-    ], result.stderr
-    assert "graded 2 submissions x 2 tests: done" in result.stderr

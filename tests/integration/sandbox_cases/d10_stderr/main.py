@@ -1,0 +1,4 @@
+import sys
+chunk = 'A' * 65536
+for _ in range(1600):
+    sys.stderr.write(chunk)

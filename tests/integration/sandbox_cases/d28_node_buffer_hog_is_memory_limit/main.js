@@ -1,0 +1,1 @@
+const a=[]; while(true) a.push(Buffer.alloc(10<<20, 1));

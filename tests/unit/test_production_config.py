@@ -1,0 +1,11 @@
+"""Production settings refuse what is only fit for development."""
+import pytest
+
+
+def test_production_refuses_default_or_short_secret_keys():
+    from app import create_app
+    from config.settings import DEV_SECRET, InsecureConfig
+
+    for secret in (DEV_SECRET, "", "short"):
+        with pytest.raises(InsecureConfig):
+            create_app({"ENV_NAME": "production", "SECRET_KEY": secret})
