@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 import threading
 
-from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from sandbox import CompiledProgram, ExecutionStatus, RunSpec, registry
 
 from .batch_stop import StopWatch
+from .celery_typing import BoundTask, bound_task
 from .execution import MAX_ATTEMPTS, redis_client, runner
 from .grading import Verdict, verdict
 from .ports import BatchStore, ClaimedSubmission, ports
@@ -68,9 +68,10 @@ def run_tests(claim: ClaimedSubmission, program: CompiledProgram, store: BatchSt
     store.close_submission(claim.submission_id)
 
 
-@shared_task(bind=True, name=GRADE_TASK, max_retries=INFRA_RETRIES, acks_late=True, reject_on_worker_lost=True,
-             time_limit=GRADE_TIME_LIMIT, soft_time_limit=GRADE_SOFT_TIME_LIMIT)
-def grade_submission(self, submission_id: int, language: str | None = None, resume_attempt: int | None = None) -> None:
+@bound_task(name=GRADE_TASK, max_retries=INFRA_RETRIES, acks_late=True, reject_on_worker_lost=True,
+            time_limit=GRADE_TIME_LIMIT, soft_time_limit=GRADE_SOFT_TIME_LIMIT)
+def grade_submission(self: BoundTask, submission_id: int, language: str | None = None,
+                     resume_attempt: int | None = None) -> None:
     store = ports().batches
     claim = None
 

@@ -32,7 +32,7 @@ class StopWatch:
         self._thread.start()
         return self.stop
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._finished.set()
         self._thread.join(timeout=5)
 

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 RESOLVE_SECONDS = 2.0
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the last 32 bits are the IPv4 address
 # not globally reachable (IANA special-purpose registries), yet `is_global` to some Python
@@ -26,7 +27,7 @@ class CallbackRefused(ValueError):
     """The callback URL or its host is not one we may call."""
 
 
-def allowed_networks() -> list:
+def allowed_networks() -> list[IPNetwork]:
     raw = os.environ.get("CODESTUDIO_CALLBACK_ALLOWED_NETWORKS", "")
     return [ipaddress.ip_network(n.strip(), strict=False) for n in raw.split(",") if n.strip()]
 
@@ -55,7 +56,7 @@ def is_public(ip: IPAddress) -> bool:
             and not any(ip in network for network in NOT_GLOBAL))
 
 
-def is_allowed(ip: IPAddress, networks: list) -> bool:
+def is_allowed(ip: IPAddress, networks: list[IPNetwork]) -> bool:
     """Public, or in a network the operator listed (the address as resolved: a 6to4 or NAT64
     address leads through a relay, not to the listed host)."""
     return is_public(ip) or any(ip in network for network in networks)

@@ -11,9 +11,9 @@ import logging
 from urllib.parse import urlsplit
 
 import urllib3
-from celery import shared_task
 
 from .callback_addresses import CallbackRefused, resolve_allowed
+from .celery_typing import BoundTask, bound_task
 from .ports import Callback, ports
 from .routing import CALLBACK_TASK
 
@@ -46,6 +46,7 @@ def put(callback: Callback) -> int:
     scheme, host, port = check_url(callback.url)
     address = resolve_allowed(host, port)
     timeout = urllib3.Timeout(total=TIMEOUT_SECONDS)
+    pool: urllib3.HTTPConnectionPool
     if scheme == "https":
         pool = urllib3.HTTPSConnectionPool(address, port, timeout=timeout, retries=False, server_hostname=host,
                                            assert_hostname=host, cert_reqs="CERT_REQUIRED")
@@ -59,8 +60,8 @@ def put(callback: Callback) -> int:
         return response.status
 
 
-@shared_task(bind=True, name=CALLBACK_TASK, max_retries=MAX_TRIES - 1, acks_late=True)
-def send_callback(self, execution_id: str) -> None:
+@bound_task(name=CALLBACK_TASK, max_retries=MAX_TRIES - 1, acks_late=True)
+def send_callback(self: BoundTask, execution_id: str) -> None:
     callback = ports().callback_for(execution_id)
     if callback is None:
         return

@@ -60,7 +60,7 @@ def tokens(text: str) -> Iterator[str]:
     return chain.from_iterable(map(str.split, _blocks(text, _next_whitespace)))
 
 
-def first_difference(got: Iterable, want: Iterable) -> int | None:
+def first_difference(got: Iterable[object], want: Iterable[object]) -> int | None:
     """The index of the first item that differs (one side ending counts), None when all are equal."""
     differs = starmap(operator.ne, zip_longest(got, want, fillvalue=_MISSING))
     return next(compress(count(), differs), None)

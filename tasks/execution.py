@@ -4,11 +4,11 @@ from __future__ import annotations
 import logging
 
 import redis
-from celery import shared_task
 
 from sandbox import CompiledProgram, ExecutionStatus, Language, Runner, RunResult, RunSpec, registry
 
 from . import keys
+from .celery_typing import BoundTask, CeleryApp, bound_task
 from .ports import ClaimedRun, Outcome, ports
 from .retry import INFRA_RETRIES, delivery_of, infra_errors, retry_infra
 from .routing import CALLBACK_TASK, EXECUTE_TASK
@@ -106,7 +106,7 @@ def run_repeatedly(spec: RunSpec, runs: int) -> Outcome:
     return _averaged(program, results)
 
 
-def send_callback_later(app, execution_id: str) -> None:
+def send_callback_later(app: CeleryApp, execution_id: str) -> None:
     """Best effort, like the done signal: the result is recorded whether or not the broker takes it."""
     try:
         app.send_task(CALLBACK_TASK, args=[execution_id])
@@ -119,9 +119,10 @@ def attempts_exhausted() -> Outcome:
                                     message=f"gave up after {MAX_ATTEMPTS} attempts (worker lost)"))
 
 
-@shared_task(bind=True, name=EXECUTE_TASK, max_retries=INFRA_RETRIES, acks_late=True, reject_on_worker_lost=True,
-             time_limit=EXECUTE_TIME_LIMIT, soft_time_limit=EXECUTE_SOFT_TIME_LIMIT)
-def execute_run(self, execution_id: str, language: str | None = None, resume_attempt: int | None = None) -> None:
+@bound_task(name=EXECUTE_TASK, max_retries=INFRA_RETRIES, acks_late=True, reject_on_worker_lost=True,
+            time_limit=EXECUTE_TIME_LIMIT, soft_time_limit=EXECUTE_SOFT_TIME_LIMIT)
+def execute_run(self: BoundTask, execution_id: str, language: str | None = None,
+                resume_attempt: int | None = None) -> None:
     store = ports().executions
     claim = None
     try:

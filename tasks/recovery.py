@@ -19,6 +19,7 @@ import os
 import threading
 from collections.abc import Iterable
 
+from .celery_typing import CeleryApp
 from .execution import redis_client
 from .ports import Lost, RecoveryPolicy, ports
 
@@ -38,7 +39,7 @@ def resent_key(lost: Lost) -> str:
     return f"{RESENT_PREFIX}{lost.task}:{lost.id}:{lost.resume_attempt or 0}"
 
 
-def send_again(celery_app, url: str, found: list[Lost], policy: RecoveryPolicy) -> int:
+def send_again(celery_app: CeleryApp, url: str, found: list[Lost], policy: RecoveryPolicy) -> int:
     """Send each once across all workers, then not before it has waited as long again."""
     client, sent = redis_client(url), 0
     for lost in found:
@@ -58,8 +59,8 @@ def send_again(celery_app, url: str, found: list[Lost], policy: RecoveryPolicy) 
 class Recovery:
     """The thread in a worker's main process that looks for lost work of the languages it serves."""
 
-    def __init__(self, celery_app, url: str, languages: Iterable[str], batch_languages: Iterable[str],
-                 policy: RecoveryPolicy):
+    def __init__(self, celery_app: CeleryApp, url: str, languages: Iterable[str], batch_languages: Iterable[str],
+                 policy: RecoveryPolicy) -> None:
         self.app, self.url, self.policy = celery_app, url, policy
         self.languages, self.batch_languages = sorted(languages), sorted(batch_languages)
         self.stopped = threading.Event()

@@ -11,6 +11,7 @@ import redis
 
 from sandbox import SandboxInfraError
 
+from .celery_typing import BoundTask
 from .ports import Delivery, ports
 
 log = logging.getLogger(__name__)
@@ -27,14 +28,15 @@ def infra_errors() -> tuple[type[Exception], ...]:
 
 def backoff(retries: int) -> float:
     """Jittered, so workers that failed together do not come back in step."""
-    return min(BACKOFF_CAP_SECONDS, 2 ** retries) * random.uniform(0.75, 1.25)
+    doubled: int = 2 ** retries  # typeshed: Any, as a negative exponent would give a float
+    return min(BACKOFF_CAP_SECONDS, doubled) * random.uniform(0.75, 1.25)
 
 
-def delivery_of(task, resume_attempt: int | None) -> Delivery:
+def delivery_of(task: BoundTask, resume_attempt: int | None) -> Delivery:
     return Delivery(task_id=task.request.id, resume_attempt=resume_attempt)
 
 
-def retry_infra(task, exc: Exception, what: str, resume_attempt: int | None,
+def retry_infra(task: BoundTask, exc: Exception, what: str, resume_attempt: int | None,
                 give_up: Callable[[str], object]) -> NoReturn:
     """Retry later as the same attempt; after the last retry end the work through `give_up`. If
     even that fails (the database is still down) the work stays active and recovery re-sends it."""

@@ -11,11 +11,15 @@ from sandbox import CompileCap
 def compile_cap(tier: str) -> CompileCap:
     """The tier's compile cap; a tier the configuration does not know gets the smallest (as the
     API treats an unknown tier as the free one)."""
-    caps = current_app.conf.codestudio_compile_caps
-    return caps.get(tier) or smallest_compile_cap()
+    return _caps().get(tier) or smallest_compile_cap()
 
 
 def smallest_compile_cap() -> CompileCap:
     """The limits compile jails started ahead of need get before any compile has shown which
     tier's this worker process sees (a jail takes only a compile of exactly its limits)."""
-    return next(iter(current_app.conf.codestudio_compile_caps.values()))
+    return next(iter(_caps().values()))
+
+
+def _caps() -> dict[str, CompileCap]:
+    caps: dict[str, CompileCap] = current_app.conf.codestudio_compile_caps
+    return caps

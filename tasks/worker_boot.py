@@ -8,15 +8,18 @@ import logging
 import os
 import threading
 import time
+from typing import Any
 
 from celery import signals
 
-from sandbox import Runner, registry
+from sandbox import Language, Runner, registry
 from sandbox.toolchains import available_toolchains
 
 from . import keys, ports
+from .celery_typing import receiver
 from .execution import close_runner, redis_client, runner
-from .recovery import Recovery, RecoveryPolicy
+from .ports import RecoveryPolicy
+from .recovery import Recovery
 from .routing import batch_queue_for, queue_for
 from .tiers import smallest_compile_cap
 
@@ -58,7 +61,9 @@ class Advertiser:
             pass
 
 
-_state: dict = {}
+# set up once the worker knows its queues (main process; pool processes inherit them)
+_background: dict[str, Advertiser | Recovery] = {}  # threads started when the worker is ready
+_prewarm: list[Language] = []  # compilers each pool process warms at its start
 
 
 def _refuse(message: str) -> None:
@@ -79,8 +84,9 @@ def _kinds_wanted() -> set[str]:
     return wanted
 
 
-@signals.celeryd_after_setup.connect
-def select_servable_queues(sender, instance, conf, **kwargs):
+@receiver(signals.celeryd_after_setup)
+def select_servable_queues(sender: str, instance: Any, conf: Any, **kwargs: object) -> None:
+    # sender: the worker's hostname; instance: celery.apps.worker.Worker; conf: its Celery settings
     if not ports.is_wired():
         _refuse("no stores wired: start the worker from its entry (celery -A worker worker)")
     try:
@@ -105,41 +111,41 @@ def select_servable_queues(sender, instance, conf, **kwargs):
     if not any(served.values()):
         _refuse("no language served (no toolchain for any selected queue)")
     names = {lang.id: lang.name for lang in registry() if lang.id in versions}
-    _state["advertiser"] = Advertiser(conf.codestudio_redis_url, sender, served["interactive"], served["batch"],
+    _background["advertiser"] = Advertiser(conf.codestudio_redis_url, sender, served["interactive"], served["batch"],
                                       sorted(queues.consume_from), names)
-    _state["recovery"] = Recovery(instance.app, conf.codestudio_redis_url, served["interactive"], served["batch"],
-                                  RecoveryPolicy(**conf.codestudio_recovery))
+    _background["recovery"] = Recovery(instance.app, conf.codestudio_redis_url, served["interactive"],
+                                       served["batch"], RecoveryPolicy(**conf.codestudio_recovery))
     # interactive runs wait on a compile, so their pool processes warm compilers from the start;
     # a batch worker warms one after its first compile (one cold compile per batch, no idle JVMs)
-    _state["prewarm"] = [registry().get(lang_id) for lang_id in served["interactive"]]
+    _prewarm[:] = [registry().get(lang_id) for lang_id in served["interactive"]]
     for kind, languages in served.items():
         if languages:
             log.info("serving %s: %s", kind, ", ".join(f"{k} {v}" for k, v in sorted(languages.items())))
 
 
-@signals.worker_process_init.connect
-def prepare_pool_process(**kwargs):
+@receiver(signals.worker_process_init)
+def prepare_pool_process(**kwargs: object) -> None:
     # a replacement pool process also sweeps what a killed sibling left behind
     runner().prepare()
     # so even its first Java compile is a warm one (if it is the smallest tier's: see tasks/tiers.py)
-    runner().prewarm(_state.get("prewarm", ()), smallest_compile_cap())
+    runner().prewarm(_prewarm, smallest_compile_cap())
 
 
-@signals.worker_ready.connect
-def advertise(sender=None, **kwargs):
+@receiver(signals.worker_ready)
+def advertise(sender: object = None, **kwargs: object) -> None:
     for name in ("advertiser", "recovery"):
-        if name in _state:
-            _state[name].start()
+        if name in _background:
+            _background[name].start()
 
 
-@signals.worker_shutdown.connect
-def withdraw(sender=None, **kwargs):
+@receiver(signals.worker_shutdown)
+def withdraw(sender: object = None, **kwargs: object) -> None:
     for name in ("recovery", "advertiser"):
-        if name in _state:
-            _state[name].stop()
+        if name in _background:
+            _background[name].stop()
     close_runner()  # a solo or threads pool runs tasks in this process
 
 
-@signals.worker_process_shutdown.connect
-def close_pool_process(**kwargs):
+@receiver(signals.worker_process_shutdown)
+def close_pool_process(**kwargs: object) -> None:
     close_runner()
