@@ -50,9 +50,9 @@ def stack_env(tmp_path_factory):
         "SANDBOX_RUNS_DIR": str(sandbox_root / "runs"),
         "SANDBOX_CGROUP_PARENT": f"codestudio-test-{SESSION}",
         "RUN_WAIT_CAP_SECONDS": "60",
-        "RECOVERY_INTERVAL_SECONDS": "1",  # workers look for lost work every second (tests/test_recovery.py)
+        "RECOVERY_INTERVAL_SECONDS": "1",  # workers look for lost work every second (test_recovery.py)
         "CODESTUDIO_CALLBACK_ALLOWED_NETWORKS": "127.0.0.1/32",  # the tests' callback receiver
-        # the test client is one address for the whole session (tests/test_front.py: the default)
+        # the test client is one address for the whole session (test_front.py: the default)
         "ANONYMOUS_REQUESTS_PER_MINUTE": "100000",
     }
     Path(env["CODESTUDIO_INSTANCE"]).mkdir()

@@ -21,7 +21,8 @@ import Language.Haskell.TH (integerL, litE, runIO)
 
 -- at compile time: 900 MB filled (every page touched)
 main :: IO ()
-main = print $(runIO (evaluate (B.replicate (900 * 1024 * 1024) 120) >>= \\bs -> return (B.length bs `div` (1024 * 1024))) >>= litE . integerL . fromIntegral)
+main = print $(runIO (evaluate (B.replicate (900 * 1024 * 1024) 120)
+                      >>= \\bs -> return (B.length bs `div` (1024 * 1024))) >>= litE . integerL . fromIntegral)
 """
 TH_TIME = """{-# LANGUAGE TemplateHaskell #-}
 import Control.Concurrent (threadDelay)

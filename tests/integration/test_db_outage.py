@@ -34,7 +34,8 @@ def test_database_outage_worker_retries_and_loses_nothing(app, app_with, stack_e
     try:
         with isolated_worker(api, env, log, "db-outage", "interactive"):
             in_flight = [submit_async(client, user["headers"], SLEEPY.format(i=i), 5) for i in range(2)]
-            queued = submit_async(client, user["headers"], "print('queued')", 5)  # behind them: both worker processes are busy
+            # behind them: both worker processes are busy
+            queued = submit_async(client, user["headers"], "print('queued')", 5)
             wait_until(lambda: all(r.status == "running" for r in rows(api, in_flight).values()), 30, what="runs start")
             with outage_of(fault):
                 refused = cut_off.test_client().post("/codestudio/run", headers=user["headers"],

@@ -84,9 +84,8 @@ def test_bad_fields_are_422_naming_the_field(client, user, payload, field):
 
 
 def test_offending_file_name_is_named(client, user):
-    body = problem(post(client, user, {"language": "python", "code": "1",
-                                       "files": [{"name": "ok.py", "content": ""}, {"name": "x/../../y", "content": ""}]}),
-                   422, "validation_error")
+    files = [{"name": "ok.py", "content": ""}, {"name": "x/../../y", "content": ""}]
+    body = problem(post(client, user, {"language": "python", "code": "1", "files": files}), 422, "validation_error")
     assert "x/../../y" in json.dumps(body["errors"])
 
 
@@ -97,8 +96,8 @@ def test_entry_file_used_as_a_directory_is_422(client, user):
 
 
 def test_entry_file_name_clash_is_422(client, user):
-    body = problem(post(client, user, {"language": "python", "code": "1", "files": [{"name": "main.py", "content": ""}]}),
-                   422, "invalid_file_name")
+    body = problem(post(client, user, {"language": "python", "code": "1",
+                                       "files": [{"name": "main.py", "content": ""}]}), 422, "invalid_file_name")
     assert body["file"] == "main.py"
 
 

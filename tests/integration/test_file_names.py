@@ -7,6 +7,7 @@ import io
 import zipfile
 
 import pytest
+
 from tests.support.project_api import ProjectApi, problem
 from tests.support.sandbox_suite import wait_final
 
@@ -56,8 +57,8 @@ def test_invisible_and_control_characters_are_refused_everywhere(api, client, us
     body = problem(api.post("file/create", {"project_id": pid, "filename": name, "content": ""}), 422,
                    "validation_error")
     assert repr(name) in body["errors"]["filename"][0], body
-    run = client.post("/codestudio/run", json={"language": "python", "code": "1", "files": [{"name": name, "content": ""}]},
-                      headers=user["headers"])
+    run = client.post("/codestudio/run", headers=user["headers"],
+                      json={"language": "python", "code": "1", "files": [{"name": name, "content": ""}]})
     problem(run, 422, "validation_error")
 
 

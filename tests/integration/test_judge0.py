@@ -169,7 +169,8 @@ def test_callback_put_on_completion_and_never_to_private_addresses(api):
                           "callback_url": f"http://127.0.0.1:{server.server_port}/done?x=1"}).json()["token"]
         refused = http.post(url("/submissions"), json={"source_code": "print(6)", "language_id": 71,
                             "callback_url": "http://169.254.169.254/latest/meta-data"})
-        assert refused.status_code == 422 and list(refused.json()) == ["callback_url"]  # more in test_callback_addresses
+        # more in test_callback_addresses
+        assert refused.status_code == 422 and list(refused.json()) == ["callback_url"]
         wait_until(lambda: _Receiver.received, 30, interval=0.1, what="a callback")
         body = _Receiver.received[0]
         assert body["token"] == token and body["status"]["id"] == 3 and base64.b64decode(body["stdout"]) == b"5\n"

@@ -142,7 +142,8 @@ def test_bad_requests_get_pistons_400_messages(client, user, worker, body, messa
 def test_content_type_auth_and_bad_json(client, user):
     response = client.post("/api/v2/execute", data="x", headers={"Authorization": user["key"],
                                                                    "Content-Type": "text/plain"})
-    assert (response.status_code, response.get_json()) == (415, {"message": "requests must be of type application/json"})
+    assert (response.status_code, response.get_json()) == (
+        415, {"message": "requests must be of type application/json"})
     response = client.post("/api/v2/execute", data="{", headers={"Authorization": user["key"],
                                                                    "Content-Type": "application/json"})
     assert response.status_code == 400 and "message" in response.get_json()

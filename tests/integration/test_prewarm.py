@@ -126,8 +126,9 @@ def test_a_warm_compile_reports_errors_and_compiles_every_file(warm_runner):
     broken = warm_runner.run(java("public class Main { int x = ; }"))
     assert broken.status == "compile_error" and "illegal start of expression" in broken.compile_output, broken
     wait_ready(warm_runner)
-    two = warm_runner.run(java('public class Main { public static void main(String[] a) { System.out.println(Util.twice(21)); } }',
-                               files=(("Util.java", b"public class Util { static int twice(int n) { return 2 * n; } }"),)))
+    two = warm_runner.run(java(
+        'public class Main { public static void main(String[] a) { System.out.println(Util.twice(21)); } }',
+        files=(("Util.java", b"public class Util { static int twice(int n) { return 2 * n; } }"),)))
     assert (two.status, two.stdout) == ("success", "42\n"), two
 
 
@@ -135,7 +136,8 @@ def test_batch_compiles_take_warm_jails_too(warm_runner):
     warm_runner.run(java())
     jail = wait_ready(warm_runner)
     program = warm_runner.compile(java())
-    assert jail.proc.poll() is not None and [f.name for f in program.files if f.name.endswith(".class")] == ["Main.class"]
+    assert jail.proc.poll() is not None
+    assert [f.name for f in program.files if f.name.endswith(".class")] == ["Main.class"]
     result = warm_runner.run_compiled(program, java(args=("a", "b", "c")))
     assert (result.status, result.stdout) == ("success", "hi 3\n"), result
 

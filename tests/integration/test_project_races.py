@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import sqlalchemy as sa
+
 from tests.support.project_api import ProjectApi, assert_books_balance, problem
 
 USER_LOCK = "UPDATE USERS"  # the per-user lock every storage write takes

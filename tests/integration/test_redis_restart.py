@@ -42,7 +42,8 @@ def test_redis_restart_under_load_loses_nothing(app_with, stack_env, make_user, 
         with isolated_worker(api, env, tmp_path / "worker.log", "redis-restart", "interactive,batch") as worker:
             # both worker processes busy with a long run; the rest waits in Redis
             long_ids = [submit_async(client, headers, LONG.format(i=i), 6) for i in range(2)]
-            wait_until(lambda: all(r.status == "running" for r in rows(api, long_ids).values()), 30, what="long runs start")
+            wait_until(lambda: all(r.status == "running" for r in rows(api, long_ids).values()), 30,
+                       what="long runs start")
             short_ids = [submit_async(client, headers, SHORT.format(i=i), 6) for i in range(5)]
             batch = client.post("/codestudio/batch", headers=headers, json={
                 "language": "python", "tests": TESTS, "limits": {"timeout": 6},
@@ -78,7 +79,8 @@ def test_redis_restart_under_load_loses_nothing(app_with, stack_env, make_user, 
             ids = long_ids + short_ids + [waited_id]
             wait_until(lambda: all(r.status != "queued" and r.status != "running"
                                    for r in rows(api, ids).values()), 60, what="every accepted run finishes")
-            body = wait_until(lambda: done_batch(client, headers, batch.get_json()["id"]), 30, what="the batch finishes")
+            body = wait_until(lambda: done_batch(client, headers, batch.get_json()["id"]), 30,
+                              what="the batch finishes")
             assert worker["proc"].poll() is None  # the same worker rode it out
         final = rows(api, ids)
         assert {i: (final[i].status, final[i].stdout) for i in ids} == {

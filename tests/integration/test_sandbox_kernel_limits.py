@@ -150,7 +150,9 @@ def test_a_forked_child_does_not_keep_its_parents_lease(lease_dir):
 ORPHAN_UID = 81000  # outside the default range
 # the jail lists its open fds (the lease must not be among them), then sleeps
 ORPHAN = """const fs = require("fs");
-const fds = fs.readdirSync("/proc/self/fd").map(f => { try { return f + " " + fs.readlinkSync("/proc/self/fd/" + f); } catch (e) { return f; } });
+const fds = fs.readdirSync("/proc/self/fd").map(f => {
+  try { return f + " " + fs.readlinkSync("/proc/self/fd/" + f); } catch (e) { return f; }
+});
 fs.writeFileSync("fds-TOKEN", fds.join("\\n"));
 setTimeout(() => {}, 120000);
 """

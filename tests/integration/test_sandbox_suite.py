@@ -49,8 +49,9 @@ def test_d12_host_files_do_not_exist_in_the_jail(run, canaries, stack_env):
 
 
 def test_d14_symlink_to_a_host_file_is_dangling_inside_and_never_followed_outside(run, canaries):
-    code = (f"import errno, os\nos.symlink({str(canaries.secret)!r}, '/work/out.txt')\nfor mode in 'ra':\n    try:\n"
-            "        open('/work/out.txt', mode)\n    except OSError as e:\n        print(mode, errno.errorcode[e.errno])\n")
+    code = (f"import errno, os\nos.symlink({str(canaries.secret)!r}, '/work/out.txt')\nfor mode in 'ra':\n"
+            "    try:\n        open('/work/out.txt', mode)\n    except OSError as e:\n"
+            "        print(mode, errno.errorcode[e.errno])\n")
     body = run(code=code)
     assert body["stdout"] == "r ENOENT\na ENOENT\n", body
 
@@ -102,6 +103,6 @@ def test_d43_stdin_at_the_api_cap_never_deadlocks(run, stdin_cap, code, status, 
 
 
 def test_d43_stdin_above_the_cap_is_refused(client, user, stdin_cap):
-    response = client.post("/codestudio/run", json={"language": "python", "code": "pass", "stdin": "x" * (stdin_cap + 1)},
-                           headers=user["headers"])
+    response = client.post("/codestudio/run", headers=user["headers"],
+                           json={"language": "python", "code": "pass", "stdin": "x" * (stdin_cap + 1)})
     assert response.status_code == 413 and response.get_json()["code"] == "stdin_too_large"

@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.support.sandbox_suite import canaries_fixture  # noqa: F401 (a fixture)
-from tests.support.batches import grade, verdicts
-from tests.support.languages import installed
 
 from sandbox import artifacts
 from sandbox.settings import SandboxSettings
+from tests.support.batches import grade, verdicts
+from tests.support.languages import installed
+from tests.support.sandbox_suite import canaries_fixture  # noqa: F401 (a fixture)
 
 JAIL_UID = JAIL_GID = SandboxSettings.uid_first  # a uid jails run as; a work dir belongs to its jail's
 
@@ -50,7 +50,8 @@ int main(void) {{
 
 @pytest.mark.parametrize("language, program, planted", [("python", PLANT_PY, "16\n"), ("c", PLANT_C, "8\n")],
                          ids=["d37_python", "d37_c_compiled_in_the_same_dir"])
-def test_d37_symlinks_planted_under_every_name_leave_the_canaries_alone(run, canaries, stack_env, language, program, planted):
+def test_d37_symlinks_planted_under_every_name_leave_the_canaries_alone(run, canaries, stack_env, language, program,
+                                                                         planted):
     installed(language)
     before = set(os.listdir(stack_env["SANDBOX_RUNS_DIR"]))
     body = run(language, program.format(secret=str(canaries.secret), root=str(canaries.root)),
@@ -79,7 +80,8 @@ main = listDirectory "/work" >>= print . sort
 """
 
 
-def test_d37_batch_compile_step_plants_links_and_fifos_only_regular_files_are_kept(client, user, batch_worker, canaries):
+def test_d37_batch_compile_step_plants_links_and_fifos_only_regular_files_are_kept(client, user, batch_worker,
+                                                                                    canaries):
     """The batch path snapshots the compile dir after compiling (compile-time code planted the
     links there) and lays the artifacts into a fresh dir per test."""
     installed("haskell")

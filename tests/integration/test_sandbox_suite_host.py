@@ -91,7 +91,8 @@ def test_d35_nsjail_killed_mid_run_leaves_no_process_cgroup_or_run_dir(client, u
     nsjail_pid, name = wait_until(jailed, 20, interval=0.01, what="the run's nsjail")
     os.kill(nsjail_pid, signal.SIGKILL)
     body, _ = wait_final(client, user, execution)
-    assert (body["status"], body["message"]) == ("internal_error", "the sandbox was killed (SIGKILL); the program did not finish")
+    assert (body["status"], body["message"]) == (
+        "internal_error", "the sandbox was killed (SIGKILL); the program did not finish")
     assert processes_in_cgroups_named(name) == []  # no jail process survived
     layout = cgroups.detect(stack_env["SANDBOX_CGROUP_PARENT"])
     assert [d for d in layout.dirs(f"{name}-run") if d.exists()] == [] and not (Path(runs_dir) / name).exists()
@@ -166,7 +167,8 @@ def test_d36_every_run_request_field_leaves_only_lo(app, run, targets):
     tier = app.config["TIERS"]["pro"]  # the largest limits the test user may ask for
     body = run("py3", PROBE.format(targets=targets), stdin="enable_network=1\n",
                args=["--disable_clone_newnet", "--iface_own", "eth0", "-N"],
-               files=[{"name": "nsjail.cfg", "content": "clone_newnet: false\n"}, {"name": "net/.netrc", "content": "x"}],
+               files=[{"name": "nsjail.cfg", "content": "clone_newnet: false\n"},
+                      {"name": "net/.netrc", "content": "x"}],
                limits={"timeout": tier["max_timeout"], "memory_mb": tier["max_memory_mb"]}, wait=True)
     assert (body["status"], body["stdout"]) == ("success", _expected(targets)), body
 
@@ -180,7 +182,8 @@ def test_d36_a_project_run_leaves_only_lo(client, user, run, targets):
     assert (body["status"], body["stdout"]) == ("success", _expected(targets)), body
 
 
-BATCH = {"language": "python", "compare": "exact", "abs_tol": 0, "rel_tol": 0, "limits": {"timeout": 5, "memory_mb": 128},
+BATCH = {"language": "python", "compare": "exact", "abs_tol": 0, "rel_tol": 0,
+         "limits": {"timeout": 5, "memory_mb": 128},
          "tests": [{"name": "t", "stdin": "network=on\n", "expected_output": "", "points": 1, "args": ["--network"],
                     "limits": {"timeout": 5, "memory_mb": 128}}],
          "submissions": [{"id": "s", "code": "", "files": [{"name": "nsjail.cfg", "content": "clone_newnet: false"}]}]}
@@ -195,8 +198,9 @@ def test_d36_every_batch_request_field_leaves_only_lo(client, user, batch_worker
 
 def test_d36_the_piston_api_with_every_field_and_unknown_ones_leaves_only_lo(client, user, worker, targets):
     """Piston ignores fields it does not know (and so do we there): none reaches the jail."""
-    body = {"language": "python", "version": "*", "files": [{"name": "main.py", "content": PROBE.format(targets=targets)},
-                                                             {"name": "nsjail.cfg", "content": "clone_newnet: false"}],
+    body = {"language": "python", "version": "*",
+            "files": [{"name": "main.py", "content": PROBE.format(targets=targets)},
+                      {"name": "nsjail.cfg", "content": "clone_newnet: false"}],
             "stdin": "network=on\n", "args": ["--network"], "run_timeout": 5000, "run_cpu_time": 5000,
             "run_memory_limit": 128 << 20, "compile_timeout": 10000, "compile_memory_limit": 256 << 20,
             "network": True, "enable_network": True, "env": {"A": "1"}}
@@ -242,8 +246,8 @@ BOMB = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:
 @pytest.fixture
 def bomb_runner(stack_env):
     """A Runner (real nsjail and cgroups) under a parent of its own with a small total pids cap."""
-    settings = dataclasses.replace(SandboxSettings.from_env(), cgroup_parent=f"{stack_env['SANDBOX_CGROUP_PARENT']}-bombs",
-                                   total_pids=200)
+    settings = dataclasses.replace(SandboxSettings.from_env(), total_pids=200,
+                                   cgroup_parent=f"{stack_env['SANDBOX_CGROUP_PARENT']}-bombs")
     runner = Runner(settings)
     runner.prepare()
     yield runner

@@ -34,7 +34,8 @@ def lines(body) -> list[str]:
 NODE_PROBE = """const fs = require('fs');
 console.log(fs.readdirSync('/proc').filter(n => /^\\d+$/.test(n)).join(' '));
 console.log(JSON.stringify(fs.readFileSync('/proc/1/cmdline', 'utf8').split('\\0').slice(0, 3)));
-for (const map of ['uid_map', 'gid_map']) console.log(fs.readFileSync('/proc/self/' + map, 'utf8').trim().split(/\\s+/).join(' '));
+for (const map of ['uid_map', 'gid_map'])
+  console.log(fs.readFileSync('/proc/self/' + map, 'utf8').trim().split(/\\s+/).join(' '));
 try { fs.readdirSync('/etc/ssl/private'); console.log('listed'); } catch (e) { console.log(e.code); }
 console.log(process.getuid(), process.getgid());
 const status = fs.readFileSync('/proc/self/status', 'utf8');
@@ -107,5 +108,6 @@ def test_d42_compiler_include_of_host_files_fails_without_leaking_them(run, c, c
         body = run("c", f'#include "{path}"\nint main(void) {{ return 0; }}\n')
         assert body["status"] == "compile_error", body
         assert f"{path}: No such file or directory" in body["compile_output"]
-        leaked = [line for line in shadow + [canaries.secret.read_text().strip()] if line and line in body["compile_output"]]
+        secrets = shadow + [canaries.secret.read_text().strip()]
+        leaked = [line for line in secrets if line and line in body["compile_output"]]
         assert not leaked

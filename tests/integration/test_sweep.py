@@ -76,7 +76,8 @@ class Leftovers:
         for name in names:
             proc = subprocess.Popen(["/bin/sleep", "600"])
             for d in self.layout.dirs(name):
-                if self.layout.version == 2 or d.parent.parent in (self.layout.mounts["memory"], self.layout.mounts["pids"]):
+                if self.layout.version == 2 or d.parent.parent in (self.layout.mounts["memory"],
+                                                                   self.layout.mounts["pids"]):
                     (d / "cgroup.procs").write_text(str(proc.pid))
             yield proc
 
@@ -211,7 +212,7 @@ def test_workers_starting_together_after_a_crash_all_start_and_sweep_every_lefto
         workers = _start_workers(4, sweep_settings, own_broker, tmp_path)
         _wait_started(own_broker, workers)
         leftovers.assert_swept()
-        for name, _, log in workers:
+        for _, _, log in workers:
             text = log.read_text()
             assert "refuses to start" not in text and "Traceback" not in text, text[-3000:]
     finally:

@@ -1,5 +1,5 @@
 """One per-user kernel resource, exhausted (`hog`) or taken once (`probe`), in a jail through the
-worker or on the host (tests/test_sandbox_kernel_limits.py runs it both ways).
+worker or on the host (tests/integration/test_sandbox_kernel_limits.py runs it both ways).
 
 argv: <resource> probe            prints `ok`, or what went wrong (an errno name, `small-pipe`)
       <resource> hog <token> [n]  takes the resource until the kernel refuses, prints
@@ -136,7 +136,8 @@ def hog(resource: str, token: str, extra: list[str]) -> None:
     take, processes, share = HOGS[resource]
     if resource == "inotify_watches":  # enough files that 64 instances pass the host's watch limit
         files = _watched_files(int(extra[0]) // (processes * share) + 1)
-        take = lambda limit: inotify_watches(limit, files)
+        def take(limit):
+            return inotify_watches(limit, files)
     total, error = 0, None
     for _ in range(processes):  # one after the other: each keeps what it took until the release
         read_end, write_end = os.pipe()

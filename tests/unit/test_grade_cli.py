@@ -80,7 +80,8 @@ def alias_bomb(field: str) -> str:
     ("deep-map.yaml", "a:\n" + "".join(" " * i + "b:\n" for i in range(1, 200)), "nested deeper than 32 levels"),
     ("deep-alias.yaml", "x: &x " + "[" * 30 + "1" + "]" * 30 + "\ntests: [[[*x]]]\n",
      "nested deeper than 32 levels once its aliases are followed"),
-    ("loop.yaml", "tests: &t [{name: a, expected_output: b, args: *t}]\n", "an alias refers to a value that contains it"),
+    ("loop.yaml", "tests: &t [{name: a, expected_output: b, args: *t}]\n",
+     "an alias refers to a value that contains it"),
     ("deep.json", "[" * 100_000, "JSON nested deeper than 64 levels"),
     ("huge.json", '{"tests": [], "x": "' + "y" * MAX_FILE_BYTES + '"}', "larger than 8 MiB"),
     ("long-int.yaml", "- {name: a, expected_output: b, points: " + "9" * 5000 + "}\n", "cannot read .*digits"),
@@ -94,7 +95,8 @@ def test_hostile_tests_files_are_refused_quickly(tmp_path, name, text, message):
 
 
 def test_anchors_within_bounds_still_work(tmp_path):
-    text = ("limits: &fast {timeout: 2}\ntests:\n  - {name: a, expected_output: '1', limits: *fast, args: &two [x, y]}\n"
+    text = ("limits: &fast {timeout: 2}\ntests:\n"
+            "  - {name: a, expected_output: '1', limits: *fast, args: &two [x, y]}\n"
             "  - {name: b, expected_output: '2', limits: *fast, args: *two}\n")
     with pytest.raises(click.BadParameter, match="a mapping needs `tests:`"):
         load_tests(write(tmp_path / "t.yaml", "anchors: &a [1]\n" + text))  # unknown keys are still refused
