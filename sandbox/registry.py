@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 DEFINITIONS_FILE = Path(__file__).with_name("languages.toml")
 # Toolchains installed from npm/PyPI live here (`make toolchains`); definitions say {toolchains}.
@@ -89,19 +91,19 @@ class Registry:
         except KeyError:
             raise UnknownLanguage(name) from None
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Language]:
         return iter(self.languages.values())
 
 
-def _compile_limits(base: CompileLimits, overrides: dict) -> CompileLimits:
+def _compile_limits(base: CompileLimits, overrides: dict[str, Any]) -> CompileLimits:
     return CompileLimits(**{**base.__dict__, **overrides})
 
 
-def _present(entry: dict) -> bool:
+def _present(entry: dict[str, Any]) -> bool:
     return all(os.path.exists(path) for path in entry.get("requires", ()))
 
 
-def _toolchain_here(entry: dict) -> dict:
+def _toolchain_here(entry: dict[str, Any]) -> dict[str, Any]:
     """An entry may list alternative toolchains for the same language (`[[languages.x.toolchains]]`,
     in order of preference); the first one this host has overrides the entry's own keys."""
     for alternative in entry.get("toolchains", ()):
@@ -110,7 +112,7 @@ def _toolchain_here(entry: dict) -> dict:
     return entry
 
 
-def _language(lang_id: str, entry: dict, profiles: dict[str, Profile]) -> Language:
+def _language(lang_id: str, entry: dict[str, Any], profiles: dict[str, Profile]) -> Language:
     entry = _toolchain_here(entry)
     version = entry.get("version", {})
     profile = profiles[entry["profile"]]
