@@ -5,6 +5,7 @@ import os
 
 import redis
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -16,6 +17,10 @@ from .errors import register_error_handlers
 from .extensions import db, migrate, openapi
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
+
+
+class UnsortedJSON(DefaultJSONProvider):
+    sort_keys = False  # keys in the order the code gives them (schemas, Judge0's and Piston's bodies)
 
 
 @event.listens_for(Engine, "connect")
@@ -40,7 +45,7 @@ def create_worker_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     check_production(app.config)
-    app.json.sort_keys = False
+    app.json = UnsortedJSON(app)
     db.init_app(app)
     # waited requests block in BLPOP up to the wait cap: the socket timeout must outlast it
     app.extensions["redis"] = redis.Redis.from_url(
@@ -54,7 +59,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     """The API (`wsgi.py`): the worker's base plus the HTTP layer and the command line."""
     app = create_worker_app(test_config)
     if app.config["PROXY_HOPS"]:  # the client's address as the trusted front saw it
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"], x_proto=app.config["PROXY_HOPS"])
+        # Flask's documented way to add WSGI middleware; Flask types wsgi_app as a method
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=app.config["PROXY_HOPS"], x_proto=app.config["PROXY_HOPS"])
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     openapi.init_app(app)
 

@@ -1,6 +1,8 @@
 """Unbound extensions, initialised in the application factory."""
 import http
+from typing import TYPE_CHECKING, ClassVar
 
+import sqlalchemy as sa
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
@@ -13,7 +15,8 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 
 class Base(DeclarativeBase):
-    pass
+    if TYPE_CHECKING:  # declared FromClause by SQLAlchemy; every model here maps one Table
+        __table__: ClassVar[sa.Table]
 
 
 class ProblemApi(Api):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, overload
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -12,11 +13,22 @@ from sandbox import ExecutionStatus
 
 from .extensions import db
 
+if TYPE_CHECKING:
+    # db.Model is built at run time from Base's body plus Flask-SQLAlchemy's mixins: mypy can
+    # follow neither, so it checks the models against Base, the declarative base they extend
+    from .extensions import Base as Model
+else:
+    Model = db.Model
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: None) -> None: ...
 def aware(value: datetime | None) -> datetime | None:
     """A timestamp as UTC: SQLite hands them back naive."""
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
@@ -31,7 +43,7 @@ def is_row_id(value: str) -> bool:
     return len(value) == 32 and all(c in "0123456789abcdef" for c in value)
 
 
-class User(db.Model):
+class User(Model):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(320), unique=True)
@@ -40,7 +52,7 @@ class User(db.Model):
     keys: Mapped[list[ApiKey]] = relationship(back_populates="user")
 
 
-class ApiKey(db.Model):
+class ApiKey(Model):
     __tablename__ = "api_keys"
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -51,7 +63,7 @@ class ApiKey(db.Model):
     user: Mapped[User] = relationship(back_populates="keys")
 
 
-class Execution(db.Model):
+class Execution(Model):
     __tablename__ = "executions"
     __table_args__ = (sa.Index("ix_executions_user_created", "user_id", "created_at", "id"),)
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=new_id)
@@ -95,7 +107,7 @@ class Execution(db.Model):
         return {"stdout": bool(self.stdout_truncated), "stderr": bool(self.stderr_truncated)}
 
 
-class Project(db.Model):
+class Project(Model):
     __tablename__ = "projects"
     __table_args__ = (sa.UniqueConstraint("user_id", "name", name="uq_projects_user_name"),)
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=new_id)
@@ -115,7 +127,7 @@ class Project(db.Model):
                                                       lazy="raise")
 
 
-class ProjectFile(db.Model):
+class ProjectFile(Model):
     __tablename__ = "project_files"
     # listings and sums read this index only, never the rows (where SQLite keeps the content)
     __table_args__ = (sa.UniqueConstraint("project_id", "filename", name="uq_project_files_name"),
@@ -132,7 +144,7 @@ class ProjectFile(db.Model):
     project: Mapped[Project] = relationship(back_populates="files", lazy="raise")
 
 
-class UsageRecord(db.Model):
+class UsageRecord(Model):
     """The billing line: exactly one per finished execution, per batch test run and per batch
     compile (each source column is UNIQUE; exactly one of them is set)."""
     __tablename__ = "usage_records"
@@ -158,7 +170,7 @@ BATCH_CREATING = "creating"  # rows still being written: never graded, but its r
 CASE_PENDING = ("queued", "running")  # a case still to run (running: its jail may be running now)
 
 
-class Batch(db.Model):
+class Batch(Model):
     """Many submissions x many tests of one language; `done` counts final cases (the completion
     counter: the case that makes done == total finishes the batch)."""
     __tablename__ = "batches"
@@ -182,7 +194,7 @@ class Batch(db.Model):
         back_populates="batch", order_by="BatchSubmission.position", cascade="all, delete-orphan", passive_deletes=True)
 
 
-class BatchSubmission(db.Model):
+class BatchSubmission(Model):
     __tablename__ = "batch_submissions"
     __table_args__ = (sa.UniqueConstraint("batch_id", "ref", name="uq_batch_submissions_ref"),)
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -206,7 +218,7 @@ class BatchSubmission(db.Model):
     cases: Mapped[list[BatchCase]] = relationship(order_by="BatchCase.test_index", passive_deletes=True)
 
 
-class BatchCase(db.Model):
+class BatchCase(Model):
     """One submission against one test: recorded (and billed) exactly once."""
     __tablename__ = "batch_cases"
     __table_args__ = (sa.UniqueConstraint("submission_id", "test_index", name="uq_batch_cases_test"),)
@@ -228,7 +240,7 @@ class BatchCase(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
-class Judge0Submission(db.Model):
+class Judge0Submission(Model):
     """What the Judge0-compatible API keeps beside the execution it runs as (the token is the execution id)."""
     __tablename__ = "judge0_submissions"
     execution_id: Mapped[str] = mapped_column(sa.ForeignKey("executions.id", ondelete="CASCADE"), primary_key=True)

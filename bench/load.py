@@ -176,7 +176,8 @@ def drain(base: str, keys: list[str], report: Report, seconds: float) -> None:
         session.headers["Authorization"] = f"Bearer {key}"
     deadline = time.monotonic() + seconds
     while True:
-        active = {i for s in sessions.values() for status in ("queued", "running") for i in _executions(s, base, status)}
+        active = {execution for s in sessions.values() for status in ("queued", "running")
+                  for execution in _executions(s, base, status)}
         waiting = (active & report.expected.keys()) or _batches_left(sessions, base, report)
         if not waiting or time.monotonic() > deadline:
             break

@@ -21,7 +21,8 @@ bp = Blueprint("stats", __name__, url_prefix="/codestudio", description="Usage s
 
 def _grouped(column, since=None):
     # compile lines of batches add CPU and cost, but are not executions
-    query = sa.select(column, sa.func.count().filter(UsageRecord.kind == "run"), sa.func.coalesce(sa.func.sum(UsageRecord.cpu_seconds), 0),
+    query = sa.select(column, sa.func.count().filter(UsageRecord.kind == "run"),
+                      sa.func.coalesce(sa.func.sum(UsageRecord.cpu_seconds), 0),
                       sa.func.coalesce(sa.func.sum(UsageRecord.cost), 0)).where(UsageRecord.user_id == g.user.id)
     if since is not None:
         query = query.where(UsageRecord.created_at >= since)

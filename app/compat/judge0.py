@@ -17,6 +17,7 @@ from ..jsonbody import request_json
 from ..models import Execution, Judge0Submission, is_row_id
 from ..ratelimit import caller_rate, limiter
 from ..services import runs
+from ..services.run_request import PreparedRun
 from . import foreign_errors
 from .judge0_submit import FieldErrors, parse
 from .judge0_view import execution_id, parse_fields, render, token
@@ -69,8 +70,10 @@ def _body():
 
 def _bounded(name: str, default: int, high: int) -> int:
     raw = request.args.get(name)
+    if raw is None:
+        return default
     try:
-        value = default if raw is None else int(raw)
+        value: int | None = int(raw)
     except ValueError:  # not an integer, or more digits than Python converts
         value = None
     if value is None or not 1 <= value <= high:
@@ -149,7 +152,7 @@ def delete_submission(token):
     return jsonify(answer)
 
 
-def _prepare(user, item, encoded: bool) -> tuple[dict, dict]:
+def _prepare(user, item, encoded: bool) -> tuple[PreparedRun, dict]:
     """(the run's Execution values, the Judge0 row's fields) of one batch item; raises
     FieldErrors with Judge0's error hash for an item that is refused."""
     run, row = parse(item, user, encoded)
@@ -180,7 +183,7 @@ def create_batch():
         return jsonify(answers), 422
     executions = runs.record(user, [values for _, values, _ in valid], lambda i, execution: db.session.add(
         Judge0Submission(execution=execution, **valid[i][2])))
-    for (position, _, _), execution in zip(valid, executions):
+    for (position, _, _), execution in zip(valid, executions, strict=True):
         try:
             runs.enqueue(execution)
         except Problem:  # the broker is down: the submission is recorded as failed, its token shows it

@@ -13,7 +13,8 @@ from flask import current_app
 from marshmallow import ValidationError
 
 from sandbox import registry
-from tasks.callbacks import CallbackRefused, check_destination
+from tasks.callback_addresses import CallbackRefused
+from tasks.callbacks import check_destination
 from tasks.execution import most_runs
 
 from ..schemas.common import MAX_FILES, check_args, check_file_layout, check_file_name, check_text, is_number
@@ -155,6 +156,17 @@ def _runs(user, language: str, numbers: dict, timeout: float, errors: dict) -> i
     return runs
 
 
+def _language(language_id: object, errors: dict[str, list[str]]) -> str | None:
+    """Our language id for Judge0's `language_id`; None, with the error noted, if it names none."""
+    if language_id is None:
+        errors["language_id"] = ["can't be blank"]
+    elif isinstance(language_id, bool) or not isinstance(language_id, int) or language_id not in LANGUAGES:
+        errors["language_id"] = [f"language with id {language_id} doesn't exist"]
+    else:
+        return LANGUAGES[language_id][0]
+    return None
+
+
 def parse(body, user, encoded: bool, wait: bool = False) -> tuple[RunRequest, dict]:
     """(our run request, the Judge0 row's fields); raises FieldErrors like Judge0's 422."""
     if not isinstance(body, dict):
@@ -162,10 +174,7 @@ def parse(body, user, encoded: bool, wait: bool = False) -> tuple[RunRequest, di
     errors: dict[str, list[str]] = {}
     texts = {field: _text(body, field, encoded, errors) for field in ENCODED}
     language_id = body.get("language_id")
-    if language_id is None:
-        errors["language_id"] = ["can't be blank"]
-    elif isinstance(language_id, bool) or not isinstance(language_id, int) or language_id not in LANGUAGES:
-        errors["language_id"] = [f"language with id {language_id} doesn't exist"]
+    language = _language(language_id, errors)
     if texts["source_code"] is None and "source_code" not in errors:
         errors["source_code"] = ["can't be blank"]
     numbers = {field: _number(body, field, errors) for field in NUMBERS}
@@ -173,10 +182,10 @@ def parse(body, user, encoded: bool, wait: bool = False) -> tuple[RunRequest, di
     files = _files(body, errors)
     args, callback = _options(body, errors)
     limits = _limits(user, numbers, errors) if not errors else Limits()
-    runs = _runs(user, LANGUAGES[language_id][0], numbers, limits.timeout or 0.0, errors) if not errors else 1
-    if errors:
+    runs = _runs(user, language, numbers, limits.timeout or 0.0, errors) if language and not errors else 1
+    if errors or language is None:  # no language: its error is in `errors`
         raise FieldErrors(errors)
-    run = RunRequest(language=LANGUAGES[language_id][0], code=texts["source_code"], stdin=texts["stdin"] or "",
+    run = RunRequest(language=language, code=texts["source_code"], stdin=texts["stdin"] or "",
                      args=tuple(args), files=tuple(SourceFile(f["name"], f["content"]) for f in files),
                      limits=limits, wait=wait, runs=runs)
     settings = {**numbers, **flags, "command_line_arguments": body.get("command_line_arguments"),

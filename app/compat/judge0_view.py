@@ -23,6 +23,9 @@ RESULT_FIELDS = ("stdout", "stderr", "compile_output", "message", "exit_code", "
                  "language", "created_at", "finished_at", "token", "time", "wall_time", "memory")
 ALL_FIELDS = REQUEST_FIELDS + RESULT_FIELDS
 ENCODED = ("source_code", "stdin", "expected_output", "stdout", "stderr", "compile_output", "message")
+# our status -> Judge0's status id, for the statuses that are neither active, success nor error:
+# no Memory Limit status in Judge0, so "Other" with the reason in `message` (see _message)
+ENDED_STATUS_IDS: dict[str, int] = {S.TIMEOUT: 5, S.COMPILE_ERROR: 6, S.OUTPUT_LIMIT: 8, S.MEMORY_LIMIT: 12}
 
 
 def token(execution_id: str) -> str:
@@ -43,8 +46,9 @@ def judge0_strip(text: str | None) -> str | None:
 def _signal(row: Execution) -> int | None:
     if row.status in (S.MEMORY_LIMIT, S.TIMEOUT):
         return 9
-    name = signal_name(row.returncode or 0) if row.status == S.ERROR else None
-    return (row.returncode - 128) if name else None
+    if row.status != S.ERROR or row.returncode is None or signal_name(row.returncode) is None:
+        return None
+    return row.returncode - 128
 
 
 def status_id(row: Execution, expected: str | None) -> int:
@@ -55,8 +59,7 @@ def status_id(row: Execution, expected: str | None) -> int:
     if row.status == S.ERROR:
         sig = _signal(row)
         return SIGNAL_STATUSES.get(sig, 12) if sig else 11
-    # no Memory Limit status in Judge0: "Other" with the reason in `message` (see _message)
-    return {S.TIMEOUT: 5, S.COMPILE_ERROR: 6, S.OUTPUT_LIMIT: 8, S.MEMORY_LIMIT: 12}.get(row.status, 13)
+    return ENDED_STATUS_IDS.get(row.status, 13)  # 13: Internal Error
 
 
 def _message(row: Execution, status: int) -> str | None:
@@ -111,8 +114,9 @@ def render(sub: Judge0Submission, fields: tuple[str, ...], encoded: bool) -> dic
     out = {field: values.get(field) for field in fields}
     if encoded:
         for field in ENCODED:
-            if isinstance(out.get(field), str):
-                out[field] = base64.b64encode(out[field].encode()).decode()
+            value = out.get(field)
+            if isinstance(value, str):
+                out[field] = base64.b64encode(value.encode()).decode()
     return out
 
 

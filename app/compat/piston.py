@@ -23,7 +23,8 @@ from .piston_job import PistonError, parse, piston_name, version_of
 bp = Blueprint("piston", __name__, url_prefix="/api/v2")
 
 # our status -> Piston's (status, signal) for a stage that did not end normally
-STATUS = {S.TIMEOUT: ("TO", "SIGKILL"), S.MEMORY_LIMIT: ("SG", "SIGKILL"), S.INTERNAL_ERROR: ("XX", None)}
+STATUS: dict[str, tuple[str, str | None]] = {S.TIMEOUT: ("TO", "SIGKILL"), S.MEMORY_LIMIT: ("SG", "SIGKILL"),
+                                              S.INTERNAL_ERROR: ("XX", None)}
 
 
 @bp.errorhandler(PistonError)
@@ -77,8 +78,8 @@ def run_stage(row: Execution) -> dict:
     stdout, stderr = row.stdout or "", row.stderr or ""
     return {"stdout": stdout, "stderr": stderr, "output": stdout + stderr,
             "code": row.returncode if status not in ("TO", "OL", "EL") else None, "signal": sig,
-            "message": row.message, "status": status, "cpu_time": _ms(row.cpu_time), "wall_time": _ms(row.execution_time),
-            "memory": (row.memory_kb or 0) * 1024}
+            "message": row.message, "status": status, "cpu_time": _ms(row.cpu_time),
+            "wall_time": _ms(row.execution_time), "memory": (row.memory_kb or 0) * 1024}
 
 
 def compile_stage(row: Execution) -> dict:
@@ -90,11 +91,12 @@ def compile_stage(row: Execution) -> dict:
 
 
 def result(row: Execution, lang, version: str) -> dict:
-    body = {"language": piston_name(lang), "version": str(version_of(version))}
+    body: dict[str, object] = {"language": piston_name(lang), "version": str(version_of(version))}
     if lang.compile:
-        body["compile"] = compile_stage(row)
+        compiled = compile_stage(row)
+        body["compile"] = compiled
         if row.status == S.COMPILE_ERROR:  # Piston copies the compile stage into run
-            body["run"] = dict(body["compile"])
+            body["run"] = dict(compiled)
             return body
     body["run"] = run_stage(row)
     return body

@@ -121,7 +121,8 @@ def _limits(body: dict, user, lang: Language) -> Limits:
     given = {field: _limit(body, field, maxima[field]) for field in LIMIT_FIELDS}
     run_times = [v for v in (given["run_timeout"], given["run_cpu_time"]) if v is not None] or [DEFAULT_RUN_MS]
     memory = given["run_memory_limit"]
-    return Limits(timeout=min(run_times) / 1000, memory_mb=None if memory is None else max(32, math.ceil(memory / (1 << 20))))
+    memory_mb = None if memory is None else max(32, math.ceil(memory / (1 << 20)))
+    return Limits(timeout=min(run_times) / 1000, memory_mb=memory_mb)
 
 
 def parse(body, user) -> tuple[RunRequest, Language, str]:

@@ -20,7 +20,8 @@ NAME = validate.Length(min=1, max=200)
 
 
 def _unique(values: list[str], what: str, field: str) -> None:
-    seen, dupes = set(), set()
+    seen: set[str] = set()
+    dupes: set[str] = set()
     for value in values:
         (dupes if value in seen else seen).add(value)
     if dupes:
@@ -75,7 +76,8 @@ class ProgressSchema(Schema):
 
 class CaseSchema(Schema):
     test = fields.String()
-    verdict = fields.String(metadata={"description": " | ".join((*GRADED, "queued", "running", "cancelled", "stopped"))})
+    verdict = fields.String(
+        metadata={"description": " | ".join((*GRADED, "queued", "running", "cancelled", "stopped"))})
     points = fields.Float()
     time = fields.Float(allow_none=True, metadata={"description": "CPU seconds"})
     wall_time = fields.Float(allow_none=True)

@@ -17,7 +17,8 @@ class RunRequestSchema(Schema):
     language = Text(load_default=None, validate=validate.Length(min=1, max=64),
                     metadata={"description": "id or alias; defaults to the project's language"})
     code = Text(load_default=None, metadata={"description": "the entry file; without it a project's entry file runs"})
-    filename = FileName(load_default=None, metadata={"description": "with project_id and no code: the project file to run"})
+    filename = FileName(load_default=None,
+                        metadata={"description": "with project_id and no code: the project file to run"})
     stdin = Text(load_default="")
     args = fields.List(Text(), load_default=list, validate=check_args)
     files = fields.List(fields.Nested(FileSchema), load_default=list, validate=validate.Length(max=MAX_FILES))

@@ -6,6 +6,7 @@ import secrets
 
 import sqlalchemy as sa
 
+from ..dml import rows_changed
 from ..extensions import db
 from ..models import ApiKey, User, utcnow
 
@@ -37,8 +38,8 @@ def create_user(email: str, tier: str) -> tuple[User, str]:
 
 
 def revoke_key(prefix: str) -> int:
-    rows = db.session.execute(
+    rows = rows_changed(
         sa.update(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None)).values(revoked_at=utcnow())
-    ).rowcount
+    )
     db.session.commit()
     return rows

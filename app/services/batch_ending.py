@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from tasks.grading import Verdict
 
+from ..dml import rows_changed
 from ..extensions import db
 from ..models import CASE_PENDING, Batch, UsageRecord, User, utcnow
 from .batch_rows import CASES, SUBMISSIONS, count_cancelled, count_done, make_cases
@@ -56,9 +57,9 @@ def _started_by(attempt: int | None) -> sa.ColumnElement[bool]:
 
 def _unmade(submission_id: int, status: str) -> bool:
     """End a submission no worker claimed (it has no cases) with `status`; False if it has cases."""
-    return db.session.execute(SUBMISSIONS.update().where(
+    return rows_changed(SUBMISSIONS.update().where(
         SUBMISSIONS.c.id == submission_id, SUBMISSIONS.c.status == "queued",
-        ~sa.exists().where(CASES.c.submission_id == submission_id)).values(status=status)).rowcount == 1
+        ~sa.exists().where(CASES.c.submission_id == submission_id)).values(status=status)) == 1
 
 
 def fail(submission_id: int, verdict: str, message: str | None, attempt: int | None) -> int:
@@ -73,9 +74,9 @@ def fail(submission_id: int, verdict: str, message: str | None, attempt: int | N
         make_cases(batch.batch_id, submission_id, batch.tests, verdict, message, now)
         count_done(batch.batch_id, batch.tests, now)
         return batch.tests
-    ended = db.session.execute(CASES.update().where(
+    ended = rows_changed(CASES.update().where(
         CASES.c.submission_id == submission_id, sa.or_(CASES.c.status == "queued", _started_by(attempt)),
-    ).values(status=verdict, message=message, finished_at=now)).rowcount
+    ).values(status=verdict, message=message, finished_at=now))
     count_done(batch.batch_id, ended, now)
     close_if_finished(submission_id, verdict)
     return ended
@@ -87,8 +88,8 @@ def end_cancelled(batch: BatchOf, submission_id: int, attempt: int | None, messa
         count_cancelled(batch.batch_id, batch.tests)
         return batch.tests
     now, mine = utcnow(), CASES.c.submission_id == submission_id
-    queued = db.session.execute(CASES.update().where(mine, CASES.c.status == "queued").values(
-        status="cancelled", message=message, finished_at=now)).rowcount
+    queued = rows_changed(CASES.update().where(mine, CASES.c.status == "queued").values(
+        status="cancelled", message=message, finished_at=now))
     count_cancelled(batch.batch_id, queued)
     stopped = db.session.execute(CASES.update().where(mine, _started_by(attempt)).values(
         status="stopped", cpu_time=0.0, wall_time=0.0, message=UNMEASURED, finished_at=now,

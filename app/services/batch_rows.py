@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 
+from ..dml import rows_changed
 from ..extensions import db
 from ..models import (
     BATCH_ACTIVE,
@@ -98,12 +99,12 @@ def cancel_unrun(batch_id: str, tests: int, message: str | None) -> None:
 def _cancel_group(batch_id: str, submission_ids: list[int], tests: int, message: str | None) -> None:
     here = SUBMISSIONS.c.id.in_(submission_ids)
     queued_here = sa.and_(here, SUBMISSIONS.c.status == "queued")
-    unclaimed = db.session.execute(SUBMISSIONS.update().where(  # no cases made: each of its tests ends here
-        queued_here, ~sa.exists().where(CASES.c.submission_id == SUBMISSIONS.c.id)).values(status="cancelled")).rowcount
+    unclaimed = rows_changed(SUBMISSIONS.update().where(  # no cases made: each of its tests ends here
+        queued_here, ~sa.exists().where(CASES.c.submission_id == SUBMISSIONS.c.id)).values(status="cancelled"))
     db.session.execute(SUBMISSIONS.update().where(queued_here).values(status="cancelled"))  # made by an older release
-    queued = db.session.execute(CASES.update().where(
+    queued = rows_changed(CASES.update().where(
         CASES.c.submission_id.in_(submission_ids), CASES.c.status == "queued",
-    ).values(status="cancelled", message=message, finished_at=utcnow())).rowcount
+    ).values(status="cancelled", message=message, finished_at=utcnow()))
     count_cancelled(batch_id, unclaimed * tests + queued)
     # a worker refused its next case before this cancel reached its queued ones: nothing is left to
     # run, so nothing else would ever end it

@@ -14,6 +14,7 @@ from tasks.batch_stop import request_stop
 from tasks.grading import grading_seconds
 
 from ..celery import bound
+from ..dml import rows_changed
 from ..errors import Problem
 from ..extensions import db
 from ..models import (
@@ -113,9 +114,9 @@ def _reserve(user: User, lang: Language, data: dict, tests: list[dict], total: i
 def _ready(batch: Batch) -> bool:
     """`creating` -> `queued`, unless its reservation lapsed meanwhile (quotas no longer count it,
     and recovery removes it): taking it up again could exceed the quota."""
-    return db.session.execute(sa.update(Batch).where(
+    return rows_changed(sa.update(Batch).where(
         Batch.id == batch.id, Batch.status == BATCH_CREATING, Batch.created_at >= utcnow() - CREATING_STALE_AFTER,
-    ).values(status="queued").execution_options(synchronize_session=False)).rowcount == 1  # refreshed after
+    ).values(status="queued").execution_options(synchronize_session=False)) == 1  # refreshed after
 
 
 def _discard(batch: Batch) -> None:

@@ -12,6 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from ..dml import rows_changed
 from ..errors import Problem
 from ..extensions import db
 from ..models import Project, ProjectFile, User, utcnow
@@ -56,7 +57,7 @@ def _check_limits(user: User, project_id: str, filename: str, size: int, replaci
     if size > tier["max_file_kb"] * 1024:
         raise refuse(413, "file_too_large", user, "max_file_kb", -(-size // 1024), f"{filename!r} is too large")
     if replacing is None:
-        files = db.session.scalar(sa.select(sa.func.count()).where(ProjectFile.project_id == project_id))
+        files = db.session.execute(sa.select(sa.func.count()).where(ProjectFile.project_id == project_id)).scalar_one()
         if files >= tier["max_files_per_project"]:
             raise refuse(422, "too_many_files", user, "max_files_per_project", files + 1,
                          "the project has as many files as allowed")
@@ -127,10 +128,10 @@ def update(user: User, data: dict) -> StoredFile:
 def delete(user: User, project_id: str, filename: str) -> None:
     lock_user(user)
     owned = get_owned(user, project_id).id
-    deleted = db.session.execute(sa.delete(ProjectFile).where(
+    deleted = rows_changed(sa.delete(ProjectFile).where(
         ProjectFile.project_id == owned, ProjectFile.filename == filename
     ).execution_options(synchronize_session=False))
-    if deleted.rowcount != 1:
+    if deleted != 1:
         raise _not_found(project_id, filename)
     _touch(owned, utcnow())
     db.session.commit()

@@ -44,7 +44,7 @@ def counts(user: User) -> tuple[int, int]:
         sa.func.count().filter(Execution.status.in_(ACTIVE_STATUSES)),
     ).where(Execution.user_id == user.id)).one()
     batch_runs = db.session.execute(sa.select(sa.func.coalesce(sa.func.sum(Batch.total - Batch.cancelled), 0)).where(
-        Batch.user_id == user.id, Batch.created_at >= day_start(), _reserving(datetime.now(UTC)))).scalar()
+        Batch.user_id == user.id, Batch.created_at >= day_start(), _reserving(datetime.now(UTC)))).scalar_one()
     return today + int(batch_runs), active
 
 
@@ -93,7 +93,7 @@ def reserve_batch(user: User, runs: int) -> None:
         raise _refuse_daily(user, today, runs, f"the batch needs {runs} runs and {left} are left today")
     active = db.session.execute(sa.select(sa.func.count()).where(
         Batch.user_id == user.id, Batch.status.in_((*BATCH_ACTIVE, BATCH_CREATING)),
-        _reserving(datetime.now(UTC)))).scalar()
+        _reserving(datetime.now(UTC)))).scalar_one()
     if active >= tier["concurrent_batches"]:
         db.session.rollback()
         raise refuse(429, "concurrency_limit", user, "concurrent_batches", active + 1,

@@ -108,7 +108,7 @@ def wait_for(execution: Execution, seconds: float) -> Execution:
     except redis_lib.exceptions.RedisError:
         current_app.logger.warning("execution %s: lost Redis while waiting for it", execution.id)
     db.session.expire(execution)
-    return db.session.get(Execution, execution.id)
+    return db.session.get_one(Execution, execution.id)
 
 
 def wait_seconds(execution: Execution) -> float:

@@ -40,7 +40,7 @@ def live_languages(fresh: bool = False, kind: str = "languages") -> dict[str, st
     cache = current_app.extensions.setdefault(f"codestudio.live.{kind}", {"at": 0.0, "value": {}})
     if not fresh and time.monotonic() - cache["at"] < CACHE_SECONDS:
         return cache["value"]
-    found = {}
+    found: dict[str, str] = {}
     for worker in live_workers():
         for lang, version in worker.get(kind, {}).items():
             found.setdefault(lang, version)

@@ -17,6 +17,7 @@ from sandbox import RunResult
 from tasks.grading import Comparison
 from tasks.ports import BatchTest, ClaimedSubmission, Delivery
 
+from ..dml import rows_changed
 from ..extensions import db
 from ..models import (
     BATCH_CREATING,
@@ -89,11 +90,11 @@ def _claimed(sub: BatchSubmission, delivery: Delivery, worker: str) -> bool:
     take it over; compare-and-set, so of two racing claims one wins (SQLite has no row locks)."""
     if sub.status != "queued" and not delivery.may_take_over(sub.attempts, sub.claimed_by):
         return False
-    return db.session.execute(_update(BatchSubmission).where(
+    return rows_changed(_update(BatchSubmission).where(
         BatchSubmission.id == sub.id, BatchSubmission.status == sub.status,
         BatchSubmission.attempts == sub.attempts,
     ).values(attempts=sub.attempts + 1, status="running", worker=worker[:255], claimed_at=utcnow(),
-             claimed_by=delivery.task_id)).rowcount == 1
+             claimed_by=delivery.task_id)) == 1
 
 
 class SqlBatchStore:
@@ -168,9 +169,9 @@ class SqlBatchStore:
         return pending
 
     def start_case(self, claim: ClaimedSubmission, case_id: int) -> bool:
-        return _transaction(lambda: db.session.execute(_START_CASE, {
+        return _transaction(lambda: rows_changed(_START_CASE, {
             "case_id": case_id, "v_batch_id": claim.batch_id, "v_submission_id": claim.submission_id,
-            "v_attempt": claim.attempt}).rowcount == 1)
+            "v_attempt": claim.attempt}) == 1)
 
     def finish_case(self, claim: ClaimedSubmission, case_id: int, test: BatchTest, result: RunResult,
                     verdict: str, diff: str | None) -> bool:
@@ -179,12 +180,12 @@ class SqlBatchStore:
         now = utcnow()
 
         def finish():
-            recorded = db.session.execute(_FINISH_CASE, {
-                "case_id": case_id, "v_attempt": claim.attempt, "v_status": verdict, "v_points": points, "v_returncode": result.returncode,
-                "v_cpu": cpu, "v_wall": result.wall_time, "v_memory": result.memory_kb,
-                "v_stdout": result.stdout[:STDOUT_KEPT], "v_stderr": result.stderr[:STDERR_KEPT], "v_diff": diff,
-                "v_message": result.message, "v_now": now})
-            if recorded.rowcount != 1:
+            recorded = rows_changed(_FINISH_CASE, {
+                "case_id": case_id, "v_attempt": claim.attempt, "v_status": verdict, "v_points": points,
+                "v_returncode": result.returncode, "v_cpu": cpu, "v_wall": result.wall_time,
+                "v_memory": result.memory_kb, "v_stdout": result.stdout[:STDOUT_KEPT],
+                "v_stderr": result.stderr[:STDERR_KEPT], "v_diff": diff, "v_message": result.message, "v_now": now})
+            if recorded != 1:
                 return False
             db.session.execute(_USAGE_INSERT, {
                 "batch_case_id": case_id, "kind": "run", "user_id": claim.user_id, "language": claim.language,

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sandbox import ACTIVE_STATUSES, ExecutionStatus
 from tasks.ports import ClaimedRun, Delivery, Outcome
 
+from ..dml import rows_changed
 from ..extensions import db
 from ..models import Execution, Project, UsageRecord, User, aware, utcnow
 from ..services.pricing import cost_of
@@ -45,11 +46,12 @@ class SqlExecutionStore:
             row, tier = found
             now = utcnow()
             # compare-and-set on what was read: of two racing claims one wins (SQLite has no row locks)
-            won = db.session.execute(sa.update(Execution).where(
+            won = rows_changed(sa.update(Execution).where(
                 Execution.id == row.id, Execution.status == row.status, Execution.attempts == row.attempts,
-            ).values(status=ExecutionStatus.RUNNING, attempts=row.attempts + 1, worker=worker[:255], claimed_by=delivery.task_id,
-                     started_at=now, queue_seconds=round((now - aware(row.created_at)).total_seconds(), 4),
-                     ).execution_options(synchronize_session=False)).rowcount == 1
+            ).values(status=ExecutionStatus.RUNNING, attempts=row.attempts + 1, worker=worker[:255],
+                     claimed_by=delivery.task_id, started_at=now,
+                     queue_seconds=round((now - aware(row.created_at)).total_seconds(), 4),
+                     ).execution_options(synchronize_session=False)) == 1
             if not won:
                 db.session.rollback()
                 return None
@@ -99,13 +101,13 @@ class SqlExecutionStore:
             Execution.id == execution_id, Execution.status.in_(ACTIVE_STATUSES)
         ).values(status=ExecutionStatus.INTERNAL_ERROR, message=message[:2000], finished_at=utcnow())
         self._finalize(stmt, dict(execution_id=execution_id, user_id=found.user_id, language=found.language,
-                                  tier=found.tier, status=ExecutionStatus.INTERNAL_ERROR, cpu_seconds=0.0, wall_seconds=0.0,
-                                  cost=Decimal(0)), found.project_id)
+                                  tier=found.tier, status=ExecutionStatus.INTERNAL_ERROR, cpu_seconds=0.0,
+                                  wall_seconds=0.0, cost=Decimal(0)), found.project_id)
 
     def _finalize(self, stmt: sa.Update, usage: dict[str, Any], project_id: str | None) -> bool:
         """Result, usage record and the project's last run commit together, or not at all."""
         try:
-            if db.session.execute(stmt).rowcount != 1:
+            if rows_changed(stmt) != 1:
                 db.session.rollback()
                 return False
             now = utcnow()

@@ -66,8 +66,8 @@ def abandoned_runs(languages: list[str], now: datetime, policy: RecoveryPolicy) 
 def queued_submissions(languages: list[str], now: datetime, policy: RecoveryPolicy) -> list[Lost]:
     """Never claimed (in a cancelled batch too: the claim ends it if a cancel was cut short)."""
     rows = db.session.execute(sa.select(BatchSubmission.id, Batch.language, Batch.created_at).join(Batch).where(
-        Batch.status.in_((*BATCH_ACTIVE, "cancelled")), Batch.language.in_(languages), BatchSubmission.status == "queued",
-        Batch.created_at < now - timedelta(seconds=policy.queued_after),
+        Batch.status.in_((*BATCH_ACTIVE, "cancelled")), Batch.language.in_(languages),
+        BatchSubmission.status == "queued", Batch.created_at < now - timedelta(seconds=policy.queued_after),
     ).order_by(Batch.created_at, BatchSubmission.position).limit(policy.limit)).all()
     return [Lost(GRADE_TASK, r.id, r.language, None, _seconds_since(now, r.created_at)) for r in rows]
 
@@ -102,7 +102,8 @@ def abandoned_submissions(languages: list[str], now: datetime, policy: RecoveryP
 def remove_stale_creating(now: datetime, policy: RecoveryPolicy) -> None:
     """Batches whose request died while writing them: they reserve nothing any more, and never run."""
     stale = db.session.execute(sa.select(Batch.id).where(
-        Batch.status == BATCH_CREATING, Batch.created_at < now - CREATING_STALE_AFTER).limit(policy.limit)).scalars().all()
+        Batch.status == BATCH_CREATING, Batch.created_at < now - CREATING_STALE_AFTER,
+    ).limit(policy.limit)).scalars().all()
     db.session.rollback()
     for batch_id in stale:
         batch_rows.delete(batch_id)
