@@ -15,7 +15,7 @@ class ExecutionStatus(StrEnum):
     MEMORY_LIMIT = "memory_limit"
     OUTPUT_LIMIT = "output_limit"
     INTERNAL_ERROR = "internal_error"  # ours, not the program's: never billed
-    STOPPED = "stopped"  # killed by its caller (a cancelled batch), billed for what it used
+    STOPPED = "stopped"  # ended by its caller (a cancelled batch, a live run left): billed for what it used
 
     @property
     def is_final(self) -> bool:
@@ -23,5 +23,4 @@ class ExecutionStatus(StrEnum):
 
 
 ACTIVE_STATUSES = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
-# what an execution row may end as (`stopped` ends only batch cases)
-FINAL_STATUSES = tuple(s for s in ExecutionStatus if s not in ACTIVE_STATUSES and s is not ExecutionStatus.STOPPED)
+FINAL_STATUSES = tuple(s for s in ExecutionStatus if s not in ACTIVE_STATUSES)
