@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import sqlalchemy as sa
 
 from config.settings import broker_url
@@ -33,6 +34,7 @@ def waited_in_flight(client, headers, results):
         "language": "python", "code": SHORT.format(i=repr("waited")), "limits": {"timeout": 6}}))
 
 
+@pytest.mark.slow
 def test_redis_restart_under_load_loses_nothing(app_with, stack_env, make_user, tmp_path):
     server = RedisServer(tmp_path)
     api = app_with(REDIS_URL=server.url, CELERY_BROKER_URL=broker_url(server.url))

@@ -116,13 +116,14 @@ def test_languages_show_the_toolchain_a_live_worker_serves_them_with(app, client
 
     from tasks import keys
 
+    advertised = ("Dart (SDK image)", "3.5.4", True)  # what the list must show
     heartbeat = {"hostname": "sdk-image@test", "languages": {"dart": "3.5.4"}, "batch_languages": {},
                  "queues": ["lang.dart"], "names": {"dart": "Dart (SDK image)"}, "pid": 1}
     app.extensions["redis"].set(keys.worker_key("sdk-image@test"), json.dumps(heartbeat), ex=30)
     try:
         def listed_dart() -> dict | None:  # the list is cached for a second
             dart = {lang["id"]: lang for lang in client.get("/codestudio/languages").get_json()}["dart"]
-            return dart if dart["version"] == "3.5.4" else None
+            return dart if (dart["name"], dart["version"], dart["available"]) == advertised else None
 
         dart = wait_until(listed_dart, 5, interval=0.1, what="the list showing the advertised dart")
         assert (dart["name"], dart["version"], dart["available"]) == ("Dart (SDK image)", "3.5.4", True)
