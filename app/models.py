@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -80,6 +80,8 @@ class Execution(Model):
     timeout: Mapped[float] = mapped_column(sa.Float)
     memory_mb: Mapped[int] = mapped_column(sa.Integer)
     runs: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")  # times to run (timing averaged)
+    # a live run's options ({"tty": bool, "cols": int, "rows": int}); None for every other run
+    live: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     # result
     stdout: Mapped[str | None] = mapped_column(sa.Text)
     stderr: Mapped[str | None] = mapped_column(sa.Text)

@@ -17,6 +17,14 @@ from .grading import Comparison, Verdict
 
 
 @dataclass(frozen=True)
+class LiveOptions:
+    """How a live run talks to its caller: through a pipe per stream, or one terminal of this size."""
+    tty: bool = False
+    cols: int = 80
+    rows: int = 24
+
+
+@dataclass(frozen=True)
 class ClaimedRun:
     execution_id: str
     attempt: int
@@ -33,6 +41,7 @@ class ClaimedRun:
     project_id: str | None = None
     runs: int = 1  # run this many times (compiled once); time and memory are averaged
     callback: bool = False  # someone wants a PUT when it finishes (tasks.callbacks)
+    live: LiveOptions | None = None  # a live run: its caller talks to it while it runs (tasks/live.py)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,9 @@ Judge0 parsers all build a `RunRequest`; the run service reads nothing else."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from tasks.ports import LiveOptions
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class RunRequest:
     filename: str | None = None  # with a project and no code: the project file to run
     entry: str | None = None  # the entry file's name, where the API names it (Piston)
     runs: int = 1  # run this many times, compiled once (Judge0's number_of_runs)
+    live: LiveOptions | None = None  # a live run (app/api/live.py): the caller talks to it while it runs
 
 
 @dataclass(frozen=True)
@@ -47,3 +51,4 @@ class PreparedRun:
     project_id: str | None
     entry_name: str | None
     runs: int
+    live: dict[str, Any] | None = None  # stored as JSON: LiveOptions' fields

@@ -62,7 +62,7 @@ def prepare(user: User, request: RunRequest) -> PreparedRun:
     return PreparedRun(user_id=user.id, language=lang.id, code=code, stdin=request.stdin.encode(),
                        args=list(request.args), files=[{"name": f.name, "content": f.content} for f in files],
                        timeout=timeout, memory_mb=memory, project_id=request.project_id, entry_name=entry,
-                       runs=request.runs)
+                       runs=request.runs, live=asdict(request.live) if request.live is not None else None)
 
 
 def record(user: User, prepared: list[PreparedRun],

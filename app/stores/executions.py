@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from sandbox import ACTIVE_STATUSES, ExecutionStatus
-from tasks.ports import ClaimedRun, Delivery, Outcome
+from tasks.ports import ClaimedRun, Delivery, LiveOptions, Outcome
 
 from ..dml import rows_changed
 from ..extensions import db
@@ -62,6 +62,7 @@ class SqlExecutionStore:
                 files=tuple((f["name"], f["content"].encode()) for f in row.files or ()),
                 timeout=row.timeout, memory_mb=row.memory_mb, entry_name=row.entry_name, project_id=row.project_id,
                 runs=row.runs or 1, callback=self.callback_wanted(row.id),
+                live=LiveOptions(**row.live) if row.live is not None else None,
             )
             db.session.commit()
             return claim
