@@ -1,6 +1,7 @@
 """Runs one nsjail process: feeds stdin, reads capped stdout/stderr and the nsjail log."""
 from __future__ import annotations
 
+import errno
 import os
 import selectors
 import signal
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import IO
 
 READ_CHUNK = 65536
+LOG_CAP = 1 << 20  # what is kept of nsjail's own log
 
 
 class KilledFor(StrEnum):
@@ -36,35 +38,99 @@ class ProcessOutcome:
     killed_for: KilledFor | None = None  # set when the worker killed it
 
 
-class _Capture:
+class Capture:
     def __init__(self, cap: int | None):
         self.cap, self.size, self.truncated = cap, 0, False
         self.chunks: list[bytes] = []
 
-    def add(self, data: bytes) -> bool:
-        """Keep data up to the cap; returns False once the cap is exceeded."""
+    def add(self, data: bytes) -> bytes:
+        """Keeps data up to the cap and returns what it kept (less, once the cap is exceeded)."""
         if self.cap is not None and self.size + len(data) > self.cap:
             data, self.truncated = data[: self.cap - self.size], True
         self.chunks.append(data)
         self.size += len(data)
-        return not self.truncated
+        return data
 
     def value(self) -> bytes:
         return b"".join(self.chunks)
 
 
-def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+class Captures:
+    """A stage's stdout and stderr, each kept up to the output cap, and nsjail's log."""
+
+    def __init__(self, output_cap: int):
+        self.streams = {"stdout": Capture(output_cap), "stderr": Capture(output_cap), "log": Capture(LOG_CAP)}
+
+    def add(self, name: str, data: bytes) -> bytes:
+        return self.streams[name].add(data)
+
+    def over_cap(self, name: str) -> bool:
+        return self.streams[name].truncated
+
+    def outcome(self, returncode: int, wall_seconds: float, cpu_seconds: float,
+                killed_for: KilledFor | None) -> ProcessOutcome:
+        stdout, stderr = self.streams["stdout"], self.streams["stderr"]
+        return ProcessOutcome(
+            returncode=returncode, wall_seconds=wall_seconds, stdout=stdout.value(), stderr=stderr.value(),
+            log=self.streams["log"].value().decode(errors="replace"), cpu_seconds=cpu_seconds,
+            truncated={"stdout": stdout.truncated, "stderr": stderr.truncated}, killed_for=killed_for,
+        )
+
+
+def read_ready(sel: selectors.BaseSelector, key: selectors.SelectorKey) -> bytes:
+    """The next bytes of a readable fd; b"" at its end, when it is also unregistered (the end of
+    a terminal's master is EIO: every process holding its other side is gone)."""
+    fd = key.fileobj if isinstance(key.fileobj, int) else key.fileobj.fileno()
+    try:
+        data = os.read(fd, READ_CHUNK)
+    except OSError as exc:
+        if exc.errno != errno.EIO:
+            raise
+        data = b""
+    if not data:
+        sel.unregister(key.fileobj)
+    return data
+
+
+def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     try:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
 
 
-def _reap(proc: subprocess.Popen[bytes]) -> tuple[int, float]:
+def reap(proc: subprocess.Popen[bytes]) -> tuple[int, float]:
     """Exit code and CPU seconds of nsjail plus every process it (and tini) reaped."""
     _, status, rusage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return proc.returncode, rusage.ru_utime + rusage.ru_stime
+
+
+class Ending:
+    """The worker ending nsjail: SIGTERM to its process group (nsjail kills the jail and exits),
+    SIGKILL if it is still there `grace` seconds later. The first reason given is the one kept."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], grace: float):
+        self.proc, self.grace = proc, grace
+        self.killed_for: KilledFor | None = None
+        self._kill_at: float | None = None
+
+    def end(self, reason: KilledFor, grace: float | None = None) -> None:
+        if self.killed_for is None:
+            self.killed_for = reason
+            self._kill_at = time.monotonic() + (self.grace if grace is None else grace)
+            signal_group(self.proc, signal.SIGTERM)
+
+    def enforce(self) -> float | None:
+        """Sends the SIGKILL when it is due; seconds until it is (None: none is due)."""
+        if self._kill_at is None:
+            return None
+        left = self._kill_at - time.monotonic()
+        if left > 0:
+            return left
+        signal_group(self.proc, signal.SIGKILL)
+        self._kill_at = None
+        return None
 
 
 _SPAWN_LOCK = threading.Lock()  # cgroup membership is per process: one spawn at a time
@@ -101,8 +167,13 @@ def _write_self(cgroup_procs: Path) -> None:
 SPAWN_WAIT_SECONDS = 10.0  # how long a start waits for the fleet's pids cap to free a slot
 
 
+Stdio = tuple[int, int, int]  # what becomes nsjail's fds 0, 1 and 2: pipes, or given fds (a terminal's)
+PIPES: Stdio = (subprocess.PIPE, subprocess.PIPE, subprocess.PIPE)
+
+
 def _spawn(argv: list[str], log_write_fd: int, join_cgroups: tuple[Path, ...],
-           home_cgroups: Callable[[], list[Path]], keep_fds: tuple[int, ...]) -> subprocess.Popen[bytes]:
+           home_cgroups: Callable[[], list[Path]], keep_fds: tuple[int, ...],
+           stdio: Stdio = PIPES) -> subprocess.Popen[bytes]:
     """The fork happens inside the run's cgroups, so a parent pids cap filled by other runs
     refuses it (EAGAIN): those runs end within their limits, so wait for a slot, with backoff.
     nsjail inherits `keep_fds` (the uid lease: it stays taken while nsjail lives, even if this
@@ -112,7 +183,7 @@ def _spawn(argv: list[str], log_write_fd: int, join_cgroups: tuple[Path, ...],
         try:
             with _inside(join_cgroups, home_cgroups):
                 return subprocess.Popen(
-                    argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                    argv, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2],
                     pass_fds=(log_write_fd, *keep_fds), start_new_session=True, close_fds=True, env={},
                 )
         except BlockingIOError:
@@ -122,21 +193,34 @@ def _spawn(argv: list[str], log_write_fd: int, join_cgroups: tuple[Path, ...],
             pause = min(pause * 2, 0.5)
 
 
-def run_process(argv: list[str], stdin: bytes, log_write_fd: int, log_read_fd: int, output_cap: int,
-                deadline_seconds: float, grace: float, join_cgroups: tuple[Path, ...] = (),
-                home_cgroups: Callable[[], list[Path]] = list, stop: threading.Event | None = None,
-                keep_fds: tuple[int, ...] = ()) -> ProcessOutcome:
+@dataclass(frozen=True)
+class Launch:
+    """How one stage's nsjail starts: its argv, the log pipe (whoever starts it owns both ends
+    from then on), the run's cgroups it starts in and the fds it keeps (config, uid lease)."""
+    argv: list[str]
+    log_write_fd: int
+    log_read_fd: int
+    join_cgroups: tuple[Path, ...] = ()
+    home_cgroups: Callable[[], list[Path]] = list
+    keep_fds: tuple[int, ...] = ()
+
+    def start(self, stdio: Stdio = PIPES) -> subprocess.Popen[bytes]:
+        return start_process(self.argv, self.log_write_fd, self.log_read_fd, self.join_cgroups,
+                             self.home_cgroups, self.keep_fds, stdio)
+
+
+def run_process(launch: Launch, stdin: bytes, output_cap: int, deadline_seconds: float, grace: float,
+                stop: threading.Event | None = None) -> ProcessOutcome:
     """Owns both log pipe ends: they are closed whatever happens."""
-    proc = start_process(argv, log_write_fd, log_read_fd, join_cgroups, home_cgroups, keep_fds)
-    return collect(proc, stdin, log_read_fd, output_cap, deadline_seconds, grace, stop)
+    return collect(launch.start(), stdin, launch.log_read_fd, output_cap, deadline_seconds, grace, stop)
 
 
 def start_process(argv: list[str], log_write_fd: int, log_read_fd: int, join_cgroups: tuple[Path, ...] = (),
                   home_cgroups: Callable[[], list[Path]] = list,
-                  keep_fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
+                  keep_fds: tuple[int, ...] = (), stdio: Stdio = PIPES) -> subprocess.Popen[bytes]:
     """Starts nsjail (closing the log pipe's write end); on failure also closes the read end."""
     try:
-        return _spawn(argv, log_write_fd, join_cgroups, home_cgroups, keep_fds)
+        return _spawn(argv, log_write_fd, join_cgroups, home_cgroups, keep_fds, stdio)
     except BaseException:
         os.close(log_read_fd)
         raise
@@ -158,9 +242,7 @@ def collect(proc: subprocess.Popen[bytes], stdin: bytes, log_read_fd: int, outpu
     or as soon as `stop` is set (its caller no longer wants the result)."""
     stdin_pipe, stdout_pipe, stderr_pipe = _pipes(proc)
     start = time.monotonic()
-    captures = {"stdout": _Capture(output_cap), "stderr": _Capture(output_cap), "log": _Capture(1 << 20)}
-    killed_for: KilledFor | None = None
-    term_sent_at: float | None = None
+    captures, ending = Captures(output_cap), Ending(proc, grace)
     sel = selectors.DefaultSelector()
     sel.register(stdout_pipe, selectors.EVENT_READ, "stdout")
     sel.register(stderr_pipe, selectors.EVENT_READ, "stderr")
@@ -173,13 +255,11 @@ def collect(proc: subprocess.Popen[bytes], stdin: bytes, log_read_fd: int, outpu
         stdin_pipe.close()
     try:
         while len(sel.get_map()) > 0:
-            now = time.monotonic() - start
-            if killed_for is None and (now > deadline_seconds or (stop is not None and stop.is_set())):
-                killed_for = KilledFor.WALL_TIMEOUT if now > deadline_seconds else KilledFor.STOPPED
-                term_sent_at = now
-                _signal_group(proc, signal.SIGTERM)
-            if term_sent_at is not None and now > term_sent_at + grace:
-                _signal_group(proc, signal.SIGKILL)
+            if time.monotonic() - start > deadline_seconds:
+                ending.end(KilledFor.WALL_TIMEOUT)
+            elif stop is not None and stop.is_set():
+                ending.end(KilledFor.STOPPED)
+            ending.enforce()
             for key, _ in sel.select(timeout=0.25):
                 name = key.data
                 if name == "stdin":
@@ -191,15 +271,10 @@ def collect(proc: subprocess.Popen[bytes], stdin: bytes, log_read_fd: int, outpu
                         sel.unregister(stdin_pipe)
                         stdin_pipe.close()
                     continue
-                fd = key.fileobj if isinstance(key.fileobj, int) else key.fileobj.fileno()
-                data = os.read(fd, READ_CHUNK)
-                if not data:
-                    sel.unregister(key.fileobj)
-                    continue
-                if not captures[name].add(data) and killed_for is None:
-                    killed_for, term_sent_at = KilledFor.OUTPUT_LIMIT, time.monotonic() - start
-                    _signal_group(proc, signal.SIGTERM)
-        returncode, cpu_seconds = _reap(proc)
+                captures.add(name, read_ready(sel, key))
+                if captures.over_cap(name):
+                    ending.end(KilledFor.OUTPUT_LIMIT)
+        returncode, cpu_seconds = reap(proc)
     finally:
         sel.close()
         os.close(log_read_fd)
@@ -207,12 +282,6 @@ def collect(proc: subprocess.Popen[bytes], stdin: bytes, log_read_fd: int, outpu
             if not stream.closed:
                 stream.close()
         if proc.poll() is None:
-            _signal_group(proc, signal.SIGKILL)
+            signal_group(proc, signal.SIGKILL)
             proc.wait()
-    return ProcessOutcome(
-        returncode=returncode, wall_seconds=time.monotonic() - start,
-        stdout=captures["stdout"].value(), stderr=captures["stderr"].value(),
-        log=captures["log"].value().decode(errors="replace"), cpu_seconds=cpu_seconds,
-        truncated={"stdout": captures["stdout"].truncated, "stderr": captures["stderr"].truncated},
-        killed_for=killed_for,
-    )
+    return captures.outcome(returncode, time.monotonic() - start, cpu_seconds, ending.killed_for)

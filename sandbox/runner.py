@@ -7,15 +7,17 @@ import os
 import subprocess
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Protocol
 
 from . import artifacts, cgroups, hostcheck, sweep, uids, workdir
 from .jail import StageLimits, entry_file, expand, jail_command, jail_ids
 from .prewarm import WarmJail, WarmJails
-from .process import KilledFor, ProcessOutcome, run_process
+from .process import KilledFor, Launch, ProcessOutcome, run_process
 from .registry import CompileCap, CompileLimits, Language
 from .sanitize import sanitize
 from .settings import SandboxSettings
@@ -68,6 +70,18 @@ class CompiledProgram:
     compile_output: str = ""
     compile_cpu_time: float = 0.0
     compile_wall_time: float = 0.0
+
+
+Supervise = Callable[[Launch, float], ProcessOutcome]  # starts the stage's nsjail, watches it until its deadline
+
+
+class LiveStages(Protocol):
+    """A live run's part in its stages (sandbox/live_runner.py): it reports the compile as it
+    happens, and supervises the run stage's process itself (input, output, signals as they come)."""
+
+    def compile(self, compile_now: Callable[[], RunResult]) -> RunResult: ...
+
+    def supervise(self, launch: Launch, deadline_seconds: float) -> ProcessOutcome: ...
 
 
 def _start_ticks(pid: int) -> str | None:
@@ -150,14 +164,14 @@ class Runner:
         for lang in languages:
             self.warm.refill(lang, self.settings.work_mb, lang.compile_limits.capped(cap))
 
-    def run(self, spec: RunSpec) -> RunResult:
+    def run(self, spec: RunSpec, live: LiveStages | None = None) -> RunResult:
         main, files = self._inputs(spec)
         with self._workdir(spec, compiling=True) as (name, work, jail):
             try:
                 work.write_files(files)
             except (OSError, workdir.FileLayoutError) as exc:  # the request's files cannot be laid out: no retry
                 return _unplaceable(exc)
-            return self._compile_and_run(name, work.path, spec, main, jail)
+            return self._compile_and_run(name, work.path, spec, main, jail, live)
 
     def compile(self, spec: RunSpec) -> CompiledProgram | RunResult:
         """Compile once for many runs (batch grading): the artifacts, or the failed compile's result."""
@@ -222,23 +236,24 @@ class Runner:
                 self.warm.refill(spec.language, work_mb, limits)
 
     def _compile_and_run(self, name: str, work_path: Path, spec: RunSpec, main: str,
-                         jail: WarmJail | None = None) -> RunResult:
+                         jail: WarmJail | None = None, live: LiveStages | None = None) -> RunResult:
         lang, compiled = spec.language, None
         if lang.compile:
-            compiled = self._compile(name, work_path, spec, main, jail)
+            compile_now = partial(self._compile, name, work_path, spec, main, jail)
+            compiled = live.compile(compile_now) if live else compile_now()
             if compiled.status != ExecutionStatus.SUCCESS:
                 return compiled
-        result = self._run_stage(name, work_path, spec, main)
+        result = self._run_stage(name, work_path, spec, main, supervise=live.supervise if live else None)
         if compiled is not None:
             result.compile_output, result.compile_cpu_time = compiled.compile_output, compiled.cpu_time
         return result
 
     def _run_stage(self, name: str, work_path: Path, spec: RunSpec, main: str,
-                   stop: threading.Event | None = None) -> RunResult:
+                   stop: threading.Event | None = None, supervise: Supervise | None = None) -> RunResult:
         lang = spec.language
         command = expand(lang.run, lang, spec.memory_mb, main) + list(spec.args)
         limits = StageLimits(spec.timeout, spec.timeout, spec.memory_mb, lang.pids, self.settings.tmp_mb)
-        return self._stage(f"{name}-run", work_path, command, spec.stdin, limits, lang, stop)
+        return self._stage(f"{name}-run", work_path, command, spec.stdin, limits, lang, stop, supervise)
 
     def _compile(self, name: str, work_path: Path, spec: RunSpec, main: str,
                  jail: WarmJail | None = None) -> RunResult:
@@ -270,7 +285,8 @@ class Runner:
         return min(self.settings.work_mb, spec.memory_mb)
 
     def _stage(self, name: str, work_path: Path, command: list[str], stdin: bytes,
-               limits: StageLimits, lang: Language, stop: threading.Event | None = None) -> RunResult:
+               limits: StageLimits, lang: Language, stop: threading.Event | None = None,
+               supervise: Supervise | None = None) -> RunResult:
         if (reason := _unpassable(command)) is not None:
             return _unstartable(reason)
         cgroup = cgroups.RunCgroup(self.cgroups, name)
@@ -282,11 +298,10 @@ class Runner:
             with jail_command(self.settings, lang, ids, work_path, command, limits, log_write,
                               cgroup.nsjail_flags(memory_bytes, limits.pids)) as (argv, inherited), \
                     self.cgroups.thread_cpu(_owner_token()).measure() as thread_cpu:
-                outcome = run_process(
-                    argv, stdin, log_write, log_read,
-                    self.settings.output_limit_bytes, limits.wall_seconds + 0.05, self.settings.kill_grace,
-                    tuple(cgroup.join_paths()), cgroup.home_paths, stop, inherited,
-                )
+                launch = Launch(argv, log_write, log_read, tuple(cgroup.join_paths()), cgroup.home_paths, inherited)
+                deadline = limits.wall_seconds + 0.05
+                outcome = supervise(launch, deadline) if supervise else run_process(
+                    launch, stdin, self.settings.output_limit_bytes, deadline, self.settings.kill_grace, stop)
             usage = cgroup.usage()
         except subprocess.SubprocessError as exc:  # nsjail could not be started
             raise SandboxInfraError(f"could not start the sandbox: {exc}") from exc
