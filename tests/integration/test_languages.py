@@ -7,6 +7,8 @@ from sandbox import registry
 from sandbox.toolchains import detect_version
 from tests.support.languages import ARGS, COMPILED, LANGUAGES, installed, samples
 
+pytestmark = pytest.mark.sandbox  # the database and Redis behind it do not matter: one CI pass
+
 STDIN = "line one\nline two ✓\n"
 
 

@@ -16,6 +16,8 @@ from tests.support.languages import installed
 from tests.support.polling import wait_until
 from tests.support.sandbox_suite import remove_test_parent
 
+pytestmark = pytest.mark.sandbox  # the database and Redis behind it do not matter: one CI pass
+
 HELLO = 'public class Main { public static void main(String[] a) { System.out.println("hi " + a.length); } }'
 
 

@@ -11,6 +11,8 @@ from sandbox.registry import registry
 from sandbox.settings import SandboxSettings
 from sandbox.uids import UidPoolError
 
+pytestmark = pytest.mark.sandbox  # the database and Redis behind it do not matter: one CI pass
+
 
 def test_nsjail_argv_runs_as_its_work_dirs_leased_uid_and_never_enables_network(tmp_path):
     settings = SandboxSettings(nsjail="/bin/nsjail", tini="/usr/bin/tini-static", runs_dir=tmp_path)

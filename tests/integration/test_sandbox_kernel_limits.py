@@ -24,6 +24,8 @@ from sandbox.uids import UidPool, UidPoolError, UidRange
 from tests.support.polling import wait_until
 from tests.support.sandbox_suite import remove_test_parent, submit, wait_final
 
+pytestmark = pytest.mark.sandbox  # the database and Redis behind it do not matter: one CI pass
+
 PROGRAM = (Path(__file__).parents[1] / "support" / "kernel_limits_program.py").read_text()
 HOST_PYTHON = "/usr/bin/python3"  # the jail's python, so host and jail run the same program
 NOBODY = 65534

@@ -15,6 +15,8 @@ from tests.support.batches import grade, verdicts
 from tests.support.languages import installed
 from tests.support.sandbox_suite import canaries_fixture  # noqa: F401 (a fixture)
 
+pytestmark = pytest.mark.sandbox  # the database and Redis behind it do not matter: one CI pass
+
 JAIL_UID = JAIL_GID = SandboxSettings.uid_first  # a uid jails run as; a work dir belongs to its jail's
 
 PLANT_PY = """import os, shutil

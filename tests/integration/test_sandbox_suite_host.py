@@ -42,6 +42,8 @@ from tests.support.sandbox_suite import (
     wait_final,
 )
 
+pytestmark = pytest.mark.sandbox  # the database and Redis behind it do not matter: one CI pass
+
 
 def test_d34_the_worker_refuses_a_kernel_that_accepts_x32_system_calls(monkeypatch, stack_env):
     assert hostcheck.x32_syscalls_enabled() is False  # this kernel: ENOSYS (case d34 in the native suite)

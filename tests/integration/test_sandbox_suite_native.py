@@ -13,6 +13,8 @@ from sandbox.settings import SandboxSettings
 from tests.support.languages import installed
 from tests.support.sandbox_suite import canaries_fixture, module_run_fixture  # noqa: F401 (fixtures)
 
+pytestmark = pytest.mark.sandbox  # the database and Redis behind it do not matter: one CI pass
+
 JAVA_MEMORY_MB = 256
 
 

@@ -24,6 +24,8 @@ from tests.support.polling import wait_until
 from tests.support.sandbox_suite import dead_owner_token
 from tests.support.workers import wait_for_worker
 
+pytestmark = pytest.mark.sandbox  # the database and Redis behind it do not matter: one CI pass
+
 ROOT = Path(__file__).resolve().parents[2]
 DEAD_OWNERS = 6
 RUNS_PER_OWNER = 25  # per dead owner: a run and a compile cgroup in every controller, a mounted run dir
