@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from sandbox.live import (
@@ -100,6 +101,23 @@ def decode_client_event(fields: dict[str, Any]) -> ClientEvent:
     if kind == "resize":
         return Resize(int(fields["cols"]), int(fields["rows"]))
     return Stop(str(fields.get("reason", "stopped")))
+
+
+# every entry of both streams has one field, FIELD, holding the event's JSON (dumps/loads)
+FIELD = "event"
+
+
+def entry(event: dict[str, Any]) -> dict[str, str]:
+    """The fields of the stream entry (XADD) that carries `event`."""
+    return {FIELD: dumps(event)}
+
+
+def event_of(fields: Mapping[Any, Any]) -> dict[str, Any]:
+    """The event a stream entry (from XREAD, bytes or str keys) carries."""
+    raw = fields.get(FIELD, fields.get(FIELD.encode()))
+    if raw is None:
+        raise ValueError(f"a live stream entry has a field {FIELD!r}")
+    return loads(raw)
 
 
 def dumps(event: dict[str, Any]) -> str:
