@@ -81,7 +81,7 @@ class Execution(Model):
     memory_mb: Mapped[int] = mapped_column(sa.Integer)
     runs: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")  # times to run (timing averaged)
     # a live run's options ({"tty": bool, "cols": int, "rows": int}); None for every other run
-    live: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    live: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON(none_as_null=True))
     # result
     stdout: Mapped[str | None] = mapped_column(sa.Text)
     stderr: Mapped[str | None] = mapped_column(sa.Text)
