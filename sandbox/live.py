@@ -1,7 +1,7 @@
 """A live run's conversation with its caller, as the sandbox sees it: what the caller may send
 (input, end of input, a signal, a window size, stop) and what the run reports (stages, output).
 The worker's relay (tasks/live_relay.py) carries both over Redis; the sandbox knows neither Redis
-nor the API. `Runner.run_live` drives one run with a `LiveSession`."""
+nor the API. `sandbox.run_live` (live_runner.py) drives one run with a `LiveSession`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
