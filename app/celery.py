@@ -22,6 +22,7 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.conf.update(broker_url=app.config["CELERY_BROKER_URL"],
                            codestudio_redis_url=app.config["REDIS_URL"],
                            codestudio_recovery=app.config["RECOVERY"],
+                           codestudio_live_idle_seconds=app.config["LIVE_IDLE_SECONDS"],
                            codestudio_compile_caps=compile_caps(app.config["TIERS"]))
     celery_app.set_default()
     app.extensions["celery"] = celery_app

@@ -78,6 +78,8 @@ def from_env(instance_path: str) -> dict:
         "RUN_DEFAULT_TIMEOUT": float(env.get("RUN_DEFAULT_TIMEOUT", 30)),
         "RUN_DEFAULT_MEMORY_MB": int(env.get("RUN_DEFAULT_MEMORY_MB", 512)),
         "RUN_WAIT_CAP_SECONDS": float(env.get("RUN_WAIT_CAP_SECONDS", 60)),
+        # a live run with no input and no output this long ends (timeout)
+        "LIVE_IDLE_SECONDS": float(env.get("LIVE_IDLE_SECONDS", 60)),
         "RECOVERY": recovery_policy(env),
         # proxies in front whose X-Forwarded-For / -Proto are trusted (`make run`'s nginx: 1)
         "PROXY_HOPS": int(env.get("CODESTUDIO_PROXY_HOPS", 0)),

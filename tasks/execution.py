@@ -6,10 +6,13 @@ import logging
 import redis
 
 from sandbox import CompiledProgram, ExecutionStatus, Language, Runner, RunResult, RunSpec, registry
+from sandbox.live import LiveLimits
 
 from . import keys
 from .celery_typing import BoundTask, CeleryApp, bound_task
-from .ports import ClaimedRun, Outcome, ports
+from .live import LiveWorker, execute_live
+from .live_relay import live_redis
+from .ports import ClaimedRun, ExecutionStore, Outcome, ports
 from .retry import INFRA_RETRIES, delivery_of, infra_errors, retry_infra
 from .routing import CALLBACK_TASK, EXECUTE_TASK
 from .tiers import compile_cap
@@ -114,6 +117,19 @@ def send_callback_later(app: CeleryApp, execution_id: str) -> None:
         log.warning("execution %s: callback not queued: %s", execution_id, exc)
 
 
+def live_worker(app: CeleryApp, store: ExecutionStore) -> LiveWorker:
+    idle_seconds = app.conf.get("codestudio_live_idle_seconds", LiveLimits.idle_seconds)
+    return LiveWorker(store=store, channel=live_redis(app.conf.codestudio_redis_url), runner=runner,
+                      spec_for=spec_for, idle_seconds=float(idle_seconds))
+
+
+def done(app: CeleryApp, claim: ClaimedRun, status: ExecutionStatus) -> None:
+    """The execution is recorded final: wake whoever waits on it."""
+    notify_done(app.conf.codestudio_redis_url, claim.execution_id, status)
+    if claim.callback:
+        send_callback_later(app, claim.execution_id)
+
+
 def attempts_exhausted() -> Outcome:
     return Outcome.single(RunResult(status=ExecutionStatus.INTERNAL_ERROR,
                                     message=f"gave up after {MAX_ATTEMPTS} attempts (worker lost)"))
@@ -129,14 +145,15 @@ def execute_run(self: BoundTask, execution_id: str, language: str | None = None,
         claim = store.claim(execution_id, self.request.hostname or "unknown", delivery_of(self, resume_attempt))
         if claim is None:
             return  # final already, or another attempt holds it: a duplicate delivery
+        if claim.live is not None:  # never retried once claimed: it ends here, whatever happens
+            done(self.app, claim, execute_live(claim, live_worker(self.app, store)))
+            return
         if claim.attempt > MAX_ATTEMPTS:
             outcome = attempts_exhausted()
         else:
             outcome = run_repeatedly(spec_for(claim), claim.runs)
         if store.finish(claim, outcome):
-            notify_done(self.app.conf.codestudio_redis_url, execution_id, outcome.result.status)
-            if claim.callback:
-                send_callback_later(self.app, execution_id)
+            done(self.app, claim, outcome.result.status)
     except infra_errors() as exc:
         retry_infra(self, exc, f"execution {execution_id}", claim.attempt if claim else resume_attempt,
                     lambda message: store.fail(execution_id, message))
