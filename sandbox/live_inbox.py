@@ -17,19 +17,35 @@ log = logging.getLogger(__name__)
 
 RECEIVE_SECONDS = 0.1  # one receive's wait: how long the end of a run may wait for its reader
 CLOSE_WAIT_SECONDS = 5.0  # a reader stuck in receive longer than this is left behind
+READERS_MAX = 256  # live runs at once in one worker process
+
+
+def _readers() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=READERS_MAX, thread_name_prefix="live-input")
+
+
 # Readers are pooled threads: on cgroup v1 each lives in a CPU accounting group of its own (see
 # live_runner), and reused threads keep the number of such groups to the most runs at once.
-_READERS = ThreadPoolExecutor(max_workers=256, thread_name_prefix="live-input")
+_READERS = _readers()
+
+
+def _after_fork() -> None:
+    global _READERS
+    _READERS = _readers()  # a forked child has none of its parent's threads: it starts its own
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 class Inbox:
-    """Call start() once, then take() whenever fileno() is readable; close() at the end.
-    `own_cpu` is entered by the reader thread around its work (the CPU it spends is not the program's)."""
+    """Call start() once, then take() whenever fileno() is readable; close() at the end (also
+    when it never started)."""
 
     def __init__(self, session: LiveSession, own_cpu: Callable[[], AbstractContextManager[object]]):
+        """`own_cpu` is entered by the reader thread around its work (what it spends is not the program's)."""
         self._session, self._own_cpu = session, own_cpu
         self._events: queue.SimpleQueue[ClientEvent] = queue.SimpleQueue()
-        self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._wake_read, self._wake_write = -1, -1
         self._closing = threading.Event()
         self._room = threading.Event()  # clear: the loop holds all the input it will, wait
         self._room.set()
@@ -39,7 +55,14 @@ class Inbox:
         return self._wake_read
 
     def start(self) -> None:
-        _READERS.submit(self._read)
+        wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            _READERS.submit(self._read)
+        except BaseException:
+            os.close(wake_read)
+            os.close(wake_write)
+            raise
+        self._wake_read, self._wake_write = wake_read, wake_write
 
     def take(self) -> list[ClientEvent]:
         """Every event received since the last take."""
@@ -63,6 +86,8 @@ class Inbox:
             self._room.set()
 
     def close(self) -> None:
+        if self._wake_read < 0:
+            return  # never started
         self._closing.set()
         self._room.set()
         if not self._done.wait(CLOSE_WAIT_SECONDS):

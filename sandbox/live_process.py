@@ -87,25 +87,28 @@ class LiveProcess:
 
     def run(self, launch: Launch, deadline_seconds: float) -> ProcessOutcome:
         """Owns the launch's log pipe ends: they are closed whatever happens."""
-        self.own_fds.add(launch.log_read_fd)
+        log_pipe = {launch.log_read_fd, launch.log_write_fd}
+        self.own_fds |= log_pipe
         try:
             stdio, self.input_fd, outputs = self._open_stdio()
             self.own_fds |= {self.input_fd, *outputs}
             try:
                 self.session.send(StageStarted(Stage.RUN))
-                proc = launch.start(stdio)  # closes the log pipe's write end
+                self.own_fds -= log_pipe  # start() closes the write end, and on failure the read end too
+                proc = launch.start(stdio)
+                self.own_fds.add(launch.log_read_fd)
             finally:
                 _close_all(set(stdio))  # the jail's ends: the worker keeps only its own
         except BaseException:
             _close_all(self.own_fds)
             raise
-        for fd, name in [*outputs.items(), (launch.log_read_fd, "log")]:
-            os.set_blocking(fd, False)
-            self.sel.register(fd, selectors.EVENT_READ, name)
-        self.sel.register(self.inbox.fileno(), selectors.EVENT_READ, _INBOX)
-        os.set_blocking(self.input_fd, False)
-        self.inbox.start()
         try:
+            for fd, name in [*outputs.items(), (launch.log_read_fd, "log")]:
+                os.set_blocking(fd, False)
+                self.sel.register(fd, selectors.EVENT_READ, name)
+            os.set_blocking(self.input_fd, False)
+            self.inbox.start()
+            self.sel.register(self.inbox.fileno(), selectors.EVENT_READ, _INBOX)
             return self._watch(proc, deadline_seconds)
         finally:
             self.inbox.close()
@@ -211,10 +214,11 @@ class LiveProcess:
         if self.input_fd is None or self.input_ended:
             return  # the program's input is closed: nothing more reaches it
         self.idle_at = time.monotonic() + self.options.idle_seconds
-        self.pending += data
         if self.options.terminal is not None:
-            for signum in typed_signals(self.input_fd, data):
+            data, signals = typed_signals(self.input_fd, data)
+            for signum in signals:
                 self._send(proc, signum)
+        self.pending += data
 
     def _end_input(self) -> None:
         self.idle_at = time.monotonic() + self.options.idle_seconds

@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 from .live import LiveLimits, LiveSession, Output, Stage, StageEnded, StageStarted, Stream, Terminal
 from .live_inbox import Inbox
 from .live_process import LiveOptions, LiveProcess, LiveReport
-from .process import Launch, ProcessOutcome
+from .process import READ_CHUNK, Launch, ProcessOutcome
 from .runner import Runner, RunResult, RunSpec, _owner_token
 from .status import ExecutionStatus
 from .verdict import signal_name
@@ -41,8 +41,9 @@ class _LiveStages:
     def compile(self, compile_now: Callable[[], RunResult]) -> RunResult:
         self.session.send(StageStarted(Stage.COMPILE))
         compiled = compile_now()
-        if compiled.compile_output:
-            self.session.send(Output(Stream.COMPILE, compiled.compile_output))
+        text = compiled.compile_output
+        for start in range(0, len(text), READ_CHUNK):  # events no larger than a read's
+            self.session.send(Output(Stream.COMPILE, text[start:start + READ_CHUNK]))
         self.session.send(StageEnded(Stage.COMPILE, compiled.status, compiled.returncode, compiled.signal))
         return compiled
 

@@ -1,8 +1,8 @@
 """Terminal mode's pseudo-terminal, host side: the worker holds the master, the jail gets the
 slave as its fds 0, 1 and 2 (so the program's isatty() is true and its stdout line-buffered).
-The jail's session has no controlling terminal (nsjail calls setsid), so what the kernel would
-do for one is done here: SIGWINCH on a resize, and the signal characters typed (^C, ^\\, ^Z)
-signalled to the program."""
+The jail's session has no controlling terminal (nsjail calls setsid; the program's tty is not
+its controlling one), so what the kernel would do for one is done here: SIGWINCH on a resize,
+and the signal characters typed (^C, ^\\, ^Z) turned into signals for the program."""
 from __future__ import annotations
 
 import fcntl
@@ -52,12 +52,24 @@ def end_of_input(master: int) -> bytes:
     return eof if isinstance(eof, bytes) else bytes([eof])
 
 
-def typed_signals(master: int, data: bytes) -> list[int]:
-    """The signals these keystrokes raise, as the line discipline would for a controlling terminal
-    (the characters still go in: the terminal echoes them and drops the line typed so far)."""
+def typed_signals(master: int, data: bytes) -> tuple[bytes, list[int]]:
+    """The keystrokes without their signal characters, and the signals those raise, as the line
+    discipline would raise them for a controlling terminal. The characters are not passed on: the
+    line discipline would discard output not yet read when it saw them, which by then may be what
+    the program printed in answer to the signal."""
     modes = _modes(master)
     if modes is None or not modes[0] & termios.ISIG:
-        return []
+        return data, []
     chars = modes[1]
-    return [int(signum) for index, signum in _TYPED
-            if isinstance(chars[index], bytes) and chars[index] not in (b"", b"\x00") and chars[index] in data]
+    signals = {chars[index]: int(signum) for index, signum in _TYPED
+               if isinstance(chars[index], bytes) and chars[index] not in (b"", b"\x00")}
+    if not any(char in data for char in signals):
+        return data, []
+    kept, raised = bytearray(), []
+    for byte in data:
+        char = bytes([byte])
+        if char in signals:
+            raised.append(signals[char])
+        else:
+            kept += char
+    return bytes(kept), raised

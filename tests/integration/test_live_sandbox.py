@@ -357,3 +357,29 @@ def test_a_live_run_leaves_no_file_descriptor_open(live):
     before = sorted(os.listdir("/proc/self/fd"))
     run_both()
     assert sorted(os.listdir("/proc/self/fd")) == before
+
+
+class BusySession(MemorySession):
+    """A caller whose channel costs CPU on the worker (as a real relay's Redis calls do, less so)."""
+
+    def _spin(self, seconds: float) -> None:
+        end = time.thread_time() + seconds
+        while time.thread_time() < end:
+            pass
+
+    def receive(self, timeout: float) -> ClientEvent | None:
+        self._spin(0.05)
+        return super().receive(timeout)
+
+    def send(self, event: RunEvent) -> None:
+        self._spin(0.05)
+        super().send(event)
+
+
+def test_the_cpu_the_worker_spends_talking_to_the_caller_is_not_the_programs(runner, pool):
+    session = BusySession()
+    code = "import time\nfor n in range(10):\n    print(n, flush=True)\n    time.sleep(0.1)\n"
+    spec = RunSpec(language=registry().get("python"), code=code, timeout=15)
+    done = pool.submit(run_live, runner, spec, session, None, LiveLimits()).result(timeout=20)
+    assert done.status == ExecutionStatus.SUCCESS and done.stdout.split() == [str(n) for n in range(10)]
+    assert done.cpu_time < 0.25, done  # the worker spun ~0.5 s receiving and ~0.6 s sending meanwhile

@@ -29,15 +29,15 @@ def test_a_terminal_starts_at_its_size_and_takes_a_new_one(terminal):
     assert os.get_terminal_size(slave) == (1, SIZE_MAX)
 
 
-def test_the_signal_characters_typed_raise_their_signals_while_the_terminal_has_isig(terminal):
+def test_the_signal_characters_typed_become_signals_while_the_terminal_has_isig(terminal):
     master, slave = terminal
-    assert typed_signals(master, b"abc\x03") == [signal.SIGINT]
-    assert typed_signals(master, b"\x1c\x1a") == [signal.SIGQUIT, signal.SIGTSTP]
-    assert typed_signals(master, b"plain\n") == []
+    assert typed_signals(master, b"abc\x03") == (b"abc", [signal.SIGINT])
+    assert typed_signals(master, b"\x1ca\x1a") == (b"a", [signal.SIGQUIT, signal.SIGTSTP])
+    assert typed_signals(master, b"plain\n") == (b"plain\n", [])
     modes = termios.tcgetattr(slave)
     modes[3] &= ~termios.ISIG  # a program in raw mode reads ^C itself
     termios.tcsetattr(slave, termios.TCSANOW, modes)
-    assert typed_signals(master, b"\x03") == []
+    assert typed_signals(master, b"\x03") == (b"\x03", [])
 
 
 def test_end_of_input_is_the_terminals_eof_character(terminal):
