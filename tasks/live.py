@@ -53,16 +53,24 @@ def execute_live(claim: ClaimedRun, worker: LiveWorker) -> ExecutionStatus:
     try:
         result = run_live(worker.runner(), worker.spec_for(claim), session, terminal_of(claim.live),
                           LiveLimits(idle_seconds=worker.idle_seconds))
+        if session.lost is not None:  # the run ended because its channel did: not the program's doing
+            raise session.lost
         worker.store.finish(claim, Outcome.single(result))
     except Exception as exc:  # a bug, a lost Redis or database, a time limit: end it, tell the caller
         log.exception("execution %s: live run failed", claim.execution_id)
-        _end_failed(claim, worker, "internal_error", f"internal error: {type(exc).__name__}", session)
+        _end_failed(claim, worker, "internal_error", failure_message(exc), session)
         return ExecutionStatus.INTERNAL_ERROR
     try:
         session.finish(result.status)
     except redis.exceptions.RedisError as exc:  # recorded already: the caller's API process finds it
         log.warning("execution %s: could not tell the caller it finished: %s", claim.execution_id, exc)
     return result.status
+
+
+def failure_message(exc: Exception) -> str:
+    if isinstance(exc, redis.exceptions.RedisError):
+        return f"infrastructure error: the live channel failed: {exc}"
+    return f"internal error: {type(exc).__name__}"
 
 
 def _end_failed(claim: ClaimedRun, worker: LiveWorker, code: str, message: str,

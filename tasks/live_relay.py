@@ -10,6 +10,8 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 import redis
@@ -55,8 +57,9 @@ class RedisLiveSession:
         self.seq = first_seq - 1  # the last sequence number sent
         self.last_id = "0-0"  # read `in` from its start: input sent before the run began is kept
         self.pending: deque[ClientEvent] = deque()
-        self.client_checked_at = time.monotonic()
+        self.client_checked_at = -CLIENT_CHECK_SECONDS  # the first quiet receive looks at once
         self.caller_gone = False
+        self.lost: redis.exceptions.RedisError | None = None  # the channel failed during the run
         self.bounded = False  # the streams' TTLs are set (by the first send)
         self._heartbeat = Heartbeat(client, channel.worker_key(execution_id))
 
@@ -78,16 +81,27 @@ class RedisLiveSession:
 
     def send(self, event: RunEvent) -> None:
         self.seq += 1
-        self._add(channel.encode_run_event(event, self.seq))
+        with self._channel():
+            self._add(channel.encode_run_event(event, self.seq))
 
     def receive(self, timeout: float) -> ClientEvent | None:
         if not self.pending and not self.caller_gone:
-            self._read(timeout)
+            with self._channel():
+                self._read(timeout)
         if self.pending:
             return self.pending.popleft()
         if self.caller_gone:
             return Stop(CALLER_GONE)
         return None
+
+    @contextmanager
+    def _channel(self) -> Iterator[None]:
+        """Remembers a Redis failure (the run's end is then the channel's, not the program's)."""
+        try:
+            yield
+        except redis.exceptions.RedisError as exc:
+            self.lost = self.lost or exc
+            raise
 
     # ---- the end ----------------------------------------------------------------------------
 

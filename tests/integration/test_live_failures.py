@@ -147,3 +147,24 @@ def test_without_redis_nothing_runs_and_it_ends_internal_error(tmp_path, monkeyp
     assert execute_live(claim_of(uuid.uuid4().hex), worker_of(dead, store)) == ExecutionStatus.INTERNAL_ERROR
     assert calls == [] and len(store.failed) == 1
     assert store.failed[0].startswith("infrastructure error: the live channel is unavailable")
+
+
+def test_a_channel_lost_mid_run_ends_it_as_an_infrastructure_error(wire, monkeypatch):
+    """The sandbox ends a run whose caller's events cannot be read (as if it had left); that is
+    the channel's failure, not the caller's: not billed as a stopped run."""
+    client, execution_id = wire
+
+    def unreachable(*args: object, **kwargs: object) -> None:
+        raise redis.exceptions.ConnectionError("Redis went away")
+
+    def run(session: LiveSession) -> RunResult:
+        with monkeypatch.context() as patched, pytest.raises(redis.exceptions.ConnectionError):
+            patched.setattr(client, "xread", unreachable)
+            session.receive(0.1)  # the sandbox's reader takes this for a Stop, and the run ends stopped
+        return RunResult(status=ExecutionStatus.STOPPED, message="stopped: the caller's channel failed")
+
+    fake_run_live(monkeypatch, run)
+    store = MemoryStore()
+    assert execute_live(claim_of(execution_id), worker_of(client, store)) == ExecutionStatus.INTERNAL_ERROR
+    assert store.failed == ["infrastructure error: the live channel failed: Redis went away"] and not store.finished
+    assert out_events(client, execution_id)[-1]["code"] == "internal_error"
