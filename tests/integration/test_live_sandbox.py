@@ -267,6 +267,14 @@ def test_the_idle_limit_ends_a_run_with_neither_input_nor_output(live):
     assert 0.9 < done.wall_time < 3
 
 
+def test_the_wall_clock_limit_holds_for_a_run_that_keeps_talking(live):
+    session, result = live("import time\nwhile True:\n    print('tick', flush=True)\n    time.sleep(0.2)\n",
+                           timeout=2, idle=1.0)
+    done = result.result(timeout=10)
+    assert (done.status, done.message) == (ExecutionStatus.TIMEOUT, "killed: wall-clock time limit exceeded"), done
+    assert 1.9 < done.wall_time < 3 and session.text().count("tick") >= 8
+
+
 def test_input_and_output_keep_a_run_from_being_idle(live):
     session, result = live("for _ in range(4):\n    print(input(), flush=True)\n", idle=1.0)
     for n in range(4):
