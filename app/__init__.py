@@ -63,15 +63,20 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=app.config["PROXY_HOPS"], x_proto=app.config["PROXY_HOPS"])
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+    from .api.live_doc import DESCRIPTION  # the live-run protocols, which the paths cannot describe
+
+    app.config["API_SPEC_OPTIONS"] = {**app.config["API_SPEC_OPTIONS"], "info": {"description": DESCRIPTION}}
     openapi.init_app(app)
 
-    from .api import batch, metrics, projects, runs, stats, system
+    from .api import batch, live, metrics, projects, runs, stats, system
     from .compat import judge0, judge0_info, piston
     from .ratelimit import init_rate_limits
 
-    init_rate_limits(app, (runs.bp, projects.bp, stats.bp, batch.bp))
+    init_rate_limits(app, (runs.bp, projects.bp, stats.bp, batch.bp, live.bp))
     for module in (runs, projects, stats, batch, system):
         openapi.register_blueprint(module.bp)
+    live.init_live(app)
+    app.register_blueprint(live.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(piston.bp)
     for blueprint in (judge0.bp, judge0_info.info_bp):  # Judge0 clients: under /judge0, optionally at /

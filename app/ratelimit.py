@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
+from limits import parse as parse_rate
 
 from .auth import current_user, presented_key
 from .errors import problem_response
@@ -35,6 +36,9 @@ limiter = Limiter(key_func=caller_identity, headers_enabled=True, strategy="movi
                   on_breach=lambda limit: rate_limited(limit))
 
 
+API_SCOPE = "api"  # the shared limit's scope: one bucket per caller for every blueprint
+
+
 def caller_rate() -> str:
     user = authenticated_caller()
     if user is None:
@@ -53,6 +57,22 @@ def rate_limited(limit) -> Response:
     return problem_response(problem.status, problem.code, problem.detail, **problem.extra)
 
 
+def count_request(user) -> None:
+    """Count one request against the user's budget, for a caller the limiter could not know when
+    the request came (a live run's key arrives in its first frame): raises the 429 Problem a
+    limited request gets. The same bucket as the limiter's own (prefix, user, shared scope)."""
+    allowed = tier_of(user)["requests_per_minute"]
+    bucket = (current_app.config["RATELIMIT_KEY_PREFIX"], f"user:{user.id}", API_SCOPE)
+    try:
+        within = limiter.limiter.hit(parse_rate(f"{allowed}/minute"), *bucket)
+    except Exception:  # noqa: BLE001 - storage down: not counted, as the limiter's fallback would forget it
+        current_app.logger.warning("rate limit storage unavailable: a request of user %s not counted", user.id)
+        return
+    if not within:
+        raise refuse(429, "rate_limited", user, "requests_per_minute", allowed + 1,
+                     f"rate limit {allowed} per 1 minute reached")
+
+
 def storage_uri(redis_url: str) -> str:
     return "redis+unix://" + redis_url[len("unix://"):] if redis_url.startswith("unix://") else redis_url
 
@@ -66,4 +86,4 @@ def init_rate_limits(app: Flask, blueprints) -> None:
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     limiter.init_app(app)
     for blueprint in blueprints:
-        limiter.shared_limit(caller_rate, scope="api")(blueprint)  # one budget across the API
+        limiter.shared_limit(caller_rate, scope=API_SCOPE)(blueprint)  # one budget across the API

@@ -87,6 +87,12 @@ def from_env(instance_path: str) -> dict:
         # requests without a valid key, per client address (guessing keys, probing)
         "ANONYMOUS_REQUESTS_PER_MINUTE": int(env.get("ANONYMOUS_REQUESTS_PER_MINUTE", 120)),
         **({"RATELIMIT_STORAGE_URI": env["RATELIMIT_STORAGE_URI"]} if env.get("RATELIMIT_STORAGE_URI") else {}),
+        # live runs (GET /codestudio/live, event streams): connections one API process holds (each
+        # holds a thread: app/cli/front.py starts API_THREADS + this many), the largest frame
+        # after `start`, and the stdin one connection may send per second
+        "LIVE_CONNECTIONS": int(env.get("LIVE_CONNECTIONS", 64)),
+        "LIVE_MAX_FRAME_BYTES": int(env.get("LIVE_MAX_FRAME_BYTES", 1024 * 1024)),
+        "LIVE_STDIN_BYTES_PER_SECOND": int(env.get("LIVE_STDIN_BYTES_PER_SECOND", 1024 * 1024)),
         "TIERS": load_tiers(),
         "API_TITLE": "Code Studio",
         "API_VERSION": "1.0.0",

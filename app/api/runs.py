@@ -10,7 +10,7 @@ from ..schemas.runs import (
     RunRequestSchema,
 )
 from ..services import runs
-from . import Blueprint, authenticate_and_check_body
+from . import Blueprint, authenticate_and_check_body, run_events
 
 bp = Blueprint("runs", __name__, url_prefix="/codestudio", description="Run code")
 
@@ -31,7 +31,10 @@ bp.before_request(authenticate_and_check_body)
 @bp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
 @bp.alt_response(503, response="SERVICE_UNAVAILABLE")
 def run(data):
-    """Run a program; with wait (default) the response carries the result."""
+    """Run a program; with wait (default) the response carries the result. With `Accept:
+    text/event-stream` the run streams as Server-Sent Events (see the description above)."""
+    if run_events.wants_event_stream():
+        return run_events.stream(g.user, data)
     row = runs.submit(g.user, data)
     if not data.wait:
         return _accepted(row)

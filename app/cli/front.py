@@ -44,7 +44,9 @@ class FrontSettings:
     worker_processes: int = 2
     worker_connections: int = 8192
     api_workers: int = 2
-    api_threads: int = 16
+    api_threads: int = 16           # per API process, for requests
+    live_connections: int = 64      # per API process, live runs (each holds a thread: more threads)
+    live_timeout: int = 600         # seconds a live run's WebSocket may stay silent both ways
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> FrontSettings:
@@ -62,6 +64,7 @@ class FrontSettings:
             upstream_timeout=number("RUN_WAIT_CAP_SECONDS", 60) + UPSTREAM_MARGIN_SECONDS,
             api_workers=number("API_WORKERS", defaults.api_workers),
             api_threads=number("API_THREADS", defaults.api_threads),
+            live_connections=number("LIVE_CONNECTIONS", defaults.live_connections),
         )
 
     @property
@@ -99,7 +102,8 @@ def gunicorn_argv(settings: FrontSettings, upstream_socket: Path) -> list[str]:
     # keep-alive outlasts nginx's idle upstream connections (4 s), so nginx never reuses one
     # gunicorn is closing
     return [str(Path(sys.executable).with_name("gunicorn")), "-b", f"unix:{upstream_socket}",
-            "-w", str(settings.api_workers), "-k", "gthread", "--threads", str(settings.api_threads),
+            "-w", str(settings.api_workers), "-k", "gthread",
+            "--threads", str(settings.api_threads + settings.live_connections),
             "--timeout", str(settings.upstream_timeout + 30), "--keep-alive", "10",
             "--no-control-socket", "wsgi:app"]
 
@@ -126,7 +130,9 @@ class Front:
         upstream = self.runtime_dir / "api.sock"
         conf = self.state_dir / "nginx.conf"
         conf.write_text(render_config(self.settings, self.state_dir, self.runtime_dir, upstream))
-        env = {**(self.env if self.env is not None else os.environ), "CODESTUDIO_PROXY_HOPS": "1"}
+        # the API process refuses live connections beyond the threads started for them
+        env = {**(self.env if self.env is not None else os.environ), "CODESTUDIO_PROXY_HOPS": "1",
+               "LIVE_CONNECTIONS": str(self.settings.live_connections)}
         api = subprocess.Popen(gunicorn_argv(self.settings, upstream), cwd=ROOT, env=env,
                                start_new_session=True)
         self.processes.append(api)

@@ -60,10 +60,11 @@ def lock_user(user: User) -> None:
     db.session.execute(sa.update(User).where(User.id == user.id).values(tier=User.tier))
 
 
-def reserve_execution(user: User, count: int = 1, runs: int | None = None) -> None:
+def reserve_execution(user: User, count: int = 1, runs: int | None = None, live: int = 0) -> None:
     """Reserve `count` executions at once: they all fit the daily and concurrency quotas, or
     none is taken (a refusal rolls the transaction back). Each run counts against the daily
-    quota: `runs` is how many they make in all (Judge0's number_of_runs), by default one each."""
+    quota: `runs` is how many they make in all (Judge0's number_of_runs), by default one each.
+    `live` of them are live runs: those also fit the tier's cap on live runs queued or running."""
     lock_user(user)
     tier = tier_of(user)
     today, active = counts(user)
@@ -77,6 +78,19 @@ def reserve_execution(user: User, count: int = 1, runs: int | None = None) -> No
         more = f"; {count} more requested" if count > 1 else ""
         raise refuse(429, "concurrency_limit", user, "concurrent_executions", active + count,
                      f"{active} executions are still queued or running{more}", headers={"Retry-After": "1"})
+    if live:
+        _check_live(user, tier, live)
+
+
+def _check_live(user: User, tier: dict, count: int) -> None:
+    """Live runs hold a connection (and an API thread) while they run: the tier caps how many."""
+    active_live = db.session.execute(sa.select(sa.func.count()).where(
+        Execution.user_id == user.id, Execution.live.isnot(None),
+        Execution.status.in_(ACTIVE_STATUSES))).scalar_one()
+    if active_live + count > tier["live_concurrent"]:
+        db.session.rollback()
+        raise refuse(429, "concurrency_limit", user, "live_concurrent", active_live + count,
+                     f"{active_live} live runs are still queued or running", headers={"Retry-After": "1"})
 
 
 def reserve_batch(user: User, runs: int) -> None:

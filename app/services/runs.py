@@ -70,7 +70,8 @@ def record(user: User, prepared: list[PreparedRun],
     """Reserve quota for all the prepared runs and record them in one transaction: all or none.
     `attach(index, execution)` adds related rows in the same transaction. Not yet enqueued."""
     # atomic per user until the commit below; each run of a repeated run counts against the daily quota
-    reserve_execution(user, len(prepared), runs=sum(values.runs for values in prepared))
+    reserve_execution(user, len(prepared), runs=sum(values.runs for values in prepared),
+                      live=sum(values.live is not None for values in prepared))
     rows = [Execution(**asdict(values)) for values in prepared]
     for index, execution in enumerate(rows):
         db.session.add(execution)

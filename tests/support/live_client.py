@@ -1,0 +1,122 @@
+"""A WebSocket client of GET /codestudio/live (websocket-client), and an event-stream reader of
+POST /codestudio/run, for the live-run tests: frames as dicts, the close code the server sent."""
+from __future__ import annotations
+
+import json
+import struct
+import time
+from typing import Any
+
+import websocket
+
+OUTPUT_TYPES = ("stdout", "stderr", "output")
+
+
+class Closed(Exception):
+    def __init__(self, code: int | None, reason: str):
+        super().__init__(f"closed {code} {reason}")
+        self.code, self.reason = code, reason
+
+
+class LiveClient:
+    """One connection; `frames` keeps every frame received, `close_code` the server's close."""
+
+    def __init__(self, front, key: str | None = None, query: str = "", headers: dict | None = None,
+                 timeout: float = 30):
+        url = f"ws://{front.settings.host}:{front.settings.port}/codestudio/live{query}"
+        sent = dict(headers or {})
+        if key is not None:
+            sent["Authorization"] = f"Bearer {key}"
+        self.ws = websocket.create_connection(url, header=[f"{k}: {v}" for k, v in sent.items()], timeout=timeout)
+        self.frames: list[dict[str, Any]] = []
+        self.close_code: int | None = None
+        self.close_reason = ""
+
+    def send(self, **frame: Any) -> None:
+        self.ws.send(json.dumps(frame))
+
+    def send_raw(self, data: str | bytes) -> None:
+        if isinstance(data, bytes):
+            self.ws.send_binary(data)
+        else:
+            self.ws.send(data)
+
+    def start(self, language: str, code: str, **fields: Any) -> str:
+        """Sends start; returns the execution id from `accepted`."""
+        self.send(type="start", language=language, code=code, **fields)
+        accepted = self.next(timeout=30)
+        assert accepted["type"] == "accepted", accepted
+        return accepted["execution_id"]
+
+    def next(self, timeout: float = 30) -> dict[str, Any]:
+        """The next frame; Closed once the server closed."""
+        if self.close_code is not None:
+            raise Closed(self.close_code, self.close_reason)
+        self.ws.settimeout(timeout)
+        try:
+            opcode, data = self.ws.recv_data()
+        except websocket.WebSocketConnectionClosedException:
+            self.close_code = self.close_code or 1006
+            raise Closed(self.close_code, "connection lost") from None
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            self.close_code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else 1005
+            self.close_reason = data[2:].decode(errors="replace")
+            raise Closed(self.close_code, self.close_reason)
+        frame = json.loads(data)
+        self.frames.append(frame)
+        return frame
+
+    def until(self, predicate, timeout: float = 30) -> dict[str, Any]:
+        """Frames until one satisfies `predicate` (a frame type or a function); returns it."""
+        test = predicate if callable(predicate) else (lambda frame: frame["type"] == predicate)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no such frame within {timeout} s; got {self.frames[-10:]}")
+            frame = self.next(timeout=left)
+            if test(frame):
+                return frame
+
+    def until_output(self, text: str, timeout: float = 30, since: int = 0) -> str:
+        """Frames until the output after its first `since` characters contains `text`; returns
+        the output so far."""
+        if text not in self.output()[since:]:
+            self.until(lambda frame: text in self.output()[since:], timeout)
+        return self.output()
+
+    def finish(self, timeout: float = 60) -> tuple[dict[str, Any], int | None]:
+        """Frames until the last (exit or error) and the close; returns (last frame, close code)."""
+        last = self.until(lambda frame: frame["type"] in ("exit", "error"), timeout)
+        try:
+            self.next(timeout=10)
+        except Closed:
+            pass
+        return last, self.close_code
+
+    def refusal(self, timeout: float = 15) -> tuple[dict[str, Any], int | None]:
+        """The error frame and close code of a refused conversation."""
+        return self.finish(timeout)
+
+    def output(self, types: tuple[str, ...] = OUTPUT_TYPES) -> str:
+        return "".join(frame["data"] for frame in self.frames if frame["type"] in types)
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def read_event_stream(response) -> list[tuple[str, dict[str, Any]]]:
+    """(event name, data) of a text/event-stream response, comments left out."""
+    events, name, data = [], None, []
+    for line in response.iter_lines(decode_unicode=True):
+        if line == "":
+            if name is not None:
+                events.append((name, json.loads("\n".join(data))))
+            name, data = None, []
+        elif line.startswith(":"):
+            continue
+        elif line.startswith("event:"):
+            name = line[len("event:"):].strip()
+        elif line.startswith("data:"):
+            data.append(line[len("data:"):].strip())
+    return events
