@@ -76,10 +76,15 @@ def live_api(app, stack_env, tmp_path_factory):
 @pytest.fixture
 def start(live_api, user):
     """start(code, tty=False, user_id=None) -> a connected Caller of a new live run."""
+    callers: list[Caller] = []
+
     def start_run(code: str, tty: bool = False, user_id: int | None = None, **request) -> Caller:
         execution_id = submit_live(live_api["app"], user_id or user["id"], code, tty=tty, **request)
-        return Caller(live_api["redis"], execution_id)
-    return start_run
+        callers.append(Caller(live_api["redis"], execution_id))
+        return callers[-1]
+    yield start_run
+    for caller in callers:
+        caller.leave()
 
 
 def row_of(live_api, execution_id: str) -> dict:

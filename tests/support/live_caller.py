@@ -42,19 +42,22 @@ class Caller:
         self.events: list[dict] = []
         self.arrived: list[float] = []  # when each event was read
         self.last_id = "0-0"
-        self._connected = threading.Event()
-        self._connected.set()
+        self._left = threading.Event()
         self._beat = threading.Thread(target=self._heartbeat, daemon=True)
         self._beat.start()
 
     def _heartbeat(self) -> None:
-        while self._connected.is_set():
-            self.client.set(channel.client_key(self.execution_id), "1", ex=channel.HEARTBEAT_TTL_SECONDS)
-            time.sleep(channel.HEARTBEAT_SECONDS)
+        while True:
+            try:
+                self.client.set(channel.client_key(self.execution_id), "1", ex=channel.HEARTBEAT_TTL_SECONDS)
+            except redis.exceptions.RedisError:
+                return  # the test's Redis is gone: the test is over
+            if self._left.wait(channel.HEARTBEAT_SECONDS):
+                return
 
     def leave(self) -> None:
         """Stop refreshing the heartbeat (the key expires as if the API process had died)."""
-        self._connected.clear()
+        self._left.set()
         self._beat.join()
 
     def send(self, *events: ClientEvent) -> None:
