@@ -237,20 +237,22 @@ def test_concurrent_live_runs_each_see_only_their_own_output(start, make_user, l
         assert (row["status"], row["stdout"], row["usage"]) == ("success", expected, 1)
 
 
-def test_echo_round_trip_through_redis(start):
+@pytest.mark.parametrize("tty", [False, True], ids=["pipes", "terminal"])
+def test_echo_round_trip_through_redis(start, tty):
     """Input from the API's side of the wire to the program and its output back: p50 over 200
     round trips (printed with -s)."""
-    caller = start(ECHO)
+    caller = start(ECHO, tty=tty)
     caller.text_until("ready")
     trips = []
     for n in range(200):
-        line = f"line {n} end\n"
+        line = f"line {n} end"
         sent = time.monotonic()
-        caller.send(Input(line.encode()))
-        caller.until(lambda event, line=line: event["type"] == "stdout" and line in event["data"], 10)
+        caller.send(Input(line.encode() + b"\n"))
+        caller.text_until(f"{line}\r\n{line}\r\n" if tty else f"{line}\n", 10)  # a terminal echoes it too
         trips.append(time.monotonic() - sent)
-    caller.send(EndOfInput())
+    caller.send(EndOfInput(), EndOfInput())  # a terminal's ^D ends a read: one for the line, one for the end
     assert caller.last()["status"] == "success"
     p50, p99 = statistics.median(trips), statistics.quantiles(trips, n=100)[98]
-    print(f"\necho round trip through Redis (pipes): p50 {p50 * 1e3:.2f} ms, p99 {p99 * 1e3:.2f} ms")
+    print(f"\necho round trip through Redis ({'terminal' if tty else 'pipes'}): p50 {p50 * 1e3:.2f} ms, "
+          f"p99 {p99 * 1e3:.2f} ms")
     assert p50 < 0.05
