@@ -180,7 +180,7 @@ class Conversation:
         now = time.monotonic()
         rate = InputRate(self.app.config["LIVE_STDIN_BYTES_PER_SECOND"], now)
         last_beat = now
-        while not self.run_over.is_set():
+        while not self.run_over.is_set() and not self.caller.ended.is_set():
             message = self.caller.receive(timeout=RECEIVE_SECONDS)
             if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
                 self.channel.beat()
@@ -192,13 +192,14 @@ class Conversation:
                 continue
             if isinstance(event, Input):
                 last_beat = self._throttle(rate.wait_for(len(event.data), time.monotonic()), last_beat)
-            self.channel.send(event)
+            if not self.caller.ended.is_set():  # refused meanwhile (a flood): nothing more goes to the run
+                self.channel.send(event)
 
     def _throttle(self, seconds: float, last_beat: float) -> float:
         """Wait `seconds` (input over its rate), beating meanwhile; returns the last beat's time."""
         assert self.channel is not None
         deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
+        while (left := deadline - time.monotonic()) > 0 and not self.caller.ended.is_set():
             time.sleep(min(left, HEARTBEAT_SECONDS / 2))
             if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
                 self.channel.beat()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import struct
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import websocket
@@ -53,18 +54,29 @@ class LiveClient:
         if self.close_code is not None:
             raise Closed(self.close_code, self.close_reason)
         self.ws.settimeout(timeout)
-        try:
-            opcode, data = self.ws.recv_data()
-        except websocket.WebSocketConnectionClosedException:
-            self.close_code = self.close_code or 1006
-            raise Closed(self.close_code, "connection lost") from None
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
-            self.close_code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else 1005
-            self.close_reason = data[2:].decode(errors="replace")
-            raise Closed(self.close_code, self.close_reason)
-        frame = json.loads(data)
-        self.frames.append(frame)
-        return frame
+        while True:
+            try:
+                message = self.ws.recv_frame()  # frame by frame: a close is read even if answering it fails
+            except (websocket.WebSocketConnectionClosedException, ConnectionError):
+                self.close_code = self.close_code or 1006
+                raise Closed(self.close_code, "connection lost") from None
+            if message.opcode == websocket.ABNF.OPCODE_CLOSE:
+                data = message.data
+                self.close_code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else 1005
+                self.close_reason = data[2:].decode(errors="replace")
+                try:
+                    self.ws.send_close()
+                except (OSError, websocket.WebSocketException):
+                    pass
+                raise Closed(self.close_code, self.close_reason)
+            if message.opcode == websocket.ABNF.OPCODE_PING:
+                self.ws.pong(message.data)
+                continue
+            if message.opcode == websocket.ABNF.OPCODE_TEXT and message.fin:
+                frame = json.loads(message.data)
+                self.frames.append(frame)
+                return frame
+            raise AssertionError(f"unexpected frame from the server: opcode {message.opcode}, fin {message.fin}")
 
     def until(self, predicate, timeout: float = 30) -> dict[str, Any]:
         """Frames until one satisfies `predicate` (a frame type or a function); returns it."""
@@ -105,13 +117,13 @@ class LiveClient:
         self.ws.close()
 
 
-def read_event_stream(response) -> list[tuple[str, dict[str, Any]]]:
-    """(event name, data) of a text/event-stream response, comments left out."""
-    events, name, data = [], None, []
-    for line in response.iter_lines(decode_unicode=True):
+def read_event_stream(response) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(event name, data) of a text/event-stream response as each arrives, comments left out."""
+    name, data = None, []
+    for line in response.iter_lines(chunk_size=1, decode_unicode=True):
         if line == "":
             if name is not None:
-                events.append((name, json.loads("\n".join(data))))
+                yield name, json.loads("\n".join(data))
             name, data = None, []
         elif line.startswith(":"):
             continue
@@ -119,4 +131,3 @@ def read_event_stream(response) -> list[tuple[str, dict[str, Any]]]:
             name = line[len("event:"):].strip()
         elif line.startswith("data:"):
             data.append(line[len("data:"):].strip())
-    return events
