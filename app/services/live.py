@@ -143,6 +143,7 @@ class OutRelay:
         self.after = "0-0"
         self.expected_seq = 1
         self.running_without_worker_since: float | None = None
+        self.worker_seen = False  # its heartbeat was there: once gone, the worker is
 
     def frames(self, stopping: threading.Event) -> Iterator[dict[str, Any] | None]:
         """Each frame for the caller; None after a quiet second (the caller's turn to beat or keep
@@ -196,6 +197,7 @@ class OutRelay:
         reaching us or its worker is gone; else None."""
         if self.channel.worker_present():
             self.running_without_worker_since = None
+            self.worker_seen = True
             return None
         status = status_of(self.channel.execution_id)
         if status in FINAL_STATUSES:
@@ -205,9 +207,9 @@ class OutRelay:
             self.running_without_worker_since = None
             return None
         now = time.monotonic()
-        if self.running_without_worker_since is None:  # claimed, its relay not yet beating
+        if self.running_without_worker_since is None:  # claimed, its heartbeat maybe not yet set
             self.running_without_worker_since = now
-        if now - self.running_without_worker_since < wire.HEARTBEAT_TTL_SECONDS:
+        if not self.worker_seen and now - self.running_without_worker_since < wire.HEARTBEAT_TTL_SECONDS:
             return None
         return error_frame("worker_lost", "the worker running this execution was lost; a live run is not "
                            "run again (it ends internal_error)", execution_id=self.channel.execution_id)
