@@ -465,3 +465,42 @@ def test_an_event_stream_left_early_stops_its_run(front, user):
     response.close()
     wait_until(lambda: execution(front, user, execution_id)["status"] == "stopped", 5, interval=0.1,
                what="the run to be stopped")
+
+
+def remaining_requests(front, user) -> int:
+    response = requests.get(f"{front.url}/codestudio/executions?limit=1", headers=user["headers"], timeout=10)
+    return int(response.headers["X-RateLimit-Remaining"])
+
+
+@pytest.mark.parametrize("by_frame", [False, True], ids=["header", "first-frame"])
+def test_the_upgrade_counts_as_one_request_of_the_callers_rate_limit(front, make_user, by_frame):
+    caller = make_user("free")  # 30 requests a minute
+    before = remaining_requests(front, caller)
+    client = LiveClient(front) if by_frame else LiveClient(front, key=caller["key"])
+    if by_frame:
+        client.send(type="auth", key=caller["key"])
+    client.start("python", "print(1)")
+    client.finish()
+    assert remaining_requests(front, caller) == before - 2  # the upgrade and this request
+
+
+def test_a_caller_over_its_rate_limit_is_refused(front, make_user):
+    caller = make_user("free")
+    while remaining_requests(front, caller) > 0:
+        pass
+    client = LiveClient(front)
+    client.send(type="auth", key=caller["key"])
+    last, close = client.refusal()
+    assert last["code"] == "rate_limited" and close == 4429, last
+    import websocket
+
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:  # with the header: refused as HTTP
+        LiveClient(front, key=caller["key"])
+    assert refused.value.status_code == 429
+
+
+def test_the_openapi_description_documents_the_live_protocols(front):
+    description = requests.get(f"{front.url}/codestudio/openapi.json", timeout=10).json()["info"]["description"]
+    for needle in ("GET /codestudio/live", '{"type": "auth"', "`stdin`", "`resize`", "`exit`", "`error`",
+                   "1011", "4429", "key_in_url", "text/event-stream"):
+        assert needle in description, needle
