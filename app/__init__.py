@@ -69,16 +69,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     openapi.init_app(app)
 
     from .api import batch, live, metrics, projects, runs, stats, system
-    from .compat import judge0, judge0_info, piston
+    from .compat import judge0, judge0_info, piston, piston_connect
     from .ratelimit import init_rate_limits
 
-    init_rate_limits(app, (runs.bp, projects.bp, stats.bp, batch.bp, live.bp))
+    init_rate_limits(app, (runs.bp, projects.bp, stats.bp, batch.bp, live.bp, piston_connect.bp))
     for module in (runs, projects, stats, batch, system):
         openapi.register_blueprint(module.bp)
     live.init_live(app)
     app.register_blueprint(live.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(piston.bp)
+    app.register_blueprint(piston_connect.bp)
     for blueprint in (judge0.bp, judge0_info.info_bp):  # Judge0 clients: under /judge0, optionally at /
         app.register_blueprint(blueprint, url_prefix="/judge0")
         if app.config.get("JUDGE0_AT_ROOT"):

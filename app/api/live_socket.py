@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from flask import current_app
+from flask import current_app, request
 from simple_websocket import ConnectionClosed, Server
 from wsproto import WSConnection
 from wsproto.events import BytesMessage, CloseConnection, Event, TextMessage
@@ -22,6 +22,16 @@ from ..services.live_frames import TOO_BIG, FrameRefused
 
 # queued and not yet taken: a flood, not a caller typing or pasting
 QUEUED_FRAMES = 256
+
+Refusal = tuple[dict[str, Any], int, str]  # the error frame, the close code, the close reason
+
+
+def native_refusal(refused: FrameRefused) -> Refusal:
+    return refused.frame(), refused.close, refused.code
+
+
+# blueprint name -> how its protocol words a refused frame (the native one unless registered)
+REFUSALS: dict[str, Callable[[FrameRefused], Refusal]] = {}
 
 
 class FrameBounds:
@@ -66,9 +76,10 @@ class GuardedConnection:
     and the close itself and stops reading."""
 
     def __init__(self, inner: WSConnection, bounds: FrameBounds, send_lock: threading.Lock,
-                 write: Callable[[bytes], Any], on_refused: Callable[[], None]):
+                 write: Callable[[bytes], Any], on_refused: Callable[[], None],
+                 refusal: Callable[[FrameRefused], Refusal] = native_refusal):
         self.inner, self.bounds, self.send_lock = inner, bounds, send_lock
-        self.write, self.on_refused = write, on_refused
+        self.write, self.on_refused, self.refusal = write, on_refused, refusal
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -83,11 +94,12 @@ class GuardedConnection:
             yield event
 
     def _refuse(self, refused: FrameRefused) -> None:
+        frame, code, reason = self.refusal(refused)
         with self.send_lock:
             self.on_refused()
             try:
-                self.write(self.inner.send(TextMessage(data=json.dumps(refused.frame()))))
-                self.write(self.inner.send(CloseConnection(refused.close, refused.code)))
+                self.write(self.inner.send(TextMessage(data=json.dumps(frame))))
+                self.write(self.inner.send(CloseConnection(code, reason)))
             except (OSError, LocalProtocolError):
                 pass
 
@@ -104,8 +116,8 @@ class GuardedReader(threading.Thread):
                              2 * config["MAX_CONTENT_LENGTH"])
         send_lock = threading.Lock()
         ended = threading.Event()
-        server.ws = GuardedConnection(server.ws, bounds, send_lock, server.sock.send,
-                                      ended.set)
+        refusal = REFUSALS.get(request.blueprint or "", native_refusal)
+        server.ws = GuardedConnection(server.ws, bounds, send_lock, server.sock.send, ended.set, refusal)
         server.codestudio = (bounds, send_lock, ended)
 
 

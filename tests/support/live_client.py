@@ -23,8 +23,8 @@ class LiveClient:
     """One connection; `frames` keeps every frame received, `close_code` the server's close."""
 
     def __init__(self, front, key: str | None = None, query: str = "", headers: dict | None = None,
-                 timeout: float = 30):
-        url = f"ws://{front.settings.host}:{front.settings.port}/codestudio/live{query}"
+                 timeout: float = 30, path: str = "/codestudio/live"):
+        url = f"ws://{front.settings.host}:{front.settings.port}{path}{query}"
         sent = dict(headers or {})
         if key is not None:
             sent["Authorization"] = f"Bearer {key}"
