@@ -62,4 +62,10 @@ API process holds as many live connections as it may; retry). A finished run clo
 The same run, streamed as Server-Sent Events: `accepted`, `stage`, `compile`, `stdout`, `stderr`, then
 `exit` (or `error`); each event's `data` is the frame above, its `id` the `seq`. There is no input beyond the
 request's `stdin` (the program's stdin ends after it). It is a live run (counts against `live_concurrent`).
+
+## Piston's `GET /api/v2/connect` (WebSocket)
+
+Piston's interactive protocol as Piston speaks it: `init` (the `/api/v2/execute` fields) within 1 s, `data`
+(`stream: "stdin"`), `signal` (`SIGINT`, ...); `runtime`, `stage`, `data`, `exit`, `error`; close codes
+4000-4005 and 4999 (Job Completed). Authenticated like `/api/v2/execute` (the key on the upgrade).
 """
