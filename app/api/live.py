@@ -18,12 +18,13 @@ from kombu.exceptions import OperationalError as BrokerError
 from marshmallow import ValidationError
 from simple_websocket import ConnectionClosed, Server
 from sqlalchemy.exc import DataError, DBAPIError
+from werkzeug.routing.exceptions import WebsocketMismatch
 
 from sandbox.live import Input
 from tasks.live_channel import HEARTBEAT_SECONDS
 
 from ..auth import current_user, presented_key
-from ..errors import Problem
+from ..errors import Problem, problem_response
 from ..extensions import db
 from ..models import User
 from ..ratelimit import count_request
@@ -75,6 +76,12 @@ def _before_upgrade() -> None:
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
     if presented_key() and not key_in_url():
         current_user()  # a bad key is refused before the upgrade: a 401 problem, as everywhere
+
+
+@bp.app_errorhandler(WebsocketMismatch)
+def _websocket_mismatch(exc: WebsocketMismatch) -> Any:
+    return problem_response(400, "websocket_mismatch", "GET /codestudio/live and /api/v2/connect are WebSockets "
+                            "(send Upgrade: websocket); every other URL is plain HTTP")
 
 
 @sock.route("/live", bp=bp)

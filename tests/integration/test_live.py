@@ -504,3 +504,8 @@ def test_the_openapi_description_documents_the_live_protocols(front):
     for needle in ("GET /codestudio/live", '{"type": "auth"', "`stdin`", "`resize`", "`exit`", "`error`",
                    "1011", "4429", "key_in_url", "text/event-stream"):
         assert needle in description, needle
+
+
+def test_a_plain_http_get_of_the_websocket_is_a_problem(front, user):
+    response = requests.get(f"{front.url}/codestudio/live", headers=user["headers"], timeout=10)
+    assert response.status_code == 400 and response.json()["code"] == "websocket_mismatch"
