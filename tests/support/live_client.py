@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import requests
 import websocket
 
 OUTPUT_TYPES = ("stdout", "stderr", "output")
@@ -115,6 +116,25 @@ class LiveClient:
 
     def close(self) -> None:
         self.ws.close()
+
+
+
+SLEEPER = "import time\nprint('ready', flush=True)\ntime.sleep(30)\n"
+
+
+def execution(front, user, execution_id: str) -> dict:
+    """GET /codestudio/executions/<id> through the front, as the user (asserting a 200)."""
+    response = requests.get(f"{front.url}/codestudio/executions/{execution_id}", headers=user["headers"], timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def started(front, user, tty: bool = False) -> tuple[LiveClient, str]:
+    """A live run of SLEEPER that has printed `ready`: (its client, its execution id)."""
+    client = LiveClient(front, key=user["key"])
+    execution_id = client.start("python", SLEEPER, tty=tty)
+    client.until_output("ready")
+    return client, execution_id
 
 
 def read_event_stream(response) -> Iterator[tuple[str, dict[str, Any]]]:
