@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import psutil
 import pytest
 import requests
 
@@ -254,3 +255,22 @@ def test_another_users_live_execution_is_invisible(front, user, make_user):
     assert response.status_code == 404
     listed = requests.get(f"{front.url}/codestudio/executions", headers=other["headers"], timeout=10).json()
     assert execution_id not in [item["id"] for item in listed["items"]]
+
+
+def api_memory(front) -> int:
+    """Resident bytes of the API's gunicorn processes (the master and its workers)."""
+    master = psutil.Process(front.processes[0].pid)
+    return sum(process.memory_info().rss for process in [master, *master.children(recursive=True)])
+
+
+def test_a_flood_of_output_is_cut_at_the_cap_and_the_api_holds_none_of_it(front, user):
+    before = api_memory(front)
+    client = live(front, user)
+    client.start("python", "import sys\nline = 'x' * 1023 + '\\n'\nfor _ in range(100_000):\n"
+                 "    sys.stdout.write(line)\n")  # 100 MB
+    last, code = client.finish(timeout=120)
+    assert last["type"] == "exit" and last["result"]["status"] == "output_limit", last
+    assert last["result"]["truncated"]["stdout"] is True
+    streamed = len(client.output())
+    assert 0 < streamed < 20 * 1024 * 1024, streamed
+    assert api_memory(front) - before < 64 * 1024 * 1024
