@@ -115,3 +115,31 @@ def test_run_events_as_pistons_frames():
                                      "error": None}]
     timed_out = {**ended, "status": "timeout", "returncode": None, "signal": None}
     assert piston_frames(timed_out)[0]["error"] == "timeout"
+
+
+class FakeChannel:
+    """The out stream as read: batches of (entry id, event); records why the caller left."""
+
+    def __init__(self, *batches):
+        self.batches, self.left, self.execution_id = list(batches), [], "e" * 32
+
+    def read(self, after):
+        return self.batches.pop(0) if self.batches else []
+
+    def leave(self, reason):
+        self.left.append(reason)
+
+
+def test_the_relay_forwards_events_in_order_and_stops_a_run_whose_caller_fell_behind():
+    import threading
+
+    from app.services.live import OutRelay
+
+    events = [(f"1-{n}", {"type": "stdout", "data": str(n), "seq": n}) for n in (1, 2)]
+    gap = [("1-9", {"type": "stdout", "data": "9", "seq": 9})]  # 3 to 8 trimmed before the relay read them
+    channel = FakeChannel(events, gap)
+    frames = list(OutRelay(channel).frames(threading.Event()))
+    assert [frame["data"] for frame in frames[:2]] == ["1", "2"]
+    assert frames[2]["type"] == "error" and frames[2]["code"] == "client_too_slow"
+    assert "3 to 8" in frames[2]["detail"] and len(frames) == 3
+    assert channel.left == ["client_too_slow"]
