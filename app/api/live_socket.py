@@ -141,7 +141,7 @@ class Caller:
             if self.ended.is_set():
                 return False
             try:
-                self.ws.send(json.dumps(frame, separators=(",", ":")))
+                self.ws.send(json.dumps(frame, separators=(",", ":"), default=str))
                 return True
             except (ConnectionClosed, OSError):
                 self.ended.set()
@@ -155,7 +155,7 @@ class Caller:
             self.ended.set()
             try:
                 if last is not None:
-                    self.ws.send(json.dumps(last, separators=(",", ":")))
+                    self.ws.send(json.dumps(last, separators=(",", ":"), default=str))
                 self.ws.close(code, reason[:120])
             except (ConnectionClosed, OSError):
                 pass
