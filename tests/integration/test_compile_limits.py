@@ -13,6 +13,8 @@ from sandbox import registry
 from tests.support.languages import installed, samples
 from tests.support.polling import get_json, wait_until
 
+pytestmark = pytest.mark.sandbox  # the database and Redis behind it do not matter: one CI pass
+
 # Template Haskell: the code in $( ) runs inside ghc, at compile time
 TH_MEMORY = """{-# LANGUAGE TemplateHaskell #-}
 import Control.Exception (evaluate)
@@ -28,12 +30,11 @@ TH_TIME = """{-# LANGUAGE TemplateHaskell #-}
 import Control.Concurrent (threadDelay)
 import Language.Haskell.TH (integerL, litE, runIO)
 
-pytestmark = pytest.mark.sandbox  # the database and Redis behind it do not matter: one CI pass
-
 -- at compile time: 25 s asleep
 main :: IO ()
 main = print $(runIO (threadDelay 25000000 >> return 25) >>= litE . integerL)
 """
+
 
 @pytest.mark.parametrize("tier", ["free", "enterprise"])
 def test_stats_list_the_tiers_run_and_compile_limits(client, make_user, tier):
