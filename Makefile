@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FLOWER_PORT ?= 5555
 
-.PHONY: run test lint toolchains deps bench bench-batch bench-files worker flower clean
+.PHONY: run test lint toolchains deps bench bench-batch bench-files bench-live worker flower clean
 comma := ,
 space := $(subst ,, )
 
@@ -42,6 +42,9 @@ bench-batch: deps
 
 bench-files: deps
 	$(BIN)/python -m bench.files
+
+bench-live: deps
+	$(BIN)/python -m bench.live
 
 # a worker for some languages only: make worker LANGS=java,kotlin (default: all it can serve);
 # KIND=interactive (lang.* queues), batch (batch.* queues) or interactive,batch (default)
