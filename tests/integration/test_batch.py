@@ -18,9 +18,11 @@ def _verdicts(client, user, batch_id) -> list[str]:
 
 
 def _settled(client, user, batch_id) -> dict | None:
-    """The batch once none of its cases is running."""
+    """The batch once none of its cases is running or still queued (a submission claimed while
+    its batch was cancelled gets its cases made `cancelled` a moment after the cancel)."""
     body = client.get(f"/codestudio/batch/{batch_id}", headers=user["headers"]).get_json()
-    return None if any(r["verdict"] == "running" for s in body["submissions"] for r in s["results"]) else body
+    pending = ("running", "queued")
+    return None if any(r["verdict"] in pending for s in body["submissions"] for r in s["results"]) else body
 
 
 def test_python_batch_verdicts_scores_and_reports(app, client, user, batch_worker):

@@ -79,9 +79,10 @@ def test_language_without_a_live_worker(app, stack_env, user, worker):
     """Against a Redis database no worker serves: wait fails fast with 503, async stays queued."""
     from app import create_app
     from config.settings import broker_url
+    from tests.support.redis_dbs import spare_database
 
     url = stack_env["REDIS_URL"]
-    lonely = url + ("&" if "?" in url else "?") + "db=7" if url.startswith("unix://") else url.rsplit("/", 1)[0] + "/7"
+    lonely = spare_database(url, 1)
     lonely_app = create_app({"REDIS_URL": lonely, "CELERY_BROKER_URL": broker_url(lonely)})
     lonely_client = lonely_app.test_client()
     start = time.monotonic()

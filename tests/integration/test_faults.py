@@ -1,6 +1,7 @@
 """Infrastructure faults become 503 problems, and long waits become 202s."""
 
 from tests.support.polling import get_json, wait_until
+from tests.support.redis_dbs import spare_database
 from tests.support.sandbox_suite import runs_a_jail
 from tests.support.workers import wait_for_worker
 
@@ -34,12 +35,6 @@ def test_a_run_longer_than_the_wait_cap_answers_202(app_with, user, worker):
     assert response.headers["Location"].endswith(response.get_json()["id"])
 
 
-def _other_database(url: str, number: int) -> str:
-    if url.startswith("unix://"):
-        return f"{url.split('?')[0]}?db={number}"
-    return f"{url.rsplit('/', 1)[0]}/{number}"
-
-
 def test_a_worker_process_killed_mid_run_loses_nothing(app_with, stack_env, user, tmp_path):
     """kill -9 of the pool process running an execution: the message is redelivered,
     the execution finishes exactly once (attempt 2) and is billed once."""
@@ -55,7 +50,7 @@ def test_a_worker_process_killed_mid_run_loses_nothing(app_with, stack_env, user
 
     from config.settings import broker_url
 
-    redis_url = _other_database(stack_env["REDIS_URL"], 6)  # a broker only this test's worker reads
+    redis_url = spare_database(stack_env["REDIS_URL"], 4)  # a broker only this test's worker reads
     isolated = app_with(REDIS_URL=redis_url, CELERY_BROKER_URL=broker_url(redis_url))
     isolated.extensions["redis"].flushdb()
     name = f"killme-{os.getpid()}@{os.uname().nodename}"

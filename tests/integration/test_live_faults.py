@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from tests.support.live_client import LiveClient
 from tests.support.polling import wait_until
+from tests.support.redis_dbs import spare_database
 from tests.support.sandbox_suite import runs_a_jail
 from tests.support.workers import wait_for_worker
 
@@ -24,17 +25,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SLEEPER = "import time\nprint('ready', flush=True)\ntime.sleep(60)\n"
 
 
-def _other_database(url: str, number: int) -> str:
-    if url.startswith("unix://"):
-        return f"{url.split('?')[0]}?db={number}"
-    return f"{url.rsplit('/', 1)[0]}/{number}"
-
 
 @pytest.fixture(scope="module")
 def faults_env(stack_env):
     from config.settings import broker_url
 
-    redis_url = _other_database(stack_env["REDIS_URL"], 9)
+    redis_url = spare_database(stack_env["REDIS_URL"], 3)
     redis.Redis.from_url(redis_url).flushdb()
     env = {**os.environ, **stack_env, "REDIS_URL": redis_url, "CELERY_BROKER_URL": broker_url(redis_url)}
     env.pop("ANONYMOUS_REQUESTS_PER_MINUTE", None)

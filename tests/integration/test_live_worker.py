@@ -21,6 +21,7 @@ from sandbox.live import EndOfInput, Input
 from tasks import live_channel as channel
 from tests.support.live_caller import Caller, submit_live
 from tests.support.polling import wait_until
+from tests.support.redis_dbs import spare_database
 from tests.support.sandbox_suite import runs_a_jail
 from tests.support.workers import wait_for_worker
 
@@ -28,11 +29,6 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKER_PROCESSES = 20  # every concurrent live run holds a pool process
 IDLE_SECONDS = 10  # the worker's LIVE_IDLE_SECONDS
 
-
-def _other_database(url: str, number: int) -> str:
-    if url.startswith("unix://"):
-        return f"{url.split('?')[0]}?db={number}"
-    return f"{url.rsplit('/', 1)[0]}/{number}"
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +39,7 @@ def live_api(app, stack_env, tmp_path_factory):
     from app.extensions import db
     from config.settings import broker_url
 
-    redis_url = _other_database(stack_env["REDIS_URL"], 7)
+    redis_url = spare_database(stack_env["REDIS_URL"], 2)
     api = create_app({"TESTING": True, "REDIS_URL": redis_url, "CELERY_BROKER_URL": broker_url(redis_url)})
     api.extensions["redis"].flushdb()
     name = f"live-{os.getpid()}@{os.uname().nodename}"
