@@ -43,7 +43,7 @@ from ..services.live_frames import (
     parse,
 )
 from ..services.run_request import RunRequest
-from .live_socket import Caller, GuardedReader
+from .live_socket import Caller, GuardedReader, linger_after_refusal
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ def _websocket_mismatch(exc: WebsocketMismatch) -> Any:
 @sock.route("/live", bp=bp)
 def live_run(ws: Server) -> None:
     Conversation(Caller(ws)).serve()
+    linger_after_refusal(ws)
 
 
 def problem_frame(problem: Problem) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -80,17 +81,25 @@ class GuardedConnection:
                  refusal: Callable[[FrameRefused], Refusal] = native_refusal):
         self.inner, self.bounds, self.send_lock = inner, bounds, send_lock
         self.write, self.on_refused, self.refusal = write, on_refused, refusal
+        self.refused_at: float | None = None  # when a frame was refused (the close is sent then)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
     def events(self) -> Iterator[Event]:
         for event in self.inner.events():
+            if self.refused_at is not None:
+                # refused: what still arrives is read and dropped until the caller's close (or a
+                # short while), so it reads our error frame and close, not a reset connection
+                if isinstance(event, CloseConnection) or time.monotonic() > self.refused_at + LINGER_SECONDS:
+                    raise LocalProtocolError("closed after a refusal")  # ends the reader thread
+                continue
             if isinstance(event, TextMessage | BytesMessage):
                 refused = self.bounds.admit(len(event.data), event.message_finished)
                 if refused is not None:
                     self._refuse(refused)
-                    raise LocalProtocolError(refused.code)  # ends the reader thread: the socket closes
+                    self.refused_at = time.monotonic()
+                    continue
             yield event
 
     def _refuse(self, refused: FrameRefused) -> None:
@@ -102,6 +111,16 @@ class GuardedConnection:
                 self.write(self.inner.send(CloseConnection(code, reason)))
             except (OSError, LocalProtocolError):
                 pass
+
+
+LINGER_SECONDS = 2.0  # after a refusal, how long the caller's remaining frames are read and dropped
+
+
+def linger_after_refusal(ws: Server) -> None:
+    """Before the socket closes: wait (bounded) for the reader to drain a refused caller's frames."""
+    guard = ws.ws
+    if isinstance(guard, GuardedConnection) and guard.refused_at is not None and ws.thread is not None:
+        ws.thread.join(timeout=LINGER_SECONDS)
 
 
 class GuardedReader(threading.Thread):

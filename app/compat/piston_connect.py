@@ -27,7 +27,7 @@ from tasks.live_channel import HEARTBEAT_SECONDS
 from tasks.ports import LiveOptions
 
 from ..api.live import as_problem, sock
-from ..api.live_socket import REFUSALS, Caller, Refusal
+from ..api.live_socket import REFUSALS, Caller, Refusal, linger_after_refusal
 from ..auth import current_user
 from ..extensions import db
 from ..services import live
@@ -75,6 +75,7 @@ def _before_upgrade() -> None:
 @sock.route("/connect", bp=bp)
 def connect(ws: Server) -> None:
     PistonConversation(Caller(ws)).serve()
+    linger_after_refusal(ws)
 
 
 def piston_frames(event: dict[str, Any]) -> list[dict[str, Any]]:
