@@ -19,7 +19,7 @@ from tests.support.live_client import LiveClient
 from tests.support.polling import wait_until
 from tests.support.redis_dbs import spare_database
 from tests.support.sandbox_suite import runs_a_jail
-from tests.support.workers import wait_for_worker
+from tests.support.workers import stop_worker, wait_for_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 SLEEPER = "import time\nprint('ready', flush=True)\ntime.sleep(60)\n"
@@ -64,11 +64,7 @@ def faults_worker(faults_env, tmp_path):
         yield proc
     finally:
         if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_worker(proc)
 
 
 def row_of(app, execution_id: str) -> tuple[str, int, int]:

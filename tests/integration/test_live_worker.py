@@ -23,7 +23,7 @@ from tests.support.live_caller import Caller, submit_live
 from tests.support.polling import wait_until
 from tests.support.redis_dbs import spare_database
 from tests.support.sandbox_suite import runs_a_jail
-from tests.support.workers import wait_for_worker
+from tests.support.workers import stop_worker, wait_for_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_PROCESSES = 20  # every concurrent live run holds a pool process
@@ -57,11 +57,7 @@ def live_api(app, stack_env, tmp_path_factory):
         wait_for_worker(api.extensions["redis"], name, worker, log)
         yield {"app": api, "redis": api.extensions["redis"], "worker": worker, "log": log}
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_worker(worker, grace=60)
         api.extensions["redis"].flushdb()
         with api.app_context():
             db.engine.dispose()

@@ -41,11 +41,16 @@ def worker_process(app, stack_env, log: Path, name: str, kinds: str):
         wait_for_worker(app.extensions["redis"], name, proc, log)
         yield {"name": name, "proc": proc, "log": log}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_worker(proc)
+
+
+def stop_worker(proc: subprocess.Popen, grace: float = 40) -> None:
+    """A warm shutdown (running tasks end), a kill after `grace` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 @contextmanager
