@@ -94,6 +94,7 @@ class Execution(Model):
     stdout_truncated: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     stderr_truncated: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     message: Mapped[str | None] = mapped_column(sa.Text)
+    artifacts_note: Mapped[str | None] = mapped_column(sa.Text)  # why not every file under /work/out/ was kept
     # bookkeeping
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     worker: Mapped[str | None] = mapped_column(sa.String(255))
@@ -103,6 +104,8 @@ class Execution(Model):
     finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     queue_seconds: Mapped[float | None] = mapped_column(sa.Float)
     usage: Mapped[UsageRecord | None] = relationship(back_populates="execution")
+    artifacts: Mapped[list[Artifact]] = relationship(order_by="Artifact.name", passive_deletes=True,
+                                                     viewonly=True)
 
     @property
     def truncated(self) -> dict[str, bool]:
@@ -251,3 +254,35 @@ class Judge0Submission(Model):
     settings: Mapped[dict] = mapped_column(sa.JSON, default=dict)  # the request's limit and option fields, echoed
     callback_url: Mapped[str | None] = mapped_column(sa.String(2048))
     execution: Mapped[Execution] = relationship()
+
+
+class Artifact(Model):
+    """A file a run wrote under /work/out/; its bytes live in the artifact store under `sha256`
+    (shared by every row with the same content)."""
+    __tablename__ = "artifacts"
+    __table_args__ = (sa.UniqueConstraint("execution_id", "name", name="uq_artifacts_execution_name"),)
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=new_id)
+    execution_id: Mapped[str] = mapped_column(sa.ForeignKey("executions.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(255))
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    mime: Mapped[str] = mapped_column(sa.String(127))
+    sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+
+
+class IdempotencyKey(Model):
+    """An Idempotency-Key a user sent, the request it came with (`scope` and a hash of the body)
+    and what that request created: a repeat within the retention answers with the same."""
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (sa.UniqueConstraint("user_id", "key", name="uq_idempotency_keys_user_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(sa.String(255))
+    scope: Mapped[str] = mapped_column(sa.String(16))  # run, batch, live
+    request_hash: Mapped[str] = mapped_column(sa.String(64))
+    execution_id: Mapped[str | None] = mapped_column(sa.ForeignKey("executions.id", ondelete="CASCADE"))
+    batch_id: Mapped[str | None] = mapped_column(sa.ForeignKey("batches.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)

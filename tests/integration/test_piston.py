@@ -70,7 +70,7 @@ def test_stdin_args_and_two_files(execute, language_id):
     language = installed(language_id)
     lang, program = registry().get(language), samples(language)
     body = execute(language, [{"content": program["echo_stdin"]}], stdin="no newline")
-    assert body["run"]["stdout"] == "no newline\n"  # Piston appends the newline
+    assert body["run"]["stdout"] == "no newline\n", body  # Piston appends the newline
     body = execute(language, [{"content": program["echo_args"]}], args=ARGS)
     assert body["run"]["stdout"] == "|".join(ARGS) + "\n"
     main = program["two_files"]

@@ -1,0 +1,41 @@
+"""artifacts: the files a run wrote under /work/out/ (bytes in the artifact store, by sha256)
+
+Revision ID: 0009
+Revises: 0008
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table(
+        "artifacts",
+        sa.Column("id", sa.String(length=32), primary_key=True),
+        sa.Column("execution_id", sa.String(length=32), sa.ForeignKey("executions.id", ondelete="CASCADE"),
+                  nullable=False),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("mime", sa.String(length=127), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("execution_id", "name", name="uq_artifacts_execution_name"),
+    )
+    op.create_index("ix_artifacts_user_id", "artifacts", ["user_id"])
+    op.create_index("ix_artifacts_sha256", "artifacts", ["sha256"])
+    op.create_index("ix_artifacts_expires_at", "artifacts", ["expires_at"])
+    with op.batch_alter_table("executions") as table:
+        # why files under /work/out/ were not all kept (a cap, the storage quota); NULL when all were
+        table.add_column(sa.Column("artifacts_note", sa.Text(), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table("executions") as table:
+        table.drop_column("artifacts_note")
+    op.drop_table("artifacts")
