@@ -45,14 +45,26 @@ def entry_file(lang: Language, code: str) -> str:
     return lang.main
 
 
+def jvm_file_class(file_name: str) -> str:
+    """The class kotlinc names after a source file: its stem with characters a Java identifier
+    cannot hold made `_`, `_`-prefixed if it starts with one it cannot start with, capitalized
+    (`test.kt` -> `Test`, `my-app.kt` -> `My_app`); the caller appends `Kt`."""
+    stem = PurePosixPath(file_name).stem
+    name = "".join(c if c.isalnum() or c in "_$" else "_" for c in stem)
+    if not name or not (name[0].isalpha() or name[0] in "_$"):
+        name = "_" + name
+    return name[0].upper() + name[1:]
+
+
 def expand(template: tuple[str, ...], lang: Language, memory_mb: int, main: str | None = None,
            file_names: tuple[str, ...] = ()) -> list[str]:
     """Fill a definition's argv template: {main} (entry file), {entry} (its name without
-    extension), {heap_mb}, {memory_mb}; `{sources}` (a whole element) becomes the entry file
-    plus every extra file with the language's extension, one element each; `{others}` just
-    those extra files."""
+    extension), {file_class} (the JVM class kotlinc makes of it), {heap_mb}, {memory_mb};
+    `{sources}` (a whole element) becomes the entry file plus every extra file with the
+    language's extension, one element each; `{others}` just those extra files."""
     main = main or lang.main
-    values = {"main": main, "entry": PurePosixPath(main).stem, "heap_mb": heap_mb(memory_mb),
+    values = {"main": main, "entry": PurePosixPath(main).stem, "file_class": jvm_file_class(main),
+              "heap_mb": heap_mb(memory_mb),
               "jvm_heap_mb": max(16, int(memory_mb * 0.6)), "memory_mb": memory_mb}
     argv = []
     for part in template:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
+from pathlib import PurePosixPath
 
 import semantic_version as semver
 from flask import current_app
@@ -88,6 +90,8 @@ def _files(body: dict, lang: Language) -> tuple[str, str | None, list[dict]]:
         except ValidationError as exc:  # e.g. '../x': Piston answers 500 here
             raise PistonError(f"files[{i}].name is not allowed: {' '.join(exc.messages)}") from None
         named.append({"name": name, "content": _text(_decode(file, i), f"files[{i}].content")})
+    if lang.entry_regex:
+        named = [_named_by_content(f, lang) for f in named]
     main, others = named[0], named[1:]
     try:
         check_file_layout([f["name"] for f in named])
@@ -95,6 +99,16 @@ def _files(body: dict, lang: Language) -> tuple[str, str | None, list[dict]]:
         raise PistonError(f"files are not allowed: {' '.join(exc.messages)}") from None
     entry = main["name"] if main["name"].endswith(lang.extension) else None
     return main["content"], entry, others
+
+
+def _named_by_content(file: dict, lang: Language) -> dict:
+    """Piston's Java runs a file whatever it is called; javac wants a public class in a file of
+    its name: such a file is renamed after its class (in the same directory)."""
+    match = re.search(lang.entry_regex, file["content"])
+    if not match or not file["name"].endswith(lang.extension):
+        return file
+    directory = PurePosixPath(file["name"]).parent
+    return {**file, "name": str(directory / (match.group(1) + lang.extension))}
 
 
 def _limit(body: dict, field: str, maximum: float) -> float | None:
@@ -144,8 +158,8 @@ def parse(body, user) -> tuple[RunRequest, Language, str]:
     except ValidationError as exc:
         raise PistonError(f"args {exc.messages[0]}") from None
     stdin = _text(stdin, "stdin")
-    if stdin and not stdin.endswith("\n"):
-        stdin += "\n"  # Piston appends the newline; line-reading programs rely on it
+    if not stdin.endswith("\n"):
+        stdin += "\n"  # Piston appends the newline, to an empty stdin too; line-reading programs rely on it
     if len(code.encode()) > current_app.config["MAX_CODE_BYTES"]:
         raise PistonError("files[0].content is too large", 413)
     request = RunRequest(language=lang.id, code=code, entry=entry, stdin=stdin, args=tuple(args),

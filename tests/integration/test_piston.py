@@ -8,6 +8,7 @@ import pytest
 
 from sandbox import registry
 from tests.support.languages import ARGS, COMPILED, LANGUAGES, installed, samples
+from tests.support.project_api import ProjectApi
 
 STAGE_FIELDS = {"stdout", "stderr", "output", "code", "signal", "message", "status", "cpu_time", "wall_time", "memory"}
 
@@ -157,3 +158,38 @@ def test_runs_are_recorded_and_billed_to_the_caller(client, user, execute):
     execute("python", [{"content": "print('OK')"}], headers={"X-API-Key": user["key"]})
     items = client.get("/codestudio/executions", headers=user["headers"]).get_json()["items"]
     assert items and items[0]["stdout"] == "OK\n" and items[0]["status"] == "success"
+
+
+def test_empty_stdin_reaches_the_program_as_a_newline(execute):
+    installed("awk")
+    body = execute("awk", [{"content": '{print "OK"}'}])  # one line read: Piston's "\n"
+    assert body["run"]["stdout"] == "OK\n", body
+
+
+JAVA_HELPER = "public class Helper { public static int answer() { return 42; } }"
+
+
+def test_java_runs_whatever_its_files_are_named(execute):
+    """Piston's Java runs `test.java` holding `public class HelloWorld`; javac wants HelloWorld.java."""
+    hello = 'public class HelloWorld { public static void main(String[] a) { System.out.println("OK"); } }'
+    body = execute("java", [{"name": "test.java", "content": hello}])
+    assert (body["run"]["stdout"], body["compile"]["code"]) == ("OK\n", 0), body
+    main = 'public class App { public static void main(String[] a) { System.out.println(Helper.answer()); } }'
+    body = execute("java", [{"name": "test.java", "content": main}, {"name": "util.java", "content": JAVA_HELPER}])
+    assert body["run"]["stdout"] == "42\n", body
+
+
+@pytest.mark.slow  # kotlinc, cold
+@pytest.mark.parametrize("name", ["test.kt", "my-app.kt"])
+def test_kotlin_runs_whatever_its_file_is_named(execute, client, user, name):
+    """kotlinc makes `test.kt` the class TestKt (and `my-app.kt` My_appKt), on both APIs."""
+    installed("kotlin")
+    code = 'fun main() { println("OK") }'
+    body = execute("kotlin", [{"name": name, "content": code}])
+    assert body["run"]["stdout"] == "OK\n", body
+    projects = ProjectApi(client, user["headers"])
+    project = projects.project(language="kotlin")
+    projects.file(project["id"], name, code)
+    response = client.post("/codestudio/run", json={"project_id": project["id"], "filename": name},
+                           headers=user["headers"])
+    assert response.get_json()["stdout"] == "OK\n", response.get_json()
