@@ -5,19 +5,20 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
-from codestudio_client import DEFAULT_URL, Client, CodeStudioError
+from codestudio_client import DEFAULT_URL, Batch, BatchProgress, Client, CodeStudioError, RetryPolicy
 
 from .grade_submissions import discover_submissions
 from .grade_tests_file import load_tests
 
 DEV_KEY_FILE = Path("instance") / "dev-api-key"  # written by `make run`
+# a class's batch may take a while: rate limits met while following it are waited out for up to an hour
+PATIENT = RetryPolicy(max_attempts=100, max_delay=60.0, budget=3600.0)
 
 
 def resolve_key(key: str | None, cwd: Path | None = None) -> str:
@@ -50,18 +51,18 @@ def api_errors() -> Iterator[None]:
         raise click.ClickException(str(exc)) from None
 
 
-def follow(api: Client, batch: dict[str, Any], every: float) -> dict[str, Any]:
+def follow(api: Client, batch: Batch, every: float) -> Batch:
     """Poll until the batch is done or cancelled, with a progress bar on stderr."""
-    with click.progressbar(length=batch["progress"]["total"] or 1, label=f"batch {batch['id']}",
-                           file=sys.stderr) as bar:
+    with click.progressbar(length=batch.progress.total or 1, label=f"batch {batch.id}", file=sys.stderr) as bar:
         shown = 0
-        while True:
-            bar.update(batch["progress"]["done"] - shown)
-            shown = batch["progress"]["done"]
-            if batch["status"] in ("done", "cancelled"):
-                return batch
-            time.sleep(every)
-            batch = api.batch_progress(batch["id"], retry_every=every)
+
+        def advance(progress: BatchProgress) -> None:
+            nonlocal shown
+            bar.update(progress.done - shown)
+            shown = progress.done
+
+        advance(batch.progress)
+        return api.wait_batch(batch.id, on_progress=advance, poll=every)
 
 
 def summary(sheet: dict[str, Any]) -> str:
@@ -120,23 +121,23 @@ def grade(ctx: click.Context, submissions: Path, tests_file: Path, language: str
     payload = _batch_request(submissions, tests_file,
                              {"language": language, "compare": compare, "abs_tol": abs_tol, "rel_tol": rel_tol},
                              {"timeout": timeout, "memory_mb": memory_mb})
-    api = Client(url, key)
+    api = Client(url, key, retry=PATIENT)
     with api_errors():
-        batch = api.create_batch(payload)
+        batch = api.submit_batch(**payload)
     if not wait:
-        click.echo(batch["id"])
-        click.echo(f"batch {batch['id']} queued: {api.batch_url(batch['id'])}", err=True)
+        click.echo(batch.id)
+        click.echo(f"batch {batch.id} queued: {api.url}/codestudio/batch/{batch.id}", err=True)
         return
     try:
         with api_errors():
             batch = follow(api, batch, poll)
     except KeyboardInterrupt:
-        click.echo(_interrupted(url, batch["id"]), err=True)
+        click.echo(_interrupted(url, batch.id), err=True)
         ctx.exit(130)
     fmt = fmt or ("json" if out and out.suffix.lower() == ".json" else "csv")
     with api_errors():
-        sheet = api.batch_sheet(batch["id"])
-        report = json.dumps(sheet).encode() if fmt == "json" else api.batch_report_csv(batch["id"])
+        sheet = api.batch_report(batch.id)
+        report = json.dumps(sheet).encode() if fmt == "json" else api.batch_report_csv(batch.id)
     if out:
         out.write_bytes(report)
     else:

@@ -1,27 +1,41 @@
-"""Code Studio API client: `Client` for the calls, `CodeStudioError` and its subclasses for what fails."""
+"""Code Studio's Python SDK: `Client` (blocking) and `AsyncClient` (asyncio) over httpx, typed results
+(`Execution`, `Project`, ...), typed errors (`ApiError` and its subclasses) and live runs."""
 from __future__ import annotations
 
-from .client import DEFAULT_URL, Client
+from ._core import DEFAULT_URL
+from .aio import AsyncClient
+from .client import Client
 from .errors import (
     ApiError,
     BadRequest,
     CodeStudioError,
+    ConcurrencyLimited,
     Conflict,
     Forbidden,
+    LimitExceeded,
     NotFound,
     PayloadTooLarge,
+    QuotaExceeded,
     RateLimited,
     ServerError,
     ServiceUnavailable,
     TransportError,
     Unauthorized,
+    UnknownLanguage,
     UnsupportedMediaType,
     ValidationError,
+    WaitTimeout,
 )
+from .live import Exit, Failed, LiveEvent, LiveRun, Output, Stage
+from .models import Artifact, Batch, BatchProgress, Execution, Language, Project, ProjectFile, RunError, Truncated
+from .retry import Retry, RetryPolicy
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = [
-    "DEFAULT_URL", "ApiError", "BadRequest", "Client", "CodeStudioError", "Conflict", "Forbidden", "NotFound",
-    "PayloadTooLarge", "RateLimited", "ServerError", "ServiceUnavailable", "TransportError", "Unauthorized",
-    "UnsupportedMediaType", "ValidationError",
+    "DEFAULT_URL", "ApiError", "Artifact", "AsyncClient", "BadRequest", "Batch", "BatchProgress", "Client",
+    "CodeStudioError", "ConcurrencyLimited", "Conflict", "Execution", "Exit", "Failed", "Forbidden", "Language",
+    "LimitExceeded", "LiveEvent", "LiveRun", "NotFound", "Output", "PayloadTooLarge", "Project", "ProjectFile",
+    "QuotaExceeded", "RateLimited", "Retry", "RetryPolicy", "RunError", "ServerError", "ServiceUnavailable", "Stage",
+    "TransportError", "Truncated", "Unauthorized", "UnknownLanguage", "UnsupportedMediaType", "ValidationError",
+    "WaitTimeout",
 ]

@@ -1,33 +1,31 @@
-"""The API over HTTP: one session with the key, every error answer raised as an ApiError."""
+"""`Client`: the API with blocking calls. Each method (see _methods.py) is the call of the same name in
+calls.py or batches.py, its effects performed here: requests sent with httpx, sleeps slept."""
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any
+from typing import ParamSpec, TypeVar
 
-import requests
+import httpx
 
-from .errors import RateLimited, TransportError, api_error
+from ._core import DEFAULT_URL, Effect, Op, Outcome, Sleep
+from ._methods import Call, Methods
+from .models import Execution
 
-DEFAULT_URL = "http://127.0.0.1:8000"
-API_PREFIX = "/codestudio"
-# (connect, read) seconds: a batch's report may take a while to be written
-DEFAULT_TIMEOUT = (10.0, 120.0)
+__all__ = ["DEFAULT_URL", "Client"]
 
-JsonObject = dict[str, Any]
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
-class Client:
-    """A Code Studio API client for one key. `url` is the server's base URL (without /codestudio)."""
+class Client(Methods[httpx.Client, httpx.BaseTransport]):
+    """A Code Studio API client with blocking calls. `Client(url=None, key=None, *, timeout, retry,
+    headers, transport, http_client)`: see Methods for each."""
 
-    def __init__(self, url: str = DEFAULT_URL, key: str | None = None, *,
-                 timeout: float | tuple[float, float] = DEFAULT_TIMEOUT, session: requests.Session | None = None):
-        self.base = url.rstrip("/") + API_PREFIX
-        self.timeout = timeout
-        self.session = session or requests.Session()
-        if key:
-            self.session.headers["Authorization"] = f"Bearer {key}"
+    def new_http(self, timeout: float | httpx.Timeout, transport: httpx.BaseTransport | None) -> httpx.Client:
+        return httpx.Client(timeout=timeout, transport=transport)
 
     def __enter__(self) -> Client:
         return self
@@ -37,72 +35,45 @@ class Client:
         self.close()
 
     def close(self) -> None:
-        self.session.close()
+        if self.owns_http:
+            self.http.close()
 
-    def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
-                json: object = None) -> requests.Response:
-        """One request to `path` under /codestudio; an error answer is raised as an ApiError."""
-        url = self.base + path
-        options: dict[str, Any] = {"timeout": self.timeout}
-        if params is not None:
-            options["params"] = params
-        if json is not None:
-            options["json"] = json
-        try:
-            response = self.session.request(method, url, **options)
-        except requests.RequestException as exc:
-            raise TransportError(f"cannot reach {url}: {exc}") from None
-        if response.status_code >= 400:
-            raise _error(response)
-        return response
+    def bind(self, call: Call[P, T]) -> Callable[P, T]:
+        @functools.wraps(call)
+        def method(*args: P.args, **kwargs: P.kwargs) -> T:
+            return self.perform(call(self.calls, *args, **kwargs))
 
-    def get_json(self, path: str, params: Mapping[str, str] | None = None) -> JsonObject:
-        body: JsonObject = self.request("GET", path, params=params).json()
-        return body
+        return method
 
-    # batches
-
-    def batch_url(self, batch_id: str = "") -> str:
-        return f"{self.base}/batch/{batch_id}" if batch_id else f"{self.base}/batch"
-
-    def create_batch(self, batch: Mapping[str, Any]) -> JsonObject:
-        """POST a batch (language, tests, submissions, ...); answers it queued, with its id."""
-        body: JsonObject = self.request("POST", "/batch", json=dict(batch)).json()
-        return body
-
-    def get_batch(self, batch_id: str, *, results: bool = True) -> JsonObject:
-        """The batch; without results, only its status and progress (cheap to poll)."""
-        return self.get_json(f"/batch/{batch_id}", None if results else {"results": "false"})
-
-    def batch_progress(self, batch_id: str, *, retry_every: float = 1.0) -> JsonObject:
-        """The batch without results, waiting out rate limits: Retry-After's seconds, else retry_every."""
+    def perform(self, op: Op[T]) -> T:
+        """Run a call to its end: each effect it yields performed, its outcome sent back."""
+        outcome: Outcome = None
         while True:
             try:
-                return self.get_batch(batch_id, results=False)
-            except RateLimited as exc:
-                time.sleep(exc.retry_after or retry_every)
+                effect = op.send(outcome)
+            except StopIteration as done:
+                result: T = done.value
+                return result
+            outcome = self._effect(effect)
 
-    def batch_sheet(self, batch_id: str) -> JsonObject:
-        """The JSON grade sheet, its rows gathered page by page."""
-        sheet: JsonObject | None = None
-        params: dict[str, str] = {"format": "json"}
+    def _effect(self, effect: Effect) -> Outcome:
+        if isinstance(effect, Sleep):
+            time.sleep(effect.seconds)
+            return None
+        try:
+            return self.http.send(effect.request)
+        except httpx.TransportError as exc:  # the call decides: retry or raise TransportError
+            return exc
+
+    def list_executions(self, *, status: str | None = None, language: str | None = None,
+                        page_size: int = 20) -> Iterator[Execution]:
+        """Your executions, newest first, fetched a page at a time as the iteration goes."""
+        cursor = None
         while True:
-            page = self.get_json(f"/batch/{batch_id}/report.csv", dict(params))
-            cursor = page.pop("next_cursor", None)
-            sheet = page if sheet is None else {**sheet, "rows": sheet["rows"] + page["rows"]}
-            if not cursor:
-                return sheet
-            params["cursor"] = cursor
+            page = self.perform(self.calls.execution_page(cursor, status=status, language=language,
+                                                          page_size=page_size))
+            yield from (Execution.from_json(item) for item in page.items)
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
 
-    def batch_report_csv(self, batch_id: str) -> bytes:
-        """The grade sheet as CSV, as the server writes it."""
-        return self.request("GET", f"/batch/{batch_id}/report.csv", params={"format": "csv"}).content
-
-
-def _error(response: requests.Response) -> Exception:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    problem = body if isinstance(body, dict) else {"detail": response.text[:200]}  # not a problem document
-    return api_error(response.status_code, response.reason or "", problem, response.headers.get("Retry-After"))

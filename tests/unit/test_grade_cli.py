@@ -13,14 +13,13 @@ from pathlib import Path
 
 import click
 import pytest
-import requests
 from click.testing import CliRunner
 from codestudio_client import Client
 
 from app.cli.grade import grade, resolve_key
 from app.cli.grade_submissions import discover_submissions, entry_first
 from app.cli.grade_tests_file import MAX_FILE_BYTES, load_tests
-from tests.support.fake_http import response
+from tests.support.fake_http import response, serve
 from tests.support.grade_files import BACKSLASH_REFUSED, SUM, TESTS_YAML, write
 
 # tests file
@@ -218,11 +217,11 @@ def test_key_resolution_order(tmp_path, monkeypatch):
 def test_flags_override_file_defaults_and_no_wait(tmp_path, monkeypatch):
     sent = []
 
-    def fake(self, method, url, **kwargs):
-        sent.append((method, url, kwargs["json"], self.headers["Authorization"]))
+    def fake(method, url, **kwargs):
+        sent.append((method, url, kwargs["json"], kwargs["headers"]["Authorization"]))
         return response(202, {"id": "b1", "status": "queued", "progress": {"done": 0, "total": 2}})
 
-    monkeypatch.setattr(requests.Session, "request", fake)
+    serve(monkeypatch, fake)
     write(tmp_path / "subs" / "a.py", SUM)
     result = CliRunner().invoke(grade, [
         "--tests", str(write(tmp_path / "tests.yaml", TESTS_YAML)), str(tmp_path / "subs"), "--no-wait",
@@ -240,12 +239,12 @@ def test_flags_override_file_defaults_and_no_wait(tmp_path, monkeypatch):
 def test_refusals_print_the_detail_once(tmp_path, monkeypatch):
     calls = []
 
-    def refuse(self, method, url, **kwargs):
+    def refuse(method, url, **kwargs):
         calls.append(url)
         return response(429, {"code": "quota_exceeded", "detail": "daily execution quota used up"},
                         {"Retry-After": "3600"})
 
-    monkeypatch.setattr(requests.Session, "request", refuse)
+    serve(monkeypatch, refuse)
     write(tmp_path / "subs" / "a.py", SUM)
     result = CliRunner().invoke(grade, ["--tests", str(write(tmp_path / "t.yaml", TESTS_YAML)),
                                         str(tmp_path / "subs"), "--key", "k"])
@@ -256,11 +255,11 @@ def test_refusals_print_the_detail_once(tmp_path, monkeypatch):
 def test_polling_honours_retry_after(monkeypatch):
     answers = [response(429, {"code": "rate_limited", "detail": "slow down"}, {"Retry-After": "7"}),
                response(200, {"id": "b", "status": "done"})]
-    monkeypatch.setattr(requests.Session, "request", lambda self, method, url, **kw: answers.pop(0))
+    serve(monkeypatch, lambda method, url, **kw: answers.pop(0))
     slept = []
     monkeypatch.setattr(time, "sleep", slept.append)
-    assert Client("http://x", "k").batch_progress("b", retry_every=0.5)["status"] == "done"
-    assert slept == [7.0]
+    assert Client("http://x", "k").get_batch("b").status == "done"
+    assert len(slept) == 1 and 7.0 <= slept[0] <= 7.0 * 1.2  # Retry-After, plus at most the policy's jitter
 
 
 class FakeBatchApi:
@@ -282,7 +281,7 @@ class FakeBatchApi:
 
 def invoke_with_fake(tmp_path, monkeypatch, final, *args):
     fake = FakeBatchApi(final)
-    monkeypatch.setattr(requests.Session, "request", lambda session, method, url, **kw: fake(method, url, **kw))
+    serve(monkeypatch, fake)
     write(tmp_path / "subs" / "a.py", SUM)
     result = CliRunner().invoke(grade, ["--tests", str(write(tmp_path / "t.yaml", TESTS_YAML)),
                                         str(tmp_path / "subs"), "--key", "k", "--poll", "0.1", *args])

@@ -1,10 +1,9 @@
 """The client behind `codestudio grade` follows every page of a batch's report."""
 from __future__ import annotations
 
-import requests
 from codestudio_client import Client
 
-from tests.support.fake_http import response
+from tests.support.fake_http import response, serve
 
 
 def test_the_grade_cli_gathers_every_page_of_the_report(monkeypatch):
@@ -14,11 +13,11 @@ def test_the_grade_cli_gathers_every_page_of_the_report(monkeypatch):
                     "next_cursor": None}}
     asked = []
 
-    def serve(session, method, url, params=None, **kwargs):
+    def answer(method, url, params=None, **kwargs):
         asked.append(params)
         return response(200, pages[params.get("cursor")])
 
-    monkeypatch.setattr(requests.Session, "request", serve)
-    sheet = Client("http://grader.test", "k").batch_sheet("b1")
+    serve(monkeypatch, answer)
+    sheet = Client("http://grader.test", "k").batch_report("b1")
     assert sheet["rows"] == [{"submission": "a", "score": 1}, {"submission": "b", "score": 0}]
     assert "next_cursor" not in sheet and asked == [{"format": "json"}, {"format": "json", "cursor": "c1"}]
