@@ -71,6 +71,7 @@ class Language:
     prelude: str = ""
     warm_compile: tuple[str, ...] = ()  # a compiler started ahead of need (sandbox/prewarm.py)
     warm_requires: tuple[str, ...] = ()
+    error_format: str = ""  # how its runtime reports an uncaught error on stderr: python, node, jvm or none
 
 
 class UnknownLanguage(KeyError):
@@ -139,6 +140,7 @@ def _language(lang_id: str, entry: dict[str, Any], profiles: dict[str, Profile])
         prelude=entry.get("prelude", ""),
         warm_compile=tuple(entry.get("warm_compile", ())),
         warm_requires=tuple(entry.get("warm_requires", ())),
+        error_format=entry.get("error_format", ""),
     )
 
 
