@@ -68,12 +68,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["API_SPEC_OPTIONS"] = {**app.config["API_SPEC_OPTIONS"], "info": {"description": DESCRIPTION}}
     openapi.init_app(app)
 
-    from .api import batch, live, metrics, projects, runs, stats, system
+    from .api import artifacts, batch, live, metrics, projects, runs, stats, system
     from .compat import judge0, judge0_info, piston, piston_connect
     from .ratelimit import init_rate_limits
 
-    init_rate_limits(app, (runs.bp, projects.bp, stats.bp, batch.bp, live.bp, piston_connect.bp))
-    for module in (runs, projects, stats, batch, system):
+    init_rate_limits(app, (runs.bp, projects.bp, stats.bp, batch.bp, live.bp, piston_connect.bp, artifacts.bp))
+    for module in (runs, projects, stats, batch, system, artifacts):
         openapi.register_blueprint(module.bp)
     live.init_live(app)
     app.register_blueprint(live.bp)

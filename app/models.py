@@ -104,8 +104,7 @@ class Execution(Model):
     finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     queue_seconds: Mapped[float | None] = mapped_column(sa.Float)
     usage: Mapped[UsageRecord | None] = relationship(back_populates="execution")
-    artifacts: Mapped[list[Artifact]] = relationship(order_by="Artifact.name", passive_deletes=True,
-                                                     viewonly=True)
+    artifacts: Mapped[list[Artifact]] = relationship(order_by="Artifact.name", viewonly=True)
 
     @property
     def truncated(self) -> dict[str, bool]:
@@ -242,6 +241,7 @@ class BatchCase(Model):
     stderr: Mapped[str | None] = mapped_column(sa.Text)
     diff: Mapped[str | None] = mapped_column(sa.Text)
     message: Mapped[str | None] = mapped_column(sa.Text)
+    artifacts_note: Mapped[str | None] = mapped_column(sa.Text)  # why not every file under /work/out/ was kept
     finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
@@ -258,11 +258,17 @@ class Judge0Submission(Model):
 
 class Artifact(Model):
     """A file a run wrote under /work/out/; its bytes live in the artifact store under `sha256`
-    (shared by every row with the same content)."""
+    (shared by every row with the same content). It belongs to an execution or to a batch case
+    (which has no execution row), exactly one of them."""
     __tablename__ = "artifacts"
-    __table_args__ = (sa.UniqueConstraint("execution_id", "name", name="uq_artifacts_execution_name"),)
+    __table_args__ = (
+        sa.UniqueConstraint("execution_id", "name", name="uq_artifacts_execution_name"),
+        sa.UniqueConstraint("batch_case_id", "name", name="uq_artifacts_batch_case_name"),
+        sa.CheckConstraint("(execution_id IS NULL) <> (batch_case_id IS NULL)", name="ck_artifacts_one_owner"),
+    )
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=new_id)
-    execution_id: Mapped[str] = mapped_column(sa.ForeignKey("executions.id", ondelete="CASCADE"))
+    execution_id: Mapped[str | None] = mapped_column(sa.ForeignKey("executions.id", ondelete="CASCADE"))
+    batch_case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("batch_cases.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(sa.String(255))
     size: Mapped[int] = mapped_column(sa.BigInteger)
@@ -270,6 +276,7 @@ class Artifact(Model):
     sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+    batch_case: Mapped[BatchCase | None] = relationship(viewonly=True)  # its batch names its URL
 
 
 class IdempotencyKey(Model):

@@ -47,6 +47,18 @@ def recovery_policy(env) -> dict:
             "running_grace": float(env.get("RECOVERY_RUNNING_GRACE_SECONDS", 60))}
 
 
+def artifact_settings(env, instance_path: str) -> dict:
+    """Where run artifacts (files under /work/out/) are kept, and for how long (docs/artifacts.md)."""
+    return {"ARTIFACT_STORE": env.get("ARTIFACT_STORE", "local"),  # local | s3
+            "ARTIFACT_DIR": env.get("ARTIFACT_DIR") or os.path.join(instance_path, "artifacts"),
+            "ARTIFACT_S3_BUCKET": env.get("ARTIFACT_S3_BUCKET", ""),
+            "ARTIFACT_S3_PREFIX": env.get("ARTIFACT_S3_PREFIX", "artifacts/"),
+            "ARTIFACT_S3_ENDPOINT_URL": env.get("ARTIFACT_S3_ENDPOINT_URL", ""),
+            "ARTIFACT_S3_REGION": env.get("ARTIFACT_S3_REGION", ""),
+            "ARTIFACT_RETENTION_HOURS": float(env.get("ARTIFACT_RETENTION_HOURS", 168)),
+            "ARTIFACT_EXPIRE_INTERVAL_SECONDS": float(env.get("ARTIFACT_EXPIRE_INTERVAL_SECONDS", 600))}
+
+
 DEV_SECRET = "dev-insecure-secret"
 
 
@@ -93,6 +105,9 @@ def from_env(instance_path: str) -> dict:
         "LIVE_CONNECTIONS": int(env.get("LIVE_CONNECTIONS", 64)),
         "LIVE_MAX_FRAME_BYTES": int(env.get("LIVE_MAX_FRAME_BYTES", 1024 * 1024)),
         "LIVE_STDIN_BYTES_PER_SECOND": int(env.get("LIVE_STDIN_BYTES_PER_SECOND", 1024 * 1024)),
+        # how long an Idempotency-Key answers with what its first request created (docs/idempotency.md)
+        "IDEMPOTENCY_RETENTION_HOURS": float(env.get("IDEMPOTENCY_RETENTION_HOURS", 24)),
+        **artifact_settings(env, instance_path),
         "TIERS": load_tiers(),
         "API_TITLE": "Code Studio",
         "API_VERSION": "1.0.0",

@@ -14,8 +14,9 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from . import artifacts, cgroups, hostcheck, sweep, uids, workdir
+from . import artifacts, cgroups, hostcheck, outputs, sweep, uids, workdir
 from .jail import StageLimits, entry_file, expand, jail_command, jail_ids
+from .outputs import OutputCaps, Outputs
 from .prewarm import WarmJail, WarmJails
 from .process import KilledFor, Launch, ProcessOutcome, run_process
 from .registry import CompileCap, CompileLimits, Language
@@ -42,6 +43,7 @@ class RunSpec:
     memory_mb: int = 512
     entry: str | None = None  # the entry file's name, when the caller chose it (a project's file)
     compile_cap: CompileCap | None = None  # the caller's tier's compile limits; None: the language's own
+    outputs: OutputCaps | None = None  # keep what the run writes under /work/out/; None: nothing
 
 
 @dataclass
@@ -59,6 +61,7 @@ class RunResult:
     message: str | None = None
     compile_cpu_time: float = 0.0
     raw_stdout: bytes = field(default=b"", repr=False)  # as printed, before sanitizing (for grading)
+    outputs: Outputs = field(default_factory=Outputs)  # the files under /work/out/ kept
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,16 @@ class Runner:
                 return _unplaceable(exc)
             return self._run_stage(name, work.path, spec, program.main, stop)
 
+    def _run_stage(self, name: str, work_path: Path, spec: RunSpec, main: str,
+                   stop: threading.Event | None = None, supervise: Supervise | None = None) -> RunResult:
+        """The run stage, with its out/ made before and the files left there taken after."""
+        if spec.outputs is not None:
+            outputs.prepare(work_path)
+        result = self._run_process(name, work_path, spec, main, stop, supervise)
+        if spec.outputs is not None:
+            result.outputs = outputs.collect(work_path, spec.outputs)
+        return result
+
     def _inputs(self, spec: RunSpec) -> tuple[str, list[tuple[str, bytes]]]:
         main = spec.entry or entry_file(spec.language, spec.code)
         source = (spec.language.prelude + spec.code).encode()
@@ -248,8 +261,8 @@ class Runner:
             result.compile_output, result.compile_cpu_time = compiled.compile_output, compiled.cpu_time
         return result
 
-    def _run_stage(self, name: str, work_path: Path, spec: RunSpec, main: str,
-                   stop: threading.Event | None = None, supervise: Supervise | None = None) -> RunResult:
+    def _run_process(self, name: str, work_path: Path, spec: RunSpec, main: str,
+                     stop: threading.Event | None = None, supervise: Supervise | None = None) -> RunResult:
         lang = spec.language
         command = expand(lang.run, lang, spec.memory_mb, main) + list(spec.args)
         limits = StageLimits(spec.timeout, spec.timeout, spec.memory_mb, lang.pids, self.settings.tmp_mb)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 
 from celery.exceptions import SoftTimeLimitExceeded
 
 from sandbox import CompiledProgram, ExecutionStatus, RunSpec, registry
 
+from .artifacts import keep
 from .batch_stop import StopWatch
 from .celery_typing import BoundTask, bound_task
 from .execution import MAX_ATTEMPTS, redis_client, runner
@@ -48,7 +50,7 @@ def compile_submission(claim: ClaimedSubmission, store: BatchStore) -> CompiledP
 def run_tests(claim: ClaimedSubmission, program: CompiledProgram, store: BatchStore,
               stop: threading.Event | None = None) -> None:
     """Each pending test in turn; `stop` (set when the batch is cancelled) kills the running one."""
-    pending = claim.pending
+    pending, policy = claim.pending, claim.artifacts
     for test in claim.tests:
         case_id = pending.get(test.index)
         if case_id is None:  # final already, or cancelled
@@ -57,14 +59,18 @@ def run_tests(claim: ClaimedSubmission, program: CompiledProgram, store: BatchSt
             pending = store.pending_cases(claim.submission_id)
             continue
         spec = RunSpec(language=program.language, code="", stdin=test.stdin, args=test.args,
-                       timeout=test.timeout, memory_mb=test.memory_mb)
+                       timeout=test.timeout, memory_mb=test.memory_mb,
+                       outputs=policy.caps() if policy else None)
         result = runner().run_compiled(program, spec, stop)
         if result.status == ExecutionStatus.STOPPED:  # billed for the CPU it used, graded nothing
             graded, diff = Verdict.STOPPED, None
         else:
             printed = result.raw_stdout.decode("utf-8", errors="replace")  # graded as printed, \r included
             graded, diff = verdict(result.status, printed, test.expected_output, claim.comparison)
-        store.finish_case(claim, case_id, test, result, graded, diff)
+        kept = keep(result.outputs, policy)
+        if store.finish_case(claim, case_id, test, result, graded, diff, kept) and policy is not None:
+            # the quota's room shrinks case by case: the claim saw it once, for all of them
+            policy = replace(policy, room_bytes=policy.room_bytes - sum(f.size for f in kept.files))
     store.close_submission(claim.submission_id)
 
 

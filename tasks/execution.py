@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import redis
 
@@ -9,6 +10,7 @@ from sandbox import CompiledProgram, ExecutionStatus, Language, Runner, RunResul
 from sandbox.live import LiveLimits
 
 from . import keys
+from .artifacts import keep
 from .celery_typing import BoundTask, CeleryApp, bound_task
 from .live import LiveWorker, execute_live
 from .live_relay import live_redis
@@ -69,6 +71,7 @@ def spec_for(claim: ClaimedRun) -> RunSpec:
         language=registry().get(claim.language), code=claim.code, stdin=claim.stdin,
         args=claim.args, files=claim.files, timeout=claim.timeout, memory_mb=claim.memory_mb,
         entry=claim.entry_name, compile_cap=compile_cap(claim.tier),
+        outputs=claim.artifacts.caps() if claim.artifacts else None,
     )
 
 
@@ -152,6 +155,7 @@ def execute_run(self: BoundTask, execution_id: str, language: str | None = None,
             outcome = attempts_exhausted()
         else:
             outcome = run_repeatedly(spec_for(claim), claim.runs)
+            outcome = replace(outcome, artifacts=keep(outcome.result.outputs, claim.artifacts))
         if store.finish(claim, outcome):
             done(self.app, claim, outcome.result.status)
     except infra_errors() as exc:

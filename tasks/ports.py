@@ -10,8 +10,45 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from sandbox import ExecutionStatus, RunResult
+from sandbox.outputs import OutputCaps
 
+from .artifact_store import BlobStore
 from .grading import Comparison, Verdict
+
+# ---- run artifacts (tasks/artifacts.py) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArtifactPolicy:
+    """What a run may keep of the files it writes under /work/out/: its tier's caps, and the room
+    its owner's storage quota had left when the run was claimed."""
+    tier: str
+    files: int
+    total_bytes: int
+    quota_bytes: int
+    room_bytes: int  # the quota less what the owner stores (project files and kept artifacts)
+
+    def caps(self) -> OutputCaps:
+        return OutputCaps(self.files, self.total_bytes, f"the {self.tier} tier")
+
+
+@dataclass(frozen=True)
+class StoredArtifact:
+    """One file kept: its bytes are in the blob store under sha256."""
+    name: str
+    size: int
+    mime: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class KeptArtifacts:
+    """The files a run keeps, and why others were not kept (None: all were)."""
+    files: tuple[StoredArtifact, ...] = ()
+    note: str | None = None
+
+
+NO_ARTIFACTS = KeptArtifacts()
 
 # ---- one run ---------------------------------------------------------------------------------
 
@@ -42,6 +79,7 @@ class ClaimedRun:
     runs: int = 1  # run this many times (compiled once); time and memory are averaged
     callback: bool = False  # someone wants a PUT when it finishes (tasks.callbacks)
     live: LiveOptions | None = None  # a live run: its caller talks to it while it runs (tasks/live.py)
+    artifacts: ArtifactPolicy | None = None  # None: nothing under /work/out/ is kept
 
 
 @dataclass(frozen=True)
@@ -51,6 +89,7 @@ class Outcome:
     runs: int  # runs that happened: fewer than asked when one fails, none when compiling fails
     cpu_seconds: float  # compiling once plus every run that happened
     wall_seconds: float
+    artifacts: KeptArtifacts = NO_ARTIFACTS  # stored already; finish records them with the result
 
     @classmethod
     def single(cls, result: RunResult) -> Outcome:
@@ -113,6 +152,7 @@ class ClaimedSubmission:
     comparison: Comparison
     tests: tuple[BatchTest, ...]
     pending: dict[int, int]  # test index -> case id, for the cases not yet final (queued, or left running)
+    artifacts: ArtifactPolicy | None = None  # what each case may keep of its /work/out/
 
 
 class BatchStore(Protocol):
@@ -132,9 +172,9 @@ class BatchStore(Protocol):
         or another attempt holds the submission now."""
 
     def finish_case(self, claim: ClaimedSubmission, case_id: int, test: BatchTest, result: RunResult,
-                    verdict: Verdict, diff: str | None) -> bool:
-        """Record and bill one case this attempt started exactly once and count it done; False if it
-        already was, or another attempt has started it since."""
+                    verdict: Verdict, diff: str | None, kept: KeptArtifacts = NO_ARTIFACTS) -> bool:
+        """Record and bill one case this attempt started exactly once (with the artifacts it keeps)
+        and count it done; False if it already was, or another attempt has started it since."""
 
     def close_submission(self, submission_id: int) -> None:
         """Mark the submission done once none of its cases is left to run."""
@@ -184,6 +224,13 @@ class Callback(NamedTuple):
 
 
 @dataclass(frozen=True)
+class ArtifactPorts:
+    blobs: BlobStore
+    expire: Callable[[], int]  # remove expired artifacts and the blobs no row names; how many rows went
+    expire_interval: float = 600.0  # seconds between two expiries (each worker's main process)
+
+
+@dataclass(frozen=True)
 class Ports:
     executions: ExecutionStore
     batches: BatchStore
@@ -191,6 +238,7 @@ class Ports:
     callback_for: Callable[[str], Callback | None]  # execution id -> the PUT to send, or None
     # what the stores raise while their backend is unreachable: retried like a lost Redis
     unavailable: tuple[type[Exception], ...]
+    artifacts: ArtifactPorts | None = None  # None: runs keep no artifacts
 
 
 _wired: list[Ports] = []

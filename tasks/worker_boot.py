@@ -16,6 +16,7 @@ from sandbox import Language, Runner, registry
 from sandbox.toolchains import available_toolchains
 
 from . import keys, ports
+from .artifact_expiry import ArtifactExpiry
 from .celery_typing import receiver
 from .execution import close_runner, redis_client, runner
 from .ports import RecoveryPolicy
@@ -62,7 +63,7 @@ class Advertiser:
 
 
 # set up once the worker knows its queues (main process; pool processes inherit them)
-_background: dict[str, Advertiser | Recovery] = {}  # threads started when the worker is ready
+_background: dict[str, Advertiser | Recovery | ArtifactExpiry] = {}  # threads started when the worker is ready
 _prewarm: list[Language] = []  # compilers each pool process warms at its start
 
 
@@ -115,6 +116,9 @@ def select_servable_queues(sender: str, instance: Any, conf: Any, **kwargs: obje
                                       sorted(queues.consume_from), names)
     _background["recovery"] = Recovery(instance.app, conf.codestudio_redis_url, served["interactive"],
                                        served["batch"], RecoveryPolicy(**conf.codestudio_recovery))
+    wired_artifacts = ports.ports().artifacts
+    if wired_artifacts is not None:
+        _background["artifact_expiry"] = ArtifactExpiry(wired_artifacts)
     # interactive runs wait on a compile, so their pool processes warm compilers from the start;
     # a batch worker warms one after its first compile (one cold compile per batch, no idle JVMs)
     _prewarm[:] = [registry().get(lang_id) for lang_id in served["interactive"]]
@@ -133,14 +137,14 @@ def prepare_pool_process(**kwargs: object) -> None:
 
 @receiver(signals.worker_ready)
 def advertise(sender: object = None, **kwargs: object) -> None:
-    for name in ("advertiser", "recovery"):
+    for name in ("advertiser", "recovery", "artifact_expiry"):
         if name in _background:
             _background[name].start()
 
 
 @receiver(signals.worker_shutdown)
 def withdraw(sender: object = None, **kwargs: object) -> None:
-    for name in ("recovery", "advertiser"):
+    for name in ("artifact_expiry", "recovery", "advertiser"):
         if name in _background:
             _background[name].stop()
     close_runner()  # a solo or threads pool runs tasks in this process

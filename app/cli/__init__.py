@@ -9,6 +9,7 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 from .accounts import keys, users
+from .artifacts import artifacts
 from .front import front_config
 from .stack import stack
 from .usage import usage
@@ -17,6 +18,7 @@ from .usage import usage
 def register_commands(app: Flask) -> None:
     for command in (users, keys, usage, stack, front_config):
         app.cli.add_command(command)
+    app.cli.add_command(artifacts)
 
 
 def register_client_commands(group: click.Group) -> None:

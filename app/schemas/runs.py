@@ -8,6 +8,7 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, post_load, val
 from sandbox import ExecutionStatus
 
 from ..services.run_request import Limits, RunRequest, SourceFile
+from .artifacts import ArtifactSchema
 from .common import MAX_FILES, FileName, FileSchema, LimitsSchema, Text, UtcDateTime, check_args, check_file_layout
 
 STATUSES = tuple(ExecutionStatus)
@@ -115,6 +116,8 @@ class ExecutionSchema(Schema):
     started_at = UtcDateTime(allow_none=True)
     finished_at = UtcDateTime(allow_none=True)
     queue_seconds = fields.Float(allow_none=True)
+    artifacts = fields.List(fields.Nested(ArtifactSchema), metadata={"description": "files it wrote under /work/out/"})
+    artifacts_note = fields.String(allow_none=True, metadata={"description": "why not every file was kept"})
 
 
 class ExecutionPageSchema(Schema):

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 
 from ..errors import Problem
 from ..extensions import db
-from ..models import Batch, BatchCase, BatchSubmission
+from ..models import Artifact, Batch, BatchCase, BatchSubmission
+from .artifacts import by_case
 
 PAGE_CASES = 1000  # most case results in one page of the view (a page holds whole submissions)
 REPORT_PAGE_CELLS = 20000  # most verdicts in one page of the JSON report
@@ -71,10 +72,11 @@ def max_score(batch: Batch) -> float:
     return float(sum(t["points"] for t in batch.tests))
 
 
-def _case_view(case: BatchCase, test_name: str) -> dict:
+def _case_view(case: BatchCase, test_name: str, artifacts: list[Artifact]) -> dict:
     return dict(test=test_name, verdict=case.status, points=case.points, time=case.cpu_time,
                 wall_time=case.wall_time, memory_kb=case.memory_kb, returncode=case.returncode,
-                stdout=case.stdout, stderr=case.stderr, diff=case.diff, message=case.message)
+                stdout=case.stdout, stderr=case.stderr, diff=case.diff, message=case.message,
+                artifacts=artifacts, artifacts_note=case.artifacts_note)
 
 
 def view(batch: Batch, page: Page | None = None) -> dict:
@@ -112,17 +114,20 @@ def _verdict_counts(batch: Batch) -> dict[str, int]:
 def _unmade_results(sub: BatchSubmission, names: list[str]) -> list[dict]:
     verdict = _unmade_verdict(sub.status)
     return [dict(test=name, verdict=verdict, points=0.0, time=None, wall_time=None, memory_kb=None, returncode=None,
-                 stdout=None, stderr=None, diff=None, message=None) for name in names]
+                 stdout=None, stderr=None, diff=None, message=None, artifacts=[], artifacts_note=None)
+            for name in names]
 
 
 def _submission_views(batch: Batch, submissions: list[BatchSubmission], top: float) -> list[dict]:
     names = [t["name"] for t in batch.tests]
     cases = _cases_by_submission([sub.id for sub in submissions])
+    kept = by_case(case.id for page in cases.values() for case in page)
     return [dict(
         id=sub.ref, status=sub.status, score=sub.score, max_score=top,
         compile=dict(status=sub.compile_status, output=sub.compile_output, time=sub.compile_time,
                      count=sub.compiles),
-        results=[_case_view(case, names[case.test_index]) for case in cases[sub.id]] or _unmade_results(sub, names),
+        results=[_case_view(case, names[case.test_index], kept.get(case.id, [])) for case in cases[sub.id]]
+        or _unmade_results(sub, names),
     ) for sub in submissions]
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import Problem
 from ..extensions import db
 from ..models import Project, ProjectFile, User, is_row_id
+from .artifacts import bytes_stored
 from .quotas import lock_user
 from .run_checks import resolve_language
 
@@ -100,6 +101,5 @@ def delete(user: User, project_id: str) -> None:
 
 
 def storage_used(user: User) -> int:
-    return db.session.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(ProjectFile.size), 0)).join(Project).where(Project.user_id == user.id)
-    ).scalar_one()
+    """Project files and kept run artifacts: both count against the tier's storage_mb."""
+    return bytes_stored(user.id)

@@ -4,17 +4,31 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
-from tasks.ports import Ports
+from tasks.artifact_store import StoreSettings, blob_store
+from tasks.ports import ArtifactPorts, Ports
 
 from ..compat.judge0_callbacks import callback_for, wants_callback
+from ..services import artifacts
 from .batches import SqlBatchStore
 from .executions import SqlExecutionStore
 from .lost_work import SqlLostWork
 
-__all__ = ["SqlBatchStore", "SqlExecutionStore", "SqlLostWork", "sql_ports"]
+__all__ = ["SqlBatchStore", "SqlExecutionStore", "SqlLostWork", "artifact_ports", "sql_ports"]
+
+
+def artifact_ports(app: Flask) -> ArtifactPorts:
+    """The artifact store this app's configuration names, and its expiry run in the app's context."""
+    blobs = blob_store(StoreSettings.from_config(app.config))
+
+    def expire() -> int:
+        with app.app_context():
+            return artifacts.expire(blobs)[0]
+
+    return ArtifactPorts(blobs=blobs, expire=expire, expire_interval=app.config["ARTIFACT_EXPIRE_INTERVAL_SECONDS"])
 
 
 def sql_ports(app: Flask) -> Ports:
     return Ports(executions=SqlExecutionStore(callback_wanted=wants_callback), batches=SqlBatchStore(),
                  lost_work=SqlLostWork(app), callback_for=callback_for,
-                 unavailable=(OperationalError,))  # the database is down or unreachable
+                 unavailable=(OperationalError,),  # the database is down or unreachable
+                 artifacts=artifact_ports(app))

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sandbox import RunResult
 from tasks.grading import Comparison
-from tasks.ports import BatchTest, ClaimedSubmission, Delivery
+from tasks.ports import NO_ARTIFACTS, BatchTest, ClaimedSubmission, Delivery, KeptArtifacts
 
 from ..dml import rows_changed
 from ..extensions import db
@@ -29,6 +29,7 @@ from ..models import (
     User,
     utcnow,
 )
+from ..services import artifacts
 from ..services import batch_ending as ending
 from ..services.batch_rows import count_done, make_cases
 from ..services.batch_rows import in_transaction as _transaction
@@ -64,7 +65,8 @@ _FINISH_CASE = _update(BatchCase).where(BatchCase.id == sa.bindparam("case_id"),
     status=sa.bindparam("v_status"), points=sa.bindparam("v_points"), returncode=sa.bindparam("v_returncode"),
     cpu_time=sa.bindparam("v_cpu"), wall_time=sa.bindparam("v_wall"), memory_kb=sa.bindparam("v_memory"),
     stdout=sa.bindparam("v_stdout"), stderr=sa.bindparam("v_stderr"), diff=sa.bindparam("v_diff"),
-    message=sa.bindparam("v_message"), finished_at=sa.bindparam("v_now"))
+    message=sa.bindparam("v_message"), artifacts_note=sa.bindparam("v_artifacts_note"),
+    finished_at=sa.bindparam("v_now"))
 _USAGE_INSERT = UsageRecord.__table__.insert()
 _ADD_SCORE = _update(BatchSubmission).where(BatchSubmission.id == sa.bindparam("submission_id")).values(
     score=BatchSubmission.score + sa.bindparam("v_points"))
@@ -133,7 +135,7 @@ class SqlBatchStore:
                 language=batch.language, code=sub.code, entry_name=sub.entry_name,
                 files=tuple((f["name"], f["content"].encode()) for f in sub.files or ()),
                 comparison=Comparison(batch.compare, batch.abs_tol, batch.rel_tol),
-                tests=_tests(batch), pending=pending,
+                tests=_tests(batch), pending=pending, artifacts=artifacts.policy(batch.user_id, tier),
             )
         return _transaction(claim)
 
@@ -174,7 +176,7 @@ class SqlBatchStore:
             "v_attempt": claim.attempt}) == 1)
 
     def finish_case(self, claim: ClaimedSubmission, case_id: int, test: BatchTest, result: RunResult,
-                    verdict: str, diff: str | None) -> bool:
+                    verdict: str, diff: str | None, kept: KeptArtifacts = NO_ARTIFACTS) -> bool:
         points = test.points if verdict == "accepted" else 0.0
         cpu = round(result.cpu_time, 4)
         now = utcnow()
@@ -184,13 +186,15 @@ class SqlBatchStore:
                 "case_id": case_id, "v_attempt": claim.attempt, "v_status": verdict, "v_points": points,
                 "v_returncode": result.returncode, "v_cpu": cpu, "v_wall": result.wall_time,
                 "v_memory": result.memory_kb, "v_stdout": result.stdout[:STDOUT_KEPT],
-                "v_stderr": result.stderr[:STDERR_KEPT], "v_diff": diff, "v_message": result.message, "v_now": now})
+                "v_stderr": result.stderr[:STDERR_KEPT], "v_diff": diff, "v_message": result.message,
+                "v_artifacts_note": kept.note, "v_now": now})
             if recorded != 1:
                 return False
             db.session.execute(_USAGE_INSERT, {
                 "batch_case_id": case_id, "kind": "run", "user_id": claim.user_id, "language": claim.language,
                 "tier": claim.tier, "status": result.status, "cpu_seconds": cpu, "wall_seconds": result.wall_time,
                 "cost": cost_of(claim.tier, cpu, result.status), "created_at": now})
+            artifacts.insert_rows(kept, claim.user_id, now, batch_case_id=case_id)
             if points:
                 db.session.execute(_ADD_SCORE, {"submission_id": claim.submission_id, "v_points": points})
             count_done(claim.batch_id, 1, now)

@@ -11,11 +11,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from sandbox import ACTIVE_STATUSES, ExecutionStatus
-from tasks.ports import ClaimedRun, Delivery, LiveOptions, Outcome
+from tasks.ports import NO_ARTIFACTS, ClaimedRun, Delivery, KeptArtifacts, LiveOptions, Outcome
 
 from ..dml import rows_changed
 from ..extensions import db
 from ..models import Execution, Project, UsageRecord, User, aware, utcnow
+from ..services import artifacts
 from ..services.pricing import cost_of
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ class SqlExecutionStore:
                 timeout=row.timeout, memory_mb=row.memory_mb, entry_name=row.entry_name, project_id=row.project_id,
                 runs=row.runs or 1, callback=self.callback_wanted(row.id),
                 live=LiveOptions(**row.live) if row.live is not None else None,
+                # a live run's files are not kept: its caller saw it run, and has no result to show them in
+                artifacts=artifacts.policy(row.user_id, tier) if row.live is None else None,
             )
             db.session.commit()
             return claim
@@ -78,7 +81,7 @@ class SqlExecutionStore:
             execution_time=result.wall_time, cpu_time=result.cpu_time, memory_kb=result.memory_kb,
             stdout_truncated=result.truncated.get("stdout", False),
             stderr_truncated=result.truncated.get("stderr", False),
-            message=result.message, finished_at=utcnow(),
+            message=result.message, finished_at=utcnow(), artifacts_note=outcome.artifacts.note,
         )
         fenced = sa.update(Execution).where(
             Execution.id == claim.execution_id, Execution.status == ExecutionStatus.RUNNING,
@@ -89,7 +92,7 @@ class SqlExecutionStore:
                      tier=claim.tier, status=result.status, cpu_seconds=outcome.cpu_seconds,
                      wall_seconds=outcome.wall_seconds,
                      cost=cost_of(claim.tier, outcome.cpu_seconds, result.status, outcome.runs))
-        return self._finalize(fenced, usage, claim.project_id)
+        return self._finalize(fenced, usage, claim.project_id, outcome.artifacts)
 
     def fail(self, execution_id: str, message: str) -> None:
         found = db.session.execute(
@@ -105,14 +108,16 @@ class SqlExecutionStore:
                                   tier=found.tier, status=ExecutionStatus.INTERNAL_ERROR, cpu_seconds=0.0,
                                   wall_seconds=0.0, cost=Decimal(0)), found.project_id)
 
-    def _finalize(self, stmt: sa.Update, usage: dict[str, Any], project_id: str | None) -> bool:
-        """Result, usage record and the project's last run commit together, or not at all."""
+    def _finalize(self, stmt: sa.Update, usage: dict[str, Any], project_id: str | None,
+                  kept: KeptArtifacts = NO_ARTIFACTS) -> bool:
+        """Result, usage record, artifacts and the project's last run commit together, or not at all."""
         try:
             if rows_changed(stmt) != 1:
                 db.session.rollback()
                 return False
             now = utcnow()
             db.session.execute(sa.insert(UsageRecord).values(created_at=now, **usage))
+            artifacts.insert_rows(kept, usage["user_id"], now, execution_id=usage["execution_id"])
             if project_id:
                 db.session.execute(sa.update(Project).where(Project.id == project_id).values(
                     last_run_at=now, last_run_status=usage["status"], last_run_id=usage["execution_id"]))

@@ -1,4 +1,5 @@
-"""artifacts: the files a run wrote under /work/out/ (bytes in the artifact store, by sha256)
+"""artifacts: the files a run wrote under /work/out/ (bytes in the artifact store, by sha256),
+each of an execution or of a batch case; why some were not kept, on executions and batch cases
 
 Revision ID: 0009
 Revises: 0008
@@ -17,7 +18,9 @@ def upgrade():
         "artifacts",
         sa.Column("id", sa.String(length=32), primary_key=True),
         sa.Column("execution_id", sa.String(length=32), sa.ForeignKey("executions.id", ondelete="CASCADE"),
-                  nullable=False),
+                  nullable=True),
+        sa.Column("batch_case_id", sa.Integer(), sa.ForeignKey("batch_cases.id", ondelete="CASCADE"),
+                  nullable=True),
         sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
@@ -26,16 +29,20 @@ def upgrade():
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("execution_id", "name", name="uq_artifacts_execution_name"),
+        sa.UniqueConstraint("batch_case_id", "name", name="uq_artifacts_batch_case_name"),
+        sa.CheckConstraint("(execution_id IS NULL) <> (batch_case_id IS NULL)", name="ck_artifacts_one_owner"),
     )
     op.create_index("ix_artifacts_user_id", "artifacts", ["user_id"])
     op.create_index("ix_artifacts_sha256", "artifacts", ["sha256"])
     op.create_index("ix_artifacts_expires_at", "artifacts", ["expires_at"])
-    with op.batch_alter_table("executions") as table:
-        # why files under /work/out/ were not all kept (a cap, the storage quota); NULL when all were
-        table.add_column(sa.Column("artifacts_note", sa.Text(), nullable=True))
+    for name in ("executions", "batch_cases"):
+        with op.batch_alter_table(name) as table:
+            # why files under /work/out/ were not all kept (a cap, the storage quota); NULL when all were
+            table.add_column(sa.Column("artifacts_note", sa.Text(), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table("executions") as table:
-        table.drop_column("artifacts_note")
+    for name in ("batch_cases", "executions"):
+        with op.batch_alter_table(name) as table:
+            table.drop_column("artifacts_note")
     op.drop_table("artifacts")

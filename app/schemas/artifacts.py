@@ -1,0 +1,24 @@
+"""A run artifact as the API shows it (in an execution, in a batch case's result)."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+from marshmallow import Schema, fields
+
+
+def artifact_url(row: Any) -> str:
+    """Of an app.models.Artifact row (not imported: app.extensions loads the schemas before the models)."""
+    if row.execution_id is not None:
+        return url_for("artifacts.execution_artifact", execution_id=row.execution_id, name=row.name)
+    assert row.batch_case is not None
+    return url_for("artifacts.case_artifact", batch_id=row.batch_case.batch_id, case_id=row.batch_case_id,
+                   name=row.name)
+
+
+class ArtifactSchema(Schema):
+    name = fields.String(metadata={"description": "its path under /work/out/, e.g. plots/a.png"})
+    size = fields.Integer(metadata={"description": "bytes"})
+    mime = fields.String()
+    sha256 = fields.String()
+    url = fields.Function(artifact_url, metadata={"description": "GET it here (its owner only)"})
