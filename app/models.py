@@ -289,7 +289,8 @@ class IdempotencyKey(Model):
     key: Mapped[str] = mapped_column(sa.String(255))
     scope: Mapped[str] = mapped_column(sa.String(16))  # run, batch, live
     request_hash: Mapped[str] = mapped_column(sa.String(64))
-    execution_id: Mapped[str | None] = mapped_column(sa.ForeignKey("executions.id", ondelete="CASCADE"))
-    batch_id: Mapped[str | None] = mapped_column(sa.ForeignKey("batches.id", ondelete="CASCADE"))
+    # indexed: deleting an execution or a batch finds its key without a scan
+    execution_id: Mapped[str | None] = mapped_column(sa.ForeignKey("executions.id", ondelete="CASCADE"), index=True)
+    batch_id: Mapped[str | None] = mapped_column(sa.ForeignKey("batches.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)

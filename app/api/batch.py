@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import Response, g, url_for
 
 from ..schemas.batch import BatchArgsSchema, BatchRequestSchema, BatchSchema, ReportArgsSchema
-from ..services import batch_reports, batches
-from . import Blueprint, authenticate_and_check_body
+from ..services import batch_reports, batches, idempotency
+from . import Blueprint, authenticate_and_check_body, idempotency_doc
 
 bp = Blueprint("batch", __name__, url_prefix="/codestudio", description="Batch grading")
 
@@ -15,7 +15,8 @@ bp.before_request(authenticate_and_check_body)
 
 @bp.route("/batch", methods=["POST"])
 @bp.arguments(BatchRequestSchema)
-@bp.response(202, BatchSchema)
+@bp.doc(parameters=[idempotency_doc.KEY_PARAMETER])
+@bp.response(202, BatchSchema, headers=idempotency_doc.REPLAYED_RESPONSE_HEADER)
 @bp.alt_response(401, response="UNAUTHORIZED")
 @bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
 @bp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
@@ -23,9 +24,12 @@ bp.before_request(authenticate_and_check_body)
 @bp.alt_response(503, response="SERVICE_UNAVAILABLE")
 def create_batch(data):
     """Grade every submission against every test: each submission is compiled once, each test
-    runs in a fresh sandbox. Runs count against the daily quota up front."""
-    batch = batches.submit(g.user, data)
-    return batch_reports.view(batch), 202, {"Location": url_for("batch.batch", batch_id=batch.id)}
+    runs in a fresh sandbox. Runs count against the daily quota up front. With an `Idempotency-Key`
+    a retry answers with the first request's batch."""
+    claim = idempotency.claim(g.user.id, idempotency.header_key(), idempotency.Scope.BATCH, data)
+    batch, replayed = batches.submit_once(g.user, data, claim)
+    return batch_reports.view(batch), 202, {"Location": url_for("batch.batch", batch_id=batch.id),
+                                            **(idempotency.REPLAYED if replayed else {})}
 
 
 @bp.route("/batch/<batch_id>", endpoint="batch")

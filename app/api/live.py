@@ -28,8 +28,8 @@ from ..errors import Problem, problem_response
 from ..extensions import db
 from ..models import User
 from ..ratelimit import count_request
-from ..schemas.live import LiveStartSchema
-from ..services import live
+from ..schemas.live import LiveStart, LiveStartSchema
+from ..services import idempotency, live
 from ..services.apikeys import user_for_key
 from ..services.live_frames import (
     POLICY,
@@ -42,7 +42,6 @@ from ..services.live_frames import (
     error_frame,
     parse,
 )
-from ..services.run_request import RunRequest
 from .live_socket import Caller, GuardedReader, linger_after_refusal
 
 log = logging.getLogger(__name__)
@@ -76,6 +75,7 @@ def _before_upgrade() -> None:
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
     if presented_key() and not key_in_url():
         current_user()  # a bad key is refused before the upgrade: a 401 problem, as everywhere
+    idempotency.header_key()  # so is a malformed Idempotency-Key: a 422 problem
 
 
 @bp.app_errorhandler(WebsocketMismatch)
@@ -133,8 +133,9 @@ class Conversation:
                                "the Authorization or X-API-Key header, or a first frame {type: auth, key}")
         user = g.get("user") or self._authenticate_by_frame()
         db.session.close()  # no connection held while the caller composes its start frame
-        run_request = self._await_start()
-        execution, self.channel = live.submit(user, run_request)
+        start = self._await_start()
+        run_request = start.request
+        execution, self.channel = live.submit(user, run_request, self._claim(user, start))
         db.session.close()  # held for minutes otherwise
         assert run_request.live is not None
         self.tty = run_request.live.tty
@@ -168,7 +169,15 @@ class Conversation:
         count_request(user)  # the upgrade counted against the address only: the key pays for it too
         return user
 
-    def _await_start(self) -> RunRequest:
+    def _claim(self, user: User, start: LiveStart) -> idempotency.Claim | None:
+        """The start's claim on its Idempotency-Key (the upgrade's header or the frame's field)."""
+        header, field = idempotency.header_key(), idempotency.parse_key(start.idempotency_key)
+        if header is not None and field is not None and header != field:
+            raise Problem(422, "invalid_idempotency_key", "the Idempotency-Key header and the start frame's "
+                          "idempotency_key differ; send one")
+        return idempotency.claim(user.id, header or field, idempotency.Scope.LIVE, start.request)
+
+    def _await_start(self) -> LiveStart:
         frame = self._next_frame(time.monotonic() + START_SECONDS, "start_timeout",
                                  f"no start frame within {START_SECONDS:.0f} s", POLICY)
         if frame["type"] == "auth":

@@ -9,14 +9,15 @@ from ..schemas.runs import (
     PageArgsSchema,
     RunRequestSchema,
 )
-from ..services import runs
-from . import Blueprint, authenticate_and_check_body, run_events
+from ..services import idempotency, runs
+from ..services.idempotency import Scope
+from . import Blueprint, authenticate_and_check_body, idempotency_doc, run_events
 
 bp = Blueprint("runs", __name__, url_prefix="/codestudio", description="Run code")
 
 
-def _accepted(row):
-    return row, 202, {"Location": url_for("runs.execution", execution_id=row.id)}
+def _accepted(row, headers):
+    return row, 202, {"Location": url_for("runs.execution", execution_id=row.id), **headers}
 
 
 bp.before_request(authenticate_and_check_body)
@@ -24,24 +25,28 @@ bp.before_request(authenticate_and_check_body)
 
 @bp.route("/run", methods=["POST"])
 @bp.arguments(RunRequestSchema)
-@bp.response(200, ExecutionSchema)
-@bp.alt_response(202, schema=ExecutionSchema, description="Accepted; poll the Location")
+@bp.doc(parameters=[idempotency_doc.KEY_PARAMETER])
+@bp.response(200, ExecutionSchema, headers=idempotency_doc.REPLAYED_RESPONSE_HEADER)
+@bp.alt_response(202, schema=ExecutionSchema, description="Accepted; poll the Location",
+                 headers=idempotency_doc.REPLAYED_RESPONSE_HEADER)
 @bp.alt_response(401, response="UNAUTHORIZED")
 @bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
 @bp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
 @bp.alt_response(503, response="SERVICE_UNAVAILABLE")
 def run(data):
     """Run a program; with wait (default) the response carries the result. With `Accept:
-    text/event-stream` the run streams as Server-Sent Events (see the description above)."""
+    text/event-stream` the run streams as Server-Sent Events (see the description above). With an
+    `Idempotency-Key` a retry answers with the first request's execution (no second run)."""
+    key = idempotency.header_key()
     if run_events.wants_event_stream():
-        return run_events.stream(g.user, data)
-    row = runs.submit(g.user, data)
-    if not data.wait:
-        return _accepted(row)
-    row = runs.wait_for(row, runs.wait_seconds(row))
-    if not runs.is_final(row):
-        return _accepted(row)
-    return row
+        return run_events.stream(g.user, data, idempotency.claim(g.user.id, key, Scope.RUN_STREAM, data))
+    row, replayed = runs.submit_once(g.user, data, idempotency.claim(g.user.id, key, Scope.RUN, data))
+    headers = idempotency.REPLAYED if replayed else {}
+    if data.wait and not runs.is_final(row):
+        row = runs.wait_for(row, runs.wait_seconds(row))
+    if not data.wait or not runs.is_final(row):
+        return _accepted(row, headers)
+    return row, 200, headers
 
 
 @bp.route("/executions/<execution_id>", endpoint="execution")

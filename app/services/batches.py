@@ -25,7 +25,7 @@ from ..models import (
     is_row_id,
     utcnow,
 )
-from . import batch_rows
+from . import batch_rows, idempotency
 from .quotas import CREATING_STALE_AFTER, reserve_batch
 from .run_checks import check_work_dir_layout, effective_limits, resolve_language
 from .run_request import Limits
@@ -76,37 +76,63 @@ def _submission_row(position: int, sub: dict, lang: Language) -> dict:
 
 
 def submit(user: User, data: dict) -> Batch:
-    lang = resolve_language(data["language"])
-    tests = _resolved_tests(user, data, lang)
-    rows = [_submission_row(i, sub, lang) for i, sub in enumerate(data["submissions"])]
-    if not is_live(lang.id, kind="batch_languages"):
-        raise Problem(503, "no_worker", f"no worker grades {lang.id} batches right now; retry later",
-                      language=lang.id)
-    batch = _reserve(user, lang, data, tests, len(rows) * len(tests))
+    batch, _ = submit_once(user, data, None)
+    return batch
+
+
+def submit_once(user: User, data: dict, claim: idempotency.Claim | None) -> tuple[Batch, bool]:
+    """(the batch, whether it is a replay): with a claim, the key's first request creates the batch
+    and a repeat answers with it (idempotency.Claim.once)."""
+    if claim is None:
+        batch, rows = _accept(user, data, None)
+    else:
+        (batch, rows), replayed = claim.once(lambda: _accept(user, data, claim),
+                                             lambda prior: (get_owned(user, str(prior.batch_id)), []))
+        if replayed:
+            return batch, True
     try:  # many short transactions: other users' writes never wait long behind this batch
         submission_ids = batch_rows.insert_submissions(batch.id, rows)
         ready = _ready(batch)
         db.session.commit()  # complete and visible before the fan-out: workers must find the rows
     except Exception:
         db.session.rollback()
-        _discard(batch)
+        _discard(batch)  # its key's row goes with it
         raise
     if not ready:
         _discard(batch)
         raise Problem(503, "batch_expired", "the batch took too long to store and its reservation lapsed; "
                       "retry later")
     db.session.refresh(batch)
-    _fan_out(batch, submission_ids)
-    return batch
+    try:
+        _fan_out(batch, submission_ids)
+    except Problem:
+        if claim is not None:
+            claim.release()  # the batch was cancelled unsent: a retry with the key creates it anew
+        raise
+    return batch, False
 
 
-def _reserve(user: User, lang: Language, data: dict, tests: list[dict], total: int) -> Batch:
+def _accept(user: User, data: dict, claim: idempotency.Claim | None) -> tuple[Batch, list[dict]]:
+    """The checked batch, reserved and `creating`, and its submissions' rows (not yet written)."""
+    lang = resolve_language(data["language"])
+    tests = _resolved_tests(user, data, lang)
+    rows = [_submission_row(i, sub, lang) for i, sub in enumerate(data["submissions"])]
+    if not is_live(lang.id, kind="batch_languages"):
+        raise Problem(503, "no_worker", f"no worker grades {lang.id} batches right now; retry later",
+                      language=lang.id)
+    return _reserve(user, lang, data, tests, len(rows) * len(tests), claim), rows
+
+
+def _reserve(user: User, lang: Language, data: dict, tests: list[dict], total: int,
+             claim: idempotency.Claim | None) -> Batch:
     """The batch's row, `creating`: its runs are reserved from now on (atomic per user), but nothing
-    grades it before all its rows are written."""
+    grades it before all its rows are written. The key's row, if any, commits with it."""
     reserve_batch(user, total)
     batch = Batch(user_id=user.id, language=lang.id, status=BATCH_CREATING, compare=data["compare"],
                   abs_tol=data["abs_tol"], rel_tol=data["rel_tol"], tests=tests, total=total, done=0, cancelled=0)
     db.session.add(batch)
+    if claim is not None:
+        claim.record(batch=batch)
     db.session.commit()
     return batch
 

@@ -27,7 +27,7 @@ from ..extensions import db
 from ..models import Execution, User
 from ..schemas.runs import ExecutionSchema
 from ..stores.executions import SqlExecutionStore
-from . import runs
+from . import idempotency, runs
 from .live_frames import POLICY, SERVER_ERROR, error_frame
 from .run_request import RunRequest
 from .workers import is_live, redis
@@ -82,16 +82,50 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def submit(user: User, request: RunRequest) -> tuple[Execution, RunChannel]:
+class Replayed(Problem):
+    """A live start repeated with its Idempotency-Key: the run it started cannot be joined again."""
+
+    def __init__(self, execution_id: str):
+        super().__init__(409, "idempotency_key_replayed", f"this Idempotency-Key started execution {execution_id} "
+                         "already; a live run cannot be joined again: GET /codestudio/executions/"
+                         f"{execution_id} for its result", execution_id=execution_id)
+        self.execution_id = execution_id
+
+
+def submit(user: User, request: RunRequest, claim: idempotency.Claim | None = None) -> tuple[Execution, RunChannel]:
     """Check, record and enqueue a live run like any run (quotas, tier limits, the tier's cap on
     live runs); its caller's beat is set before a worker can claim it, and the request's stdin is
-    its first input (the row keeps none: the transcript is the output)."""
+    its first input (the row keeps none: the transcript is the output). With a claim whose key
+    already started a run: Replayed, and no second run."""
     assert request.live is not None
+    if claim is None:
+        execution = _accept(user, request, None)
+    else:
+        execution, replayed = claim.once(lambda: _accept(user, request, claim),
+                                         lambda prior: runs.get_owned(user, str(prior.execution_id)))
+        if replayed:
+            raise Replayed(execution.id)
+    try:
+        channel = _open(execution, request)
+        runs.enqueue(execution)
+    except Problem:
+        if claim is not None:
+            claim.release()  # the run failed unsent: a retry with the key starts it anew
+        raise
+    return execution, channel
+
+
+def _accept(user: User, request: RunRequest, claim: idempotency.Claim | None) -> Execution:
     values = runs.prepare(user, request)
     if not is_live(values.language):
         raise Problem(503, "no_worker", f"no worker is serving {values.language} right now; retry later",
                       language=values.language)
-    [execution] = runs.record(user, [replace(values, stdin=b"")])
+    attach = None if claim is None else lambda _, row: claim.record(execution=row)
+    [execution] = runs.record(user, [replace(values, stdin=b"")], attach)
+    return execution
+
+
+def _open(execution: Execution, request: RunRequest) -> RunChannel:
     channel = RunChannel(redis(), execution.id)
     try:
         channel.beat()
@@ -101,8 +135,21 @@ def submit(user: User, request: RunRequest) -> tuple[Execution, RunChannel]:
         SqlExecutionStore().fail(execution.id, "could not open the live channel: broker unavailable")
         raise Problem(503, "broker_unavailable", "the queue broker is unavailable; retry later",
                       execution_id=execution.id) from exc
-    runs.enqueue(execution)
-    return execution, channel
+    return channel
+
+
+class ReplayChannel(RunChannel):
+    """A reader of a run's `out` stream that is not its caller: it sends nothing, beats for no one
+    and never stops the run (an event stream replayed with its Idempotency-Key)."""
+
+    def send(self, event: ClientEvent) -> None:
+        pass
+
+    def beat(self) -> None:
+        pass
+
+    def leave(self, reason: str) -> None:
+        pass
 
 
 def result_of(execution_id: str) -> dict[str, Any] | None:

@@ -19,7 +19,7 @@ from ..errors import Problem
 from ..extensions import db
 from ..models import Execution, Project, User, is_row_id
 from ..stores.executions import SqlExecutionStore
-from . import project_files, projects
+from . import idempotency, project_files, projects
 from .quotas import reserve_execution
 from .run_checks import check_sizes, check_work_dir_layout, effective_limits, resolve_language
 from .run_request import PreparedRun, RunRequest, SourceFile
@@ -83,13 +83,38 @@ def record(user: User, prepared: list[PreparedRun],
 
 def submit(user: User, request: RunRequest, attach: Callable[[Execution], None] | None = None) -> Execution:
     """Record and enqueue a run; `attach(execution)` adds related rows in the same transaction."""
+    execution = accept(user, request, attach)
+    enqueue(execution)
+    return execution
+
+
+def accept(user: User, request: RunRequest, attach: Callable[[Execution], None] | None = None) -> Execution:
+    """Check and record a run (not yet enqueued)."""
     values = prepare(user, request)
     if request.wait and not is_live(values.language):
         raise Problem(503, "no_worker", f"no worker is serving {values.language} right now; retry later or "
                       "submit with wait=false to queue it", language=values.language)
     [execution] = record(user, [values], None if attach is None else lambda _, row: attach(row))
-    enqueue(execution)
     return execution
+
+
+def submit_once(user: User, request: RunRequest, claim: idempotency.Claim | None) -> tuple[Execution, bool]:
+    """(the execution, whether it is a replay): with a claim, the key's first request records and
+    enqueues a run; a repeat answers with that run (idempotency.Claim.once)."""
+    if claim is None:
+        return submit(user, request), False
+
+    def create() -> Execution:
+        return accept(user, request, lambda row: claim.record(execution=row))
+
+    execution, replayed = claim.once(create, lambda prior: get_owned(user, str(prior.execution_id)))
+    if not replayed:
+        try:
+            enqueue(execution)
+        except Problem:
+            claim.release()  # the run failed unsent: a retry with the key runs it anew
+            raise
+    return execution, replayed
 
 
 def enqueue(execution: Execution) -> None:
@@ -105,11 +130,22 @@ def wait_for(execution: Execution, seconds: float) -> Execution:
     """Block on the worker's completion signal (no DB polling); then reload the row. If Redis
     fails meanwhile the execution is still accepted: the caller gets it as it is (a 202)."""
     try:
-        redis().blpop([keys.done_key(execution.id)], timeout=max(1, int(seconds + 0.999)))
+        key = keys.done_key(execution.id)
+        if redis().blpop([key], timeout=max(1, int(seconds + 0.999))) is not None:
+            _pass_on(key)
     except redis_lib.exceptions.RedisError:
         current_app.logger.warning("execution %s: lost Redis while waiting for it", execution.id)
     db.session.expire(execution)
     return db.session.get_one(Execution, execution.id)
+
+
+def _pass_on(key: str) -> None:
+    """Puts the completion signal back for the next waiter on the same execution (a request
+    replayed with its Idempotency-Key waits on it too); it expires as the worker's does."""
+    pipe = redis().pipeline(transaction=False)
+    pipe.lpush(key, "done")
+    pipe.expire(key, keys.DONE_TTL_SECONDS)
+    pipe.execute()
 
 
 def wait_seconds(execution: Execution) -> float:

@@ -28,6 +28,8 @@ def upgrade():
         sa.UniqueConstraint("user_id", "key", name="uq_idempotency_keys_user_key"),
     )
     op.create_index("ix_idempotency_keys_expires_at", "idempotency_keys", ["expires_at"])
+    op.create_index("ix_idempotency_keys_execution_id", "idempotency_keys", ["execution_id"])
+    op.create_index("ix_idempotency_keys_batch_id", "idempotency_keys", ["batch_id"])
 
 
 def downgrade():
