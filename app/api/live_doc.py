@@ -22,7 +22,7 @@ caller's rate limit.
 |---|---|
 | `auth` | `key` (only when the upgrade carried no key; first frame) |
 | `start` | the fields of `POST /codestudio/run` (`stdin` is the first input), plus `tty` (false), `cols` (80), \
-`rows` (24) |
+`rows` (24), `idempotency_key` (optional; see below) |
 | `stdin` | `data` (text) or `data_b64` (bytes, base64) |
 | `eof` | (closes the program's stdin; in terminal mode, ends the input) |
 | `signal` | `signal`: INT, TERM, KILL, HUP, QUIT, USR1, USR2, CONT, STOP or WINCH (with or without SIG) |
@@ -48,9 +48,18 @@ and passes escape sequences through on purpose. Limits: the run's wall-clock and
 a second (`stopped`, billed for what ran). A live run is never run twice: if its worker is lost the caller
 gets `worker_lost` and the execution ends `internal_error`.
 
+**Idempotency-Key**: the upgrade request's `Idempotency-Key` header or the `start` frame's
+`idempotency_key` (the same key, if both) makes a retried start safe: the same key from the same user
+within 24 hours starts no second run. A live run cannot be joined again, so the repeated start is
+answered with an error frame `idempotency_key_replayed` whose `execution_id` names the first start's
+execution (`GET /codestudio/executions/<id>` has its result), then the socket closes (4409). The key with
+another start (another body) or first used on another endpoint: `idempotency_key_reused` (4422); a
+malformed key: `invalid_idempotency_key` (an HTTP 422 before the upgrade when it is the header's; 4422
+when it is the frame's).
+
 **Error codes and close codes.** A refusal of `start` carries the code the REST API gives
 (`unknown_language`, `limit_exceeded`, `concurrency_limit`, `daily_quota_exceeded`, `rate_limited`,
-`no_worker`, `validation_error`, ...) and closes with 4000 + its HTTP status (4401, 4413, 4422, 4429, 4503).
+`no_worker`, `validation_error`, ...) and closes with 4000 + its HTTP status (4401, 4409, 4413, 4422, 4429, 4503).
 Bad frames: `invalid_json`, `unknown_type`, `binary_frame` (1003); `frame_too_large` (1009);
 `already_started`, `not_started`, `already_authenticated`, `invalid_stdin`, `invalid_signal`,
 `invalid_resize`, `input_flood`, `key_in_url`, `start_timeout`, `client_too_slow` (1008); `unauthorized`,
@@ -62,6 +71,9 @@ API process holds as many live connections as it may; retry). A finished run clo
 The same run, streamed as Server-Sent Events: `accepted`, `stage`, `compile`, `stdout`, `stderr`, then
 `exit` (or `error`); each event's `data` is the frame above, its `id` the `seq`. There is no input beyond the
 request's `stdin` (the program's stdin ends after it). It is a live run (counts against `live_concurrent`).
+With an `Idempotency-Key` a repeated request starts no second run: it streams the first request's run from
+its start (its events are kept for a while; once they are gone, `accepted` and then `exit` when it has
+ended), with `Idempotent-Replayed: true`; it only reads, and leaving it does not stop the run.
 
 ## Piston's `GET /api/v2/connect` (WebSocket)
 
