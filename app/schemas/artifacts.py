@@ -21,4 +21,4 @@ class ArtifactSchema(Schema):
     size = fields.Integer(metadata={"description": "bytes"})
     mime = fields.String()
     sha256 = fields.String()
-    url = fields.Function(artifact_url, metadata={"description": "GET it here (its owner only)"})
+    url = fields.Function(artifact_url, metadata={"type": "string", "description": "GET it here (its owner only)"})

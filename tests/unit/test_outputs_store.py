@@ -53,9 +53,10 @@ def test_local_store_is_content_addressed_private_and_atomic(tmp_path):
 
 
 def test_s3_store_against_motos_server():
-    moto_server = pytest.importorskip("moto.server")
-    boto3 = pytest.importorskip("boto3")
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    import boto3  # test dependencies (codestudio[test]); in production only codestudio[s3]
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
         host, port = server.get_host_and_port()
