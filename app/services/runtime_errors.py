@@ -1,6 +1,7 @@
 """A failed run's error read from its stderr: `{name, message, traceback}` (the shape Jupyter and
 E2B give), for the languages whose `error_format` (sandbox/languages.toml) names a parser here.
-Pure and bounded: only the last TAIL_CHARS of stderr are read, and what comes back is capped.
+Pure and bounded: only the last TAIL_CHARS (and TAIL_LINES) of stderr are read, a stderr without
+the format's markers is not split at all, and what comes back is capped.
 
 name is the exception's class as the runtime prints it (`ZeroDivisionError`,
 `json.decoder.JSONDecodeError`, `java.lang.ArithmeticException`); message its text ("" when it has
@@ -18,6 +19,7 @@ from sandbox import ExecutionStatus
 from sandbox.registry import UnknownLanguage, registry
 
 TAIL_CHARS = 64 * 1024
+TAIL_LINES = 2000  # and of those, the last lines only (a JVM stack overflow's trace is ~1,030)
 MAX_TRACEBACK_LINES = 200
 MAX_LINE_CHARS = 1000
 MAX_MESSAGE_CHARS = 4096
@@ -61,6 +63,9 @@ def parse(stderr: str, error_format: str) -> ProgramError | None:
     parser = PARSERS.get(error_format)
     if parser is None or not stderr:
         return None
+    tail = stderr[-TAIL_CHARS:]
+    if not any(marker in tail for marker in MARKERS[error_format]):
+        return None
     lines = tail_lines(stderr)
     found = parser(lines)
     if found is None:
@@ -69,11 +74,12 @@ def parse(stderr: str, error_format: str) -> ProgramError | None:
 
 
 def tail_lines(stderr: str) -> list[str]:
-    """The lines of stderr's last TAIL_CHARS (a line cut by the start of the window is dropped)."""
+    """The last TAIL_LINES lines of stderr's last TAIL_CHARS (a line cut by the start of the window
+    is dropped)."""
     text = stderr[-TAIL_CHARS:]
     if len(stderr) > TAIL_CHARS:
         text = text.partition("\n")[2]
-    return [line.removesuffix("\r") for line in text.split("\n")]
+    return [line.removesuffix("\r") for line in text.split("\n")[-TAIL_LINES:]]
 
 
 def _cut(text: str, limit: int) -> str:
@@ -271,3 +277,6 @@ def _jvm_block(lines: list[str], start: int, first: str) -> _Found | None:
 
 
 PARSERS: dict[str, Callable[[list[str]], _Found | None]] = {"python": _python, "node": _node, "jvm": _jvm}
+# text every report of the format has (a SyntaxError's too): a stderr without any is not read further
+MARKERS = {"python": ("Traceback (most recent call last):", "Error"), "node": ("^", "    at ", "Uncaught "),
+           "jvm": ("\tat ", 'Exception in thread "')}

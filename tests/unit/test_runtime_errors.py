@@ -209,6 +209,15 @@ def test_only_the_tail_of_a_large_stderr_is_read_and_the_result_is_capped():
     assert len(runtime_errors.tail_lines(stderr)[0]) < 100  # the window starts at a whole line
 
 
+def test_many_short_lines_are_read_only_up_to_the_line_cap():
+    stderr = "^\n" * 30_000 + sample("node", "typeerr")
+    started = time.perf_counter()
+    error = parse(stderr, "node")
+    assert time.perf_counter() - started < 0.5
+    assert error is not None and error.name == "TypeError"
+    assert len(runtime_errors.tail_lines(stderr)) == runtime_errors.TAIL_LINES
+
+
 def test_a_report_cut_off_before_its_window_is_not_guessed_at():
     stderr = sample("python", "zero")
     assert parse(stderr[: stderr.index("ZeroDivisionError")], "python") is None
@@ -237,5 +246,5 @@ def test_the_field_is_null_unless_the_run_failed_in_a_language_with_a_format():
 
 def test_languages_name_only_formats_there_is_a_parser_for():
     formats = {lang.id: lang.error_format for lang in registry() if lang.error_format}
-    assert set(formats.values()) <= set(runtime_errors.PARSERS)
+    assert set(formats.values()) <= set(runtime_errors.PARSERS) == set(runtime_errors.MARKERS)
     assert {"python", "javascript", "typescript", "java", "kotlin"} <= set(formats)
