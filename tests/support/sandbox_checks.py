@@ -17,7 +17,7 @@ VALUES = {
     "tmp_bytes": DEFAULTS.tmp_mb << 20,
     "file_size_bytes": DEFAULTS.file_size_mb << 20,
     "tmp_inodes": TMP_INODES - 1,  # less the root dir
-    "work_inodes": WORK_INODES - 2,  # less the root dir and main.py
+    "work_inodes": WORK_INODES - 3,  # less the root dir, main.py and out/ (docs/artifacts.md)
     "python_forks": PYTHON.pids - 2,  # the cap counts tini and the program itself
 }
 
