@@ -4,10 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow.utils import get_value
 
 from sandbox import ExecutionStatus
 
 from ..services.run_request import Limits, RunRequest, SourceFile
+from ..services.runtime_errors import error_of
 from .artifacts import ArtifactSchema
 from .common import MAX_FILES, FileName, FileSchema, LimitsSchema, Text, UtcDateTime, check_args, check_file_layout
 
@@ -116,8 +118,16 @@ class ExecutionSchema(Schema):
     started_at = UtcDateTime(allow_none=True)
     finished_at = UtcDateTime(allow_none=True)
     queue_seconds = fields.Float(allow_none=True)
+    error = fields.Method("_error", metadata={
+        "type": "object", "nullable": True, "description": "a failed run's uncaught error as its stderr reports it "
+        "(Python, JavaScript, TypeScript, Java, Kotlin; docs/errors.md); null if it succeeded or none is read",
+        "properties": {"name": {"type": "string"}, "message": {"type": "string"},
+                       "traceback": {"type": "array", "items": {"type": "string"}}}})
     artifacts = fields.List(fields.Nested(ArtifactSchema), metadata={"description": "files it wrote under /work/out/"})
     artifacts_note = fields.String(allow_none=True, metadata={"description": "why not every file was kept"})
+
+    def _error(self, execution: Any) -> dict[str, Any] | None:
+        return error_of(*(get_value(execution, key) for key in ("status", "language", "stderr")))
 
 
 class ExecutionPageSchema(Schema):
