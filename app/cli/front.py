@@ -5,6 +5,9 @@ then stalls would hold a thread for good. nginx holds every client connection in
 headers and body within bounded times, caps the connections one address or one API key may have
 open, and hands gunicorn (on a unix socket) only whole requests. `make run` and the tests start
 exactly this pair; `codestudio front-config` prints the nginx configuration for other deployments.
+
+The MCP server (mcp_server/, ASGI) runs beside them as its own process, uvicorn on another unix
+socket, which nginx serves at /mcp; it calls the API on gunicorn's socket (see docs/mcp.md).
 """
 from __future__ import annotations
 
@@ -72,22 +75,26 @@ class FrontSettings:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
-def render_config(settings: FrontSettings, state_dir: Path, runtime_dir: Path, upstream_socket: Path) -> str:
+def render_config(settings: FrontSettings, state_dir: Path, runtime_dir: Path, upstream_socket: Path,
+                  mcp_socket: Path) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATE.parent), undefined=StrictUndefined,
                       keep_trailing_newline=True, autoescape=False)
     return env.get_template(TEMPLATE.name).render(
         **settings.__dict__, listen=settings.listen, state_dir=state_dir, runtime_dir=runtime_dir,
-        upstream_socket=upstream_socket, run_as_root=os.geteuid() == 0)
+        upstream_socket=upstream_socket, mcp_socket=mcp_socket, run_as_root=os.geteuid() == 0)
 
 
 @click.command("front-config")
 @click.option("--upstream", default="/run/codestudio/api.sock", show_default=True,
               help="gunicorn's unix socket (gunicorn -b unix:<path>)")
+@click.option("--mcp-upstream", default="/run/codestudio/mcp.sock", show_default=True,
+              help="the MCP server's unix socket (codestudio mcp --socket <path>)")
 @click.option("--state-dir", default="/var/lib/codestudio/front", show_default=True, help="pid and logs")
 @click.option("--runtime-dir", default="/run/codestudio", show_default=True, help="nginx's temp files")
-def front_config(upstream: str, state_dir: str, runtime_dir: str) -> None:
+def front_config(upstream: str, mcp_upstream: str, state_dir: str, runtime_dir: str) -> None:
     """Print the nginx configuration that fronts the API (HOST, PORT, FRONT_* and limits from the environment)."""
-    click.echo(render_config(FrontSettings.from_env(), Path(state_dir), Path(runtime_dir), Path(upstream)), nl=False)
+    click.echo(render_config(FrontSettings.from_env(), Path(state_dir), Path(runtime_dir), Path(upstream),
+                             Path(mcp_upstream)), nl=False)
 
 
 def nginx_binary() -> str:
@@ -106,6 +113,11 @@ def gunicorn_argv(settings: FrontSettings, upstream_socket: Path) -> list[str]:
             "--threads", str(settings.api_threads + settings.live_connections),
             "--timeout", str(settings.upstream_timeout + 30), "--keep-alive", "10",
             "--no-control-socket", "wsgi:app"]
+
+
+def mcp_argv(mcp_socket: Path) -> list[str]:
+    # `codestudio mcp --socket`, without loading the app the MCP server never uses
+    return [sys.executable, "-m", "mcp_server", "--socket", str(mcp_socket)]
 
 
 class Front:
@@ -127,9 +139,9 @@ class Front:
         # nginx's workers run as nobody: the socket and temp files live where nobody can reach
         self.runtime_dir = Path(tempfile.mkdtemp(prefix="codestudio-front-"))
         self.runtime_dir.chmod(0o711)
-        upstream = self.runtime_dir / "api.sock"
+        upstream, mcp_socket = self.runtime_dir / "api.sock", self.runtime_dir / "mcp.sock"
         conf = self.state_dir / "nginx.conf"
-        conf.write_text(render_config(self.settings, self.state_dir, self.runtime_dir, upstream))
+        conf.write_text(render_config(self.settings, self.state_dir, self.runtime_dir, upstream, mcp_socket))
         # the API process refuses live connections beyond the threads started for them
         env = {**(self.env if self.env is not None else os.environ), "CODESTUDIO_PROXY_HOPS": "1",
                "LIVE_CONNECTIONS": str(self.settings.live_connections)}
@@ -137,6 +149,11 @@ class Front:
                                start_new_session=True)
         self.processes.append(api)
         _wait_for(lambda: upstream.exists(), api, "gunicorn", self.state_dir)
+        # the MCP server calls the API on gunicorn's socket: one hop, the caller's address passed on
+        mcp = subprocess.Popen(mcp_argv(mcp_socket), cwd=ROOT, env={**env, "CODESTUDIO_API_SOCKET": str(upstream)},
+                               start_new_session=True)
+        self.processes.append(mcp)
+        _wait_for(lambda: mcp_socket.exists(), mcp, "the MCP server", self.state_dir)
         nginx = subprocess.Popen([nginx_binary(), "-e", str(self.state_dir / "error.log"),
                                   "-p", str(self.state_dir), "-c", str(conf)], start_new_session=True)
         self.processes.append(nginx)
