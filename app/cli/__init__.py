@@ -1,7 +1,7 @@
-"""Command line: `codestudio users …`, `keys …`, `usage …`, `stack`, `front-config` and `grade`.
+"""Command line: `codestudio users …`, `keys …`, `usage …`, `stack`, `front-config`, `grade` and `mcp`.
 
-The admin and service commands run inside the app (Flask's CLI); `grade` is an API client and is
-added to the top-level group so that running it never loads the app or the database."""
+The admin and service commands run inside the app (Flask's CLI); `grade` and `mcp` are API clients
+and are added to the top-level group so that running them never loads the app or the database."""
 from __future__ import annotations
 
 import click
@@ -23,8 +23,10 @@ def register_commands(app: Flask) -> None:
 
 def register_client_commands(group: click.Group) -> None:
     from .grade import grade
+    from .mcp import mcp_command
 
     group.add_command(grade)
+    group.add_command(mcp_command)
 
 
 def main() -> None:
