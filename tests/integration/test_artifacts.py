@@ -237,6 +237,23 @@ def test_expiry_removes_rows_and_blobs(app, run, client, user):
     assert again["artifacts"] == []
 
 
+def test_the_expire_command_removes_expired_artifacts(app, run, client, user):
+    result = run("python", f"open('/work/out/cli.txt', 'w').write('{uuid.uuid4().hex}')")
+    (item,) = result["artifacts"]
+    with app.app_context():
+        from app.extensions import db
+        from app.models import Artifact, utcnow
+        from app.services import artifacts
+
+        db.session.execute(sa.update(Artifact).where(Artifact.execution_id == result["id"])
+                           .values(expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+        outcome = app.test_cli_runner().invoke(args=["artifacts", "expire", "--grace-hours", "0"])
+        assert outcome.exit_code == 0 and "artifacts expired" in outcome.output, outcome.output
+        assert not artifacts.blobs().exists(item["sha256"])
+    assert client.get(item["url"], headers=user["headers"]).status_code == 404
+
+
 def test_a_blob_still_named_by_a_row_survives_expiry(app, run, client, user):
     marker = uuid.uuid4().hex
     code = f"open('/work/out/same.txt', 'w').write('{marker}')"

@@ -115,3 +115,28 @@ def test_a_store_that_fails_keeps_the_result_and_says_why(tmp_path):
                                        ("noext", "application/octet-stream"), ("r.txt", "text/plain")])
 def test_mime_by_name(name, mime):
     assert mime_of(name) == mime
+
+
+def test_a_workers_expiry_runs_now_and_then_and_outlives_a_failure(tmp_path):
+    import threading
+
+    from tasks.artifact_expiry import ArtifactExpiry
+    from tasks.ports import ArtifactPorts
+
+    calls, enough = [], threading.Event()
+
+    def expire() -> int:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            raise ConnectionError("database down")  # logged; the next look happens all the same
+        enough.set()
+        return 0
+
+    expiry = ArtifactExpiry(ArtifactPorts(blobs=LocalBlobStore(tmp_path), expire=expire, expire_interval=0.05))
+    expiry.start()
+    try:
+        assert enough.wait(5) and len(calls) >= 2
+    finally:
+        expiry.stop()
+        expiry.thread.join(2)
+    assert not expiry.thread.is_alive()
