@@ -4,12 +4,16 @@ A key belongs to one user. Its row is written in the same transaction as the exe
 names, and the unique (user_id, key) constraint decides a race: the loser's transaction (its quota
 reservation with it) is rolled back and it answers with the winner's row. A key reused for another
 request (another body, or another endpoint: the scope) is refused. Keys older than the retention
-(IDEMPOTENCY_RETENTION_HOURS) are ignored, replaced, and removed by the user's next keyed request."""
+(IDEMPOTENCY_RETENTION_HOURS) are ignored and replaced; the user's next keyed request removes them,
+and so does a sweep every few minutes (sweep_now_and_then)."""
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+import logging
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,11 +22,14 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask import current_app, request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from ..dml import rows_changed
 from ..errors import Problem
 from ..extensions import db
 from ..models import Batch, Execution, IdempotencyKey, utcnow
+
+log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -132,13 +139,15 @@ class Claim:
         if prior is not None:
             return replay(prior), True
         try:
-            return create(), False
+            created = create()
         except (IntegrityError, Problem):
             db.session.rollback()  # the reservation goes with it
             prior = self.prior()
             if prior is None:
                 raise
             return replay(prior), True
+        sweep_now_and_then()
+        return created, False
 
 
 def claim(user_id: int, key: str | None, scope: Scope, body: Any) -> Claim | None:
@@ -146,3 +155,33 @@ def claim(user_id: int, key: str | None, scope: Scope, body: Any) -> Claim | Non
     if key is None:
         return None
     return Claim(user_id, key, scope, request_hash(scope, body))
+
+
+SWEEP_INTERVAL_SECONDS = 600.0
+SWEEP_ROWS = 1000
+_sweep = {"last": float("-inf")}
+_sweep_lock = threading.Lock()
+
+
+def sweep_now_and_then() -> None:
+    """Every SWEEP_INTERVAL_SECONDS per process, a new key deletes expired keys of every user (a
+    user's own go with their next key; this catches users who stopped sending keys)."""
+    with _sweep_lock:
+        if time.monotonic() - _sweep["last"] < SWEEP_INTERVAL_SECONDS:
+            return
+        _sweep["last"] = time.monotonic()
+    try:
+        expire_keys(SWEEP_ROWS)
+    except DBAPIError as exc:  # another process sweeping the same rows, the database away: next time
+        db.session.rollback()
+        log.warning("could not delete expired idempotency keys: %s", exc)
+
+
+def expire_keys(limit: int) -> int:
+    """Deletes at most `limit` expired keys, oldest first; how many went."""
+    oldest = sa.select(IdempotencyKey.id).where(IdempotencyKey.expires_at <= utcnow()).order_by(
+        IdempotencyKey.expires_at).limit(limit)
+    gone = rows_changed(sa.delete(IdempotencyKey).where(IdempotencyKey.id.in_(oldest))
+                        .execution_options(synchronize_session=False))
+    db.session.commit()
+    return gone

@@ -156,6 +156,25 @@ def test_an_expired_key_makes_a_new_execution(app, front, user):
 
 
 # control characters other than tab never reach the API: the front refuses the request (400)
+def test_the_sweep_deletes_expired_keys_of_every_user(app, front, make_user):
+    from app.extensions import db
+    from app.models import IdempotencyKey, utcnow
+    from app.services.idempotency import expire_keys
+
+    idle, active = make_user(), make_user()
+    body = {"language": "python", "code": "print(1)", "wait": False}
+    for who, key in ((idle, "old-1"), (idle, "old-2"), (active, "kept")):
+        assert post(front, who, "/codestudio/run", body, key).status_code == 202
+    with app.app_context():
+        db.session.execute(sa.update(IdempotencyKey).where(IdempotencyKey.user_id == idle["id"]).values(
+            expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+        assert expire_keys(1000) >= 2
+        db.session.remove()
+    assert counts(app, idle)["keys"] == 0 and counts(app, active)["keys"] == 1
+    assert counts(app, idle)["executions"] == 2  # what the keys named stays
+
+
 @pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9", "tab\there"])
 def test_an_invalid_key_is_refused(app, front, user, key):
     run = {"language": "python", "code": "print(1)"}
