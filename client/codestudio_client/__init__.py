@@ -26,16 +26,16 @@ from .errors import (
     ValidationError,
     WaitTimeout,
 )
-from .live import Exit, Failed, LiveEvent, LiveRun, Output, Stage
+from .live import BlockingLiveRun, Exit, Failed, LiveEvent, LiveRun, Output, Stage
 from .models import Artifact, Batch, BatchProgress, Execution, Language, Project, ProjectFile, RunError, Truncated
 from .retry import Retry, RetryPolicy
 
 __version__ = "0.2.0"
 __all__ = [
-    "DEFAULT_URL", "ApiError", "Artifact", "AsyncClient", "BadRequest", "Batch", "BatchProgress", "Client",
-    "CodeStudioError", "ConcurrencyLimited", "Conflict", "Execution", "Exit", "Failed", "Forbidden", "Language",
-    "LimitExceeded", "LiveEvent", "LiveRun", "NotFound", "Output", "PayloadTooLarge", "Project", "ProjectFile",
-    "QuotaExceeded", "RateLimited", "Retry", "RetryPolicy", "RunError", "ServerError", "ServiceUnavailable", "Stage",
-    "TransportError", "Truncated", "Unauthorized", "UnknownLanguage", "UnsupportedMediaType", "ValidationError",
-    "WaitTimeout",
+    "DEFAULT_URL", "ApiError", "Artifact", "AsyncClient", "BadRequest", "Batch", "BatchProgress",
+    "BlockingLiveRun", "Client", "CodeStudioError", "ConcurrencyLimited", "Conflict", "Execution", "Exit",
+    "Failed", "Forbidden", "Language", "LimitExceeded", "LiveEvent", "LiveRun", "NotFound", "Output",
+    "PayloadTooLarge", "Project", "ProjectFile", "QuotaExceeded", "RateLimited", "Retry", "RetryPolicy",
+    "RunError", "ServerError", "ServiceUnavailable", "Stage", "TransportError", "Truncated", "Unauthorized",
+    "UnknownLanguage", "UnsupportedMediaType", "ValidationError", "WaitTimeout",
 ]

@@ -3,13 +3,15 @@ descriptor over the call in calls.py or batches.py: read from a Client it is a b
 AsyncClient a coroutine method (each client binds it to how it performs effects)."""
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 import httpx
 
 from ._core import DEFAULT_TIMEOUT, Op
 from .batches import BatchCalls
+from .calls import Files
+from .live import LiveRun
 from .retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -20,6 +22,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)  # the httpx client
 TR = TypeVar("TR", httpx.BaseTransport, httpx.AsyncBaseTransport)  # and its transport
+L = TypeVar("L")  # a live run, as the client offers it
 Call = Callable[Concatenate[BatchCalls, P], Op[T]]
 
 
@@ -41,7 +44,7 @@ class Method(Generic[P, T]):
         return self if client is None else client.bind(self.call)
 
 
-class Methods(Generic[H, TR]):
+class Methods(Generic[H, TR, L]):
     """`url` is the server's base URL (without /codestudio), default $CODESTUDIO_URL, else
     http://127.0.0.1:8000; `key` the API key, default $CODESTUDIO_API_KEY. `headers` go with every
     request; `transport` is the httpx transport (a unix socket, a mock); `http_client` is used as given
@@ -56,6 +59,17 @@ class Methods(Generic[H, TR]):
 
     def new_http(self, timeout: float | httpx.Timeout, transport: TR | None) -> H:
         raise NotImplementedError
+
+    def offer_live(self, run: LiveRun) -> L:
+        raise NotImplementedError
+
+    def live(self, language: str, code: str, *, stdin: str | None = None, files: Files | None = None,
+             args: Sequence[str] | None = None, limits: Mapping[str, Any] | None = None, tty: bool = False,
+             cols: int | None = None, rows: int | None = None) -> L:
+        """A live run over the WebSocket: enter it (`async with` / `with`) to start the run, iterate it
+        for its events; talk to the program with send_stdin, close_stdin, kill and resize."""
+        return self.offer_live(LiveRun(self.calls, language, code, stdin=stdin, files=files, args=args,
+                                       limits=limits, tty=tty, cols=cols, rows=rows))
 
     @property
     def url(self) -> str:

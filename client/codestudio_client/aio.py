@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import httpx
 
 from ._core import Effect, Op, Outcome, Sleep
 from ._methods import Call, Methods
-from .calls import Files
 from .live import LiveRun
 from .models import Execution
 
@@ -22,7 +21,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class AsyncClient(Methods[httpx.AsyncClient, httpx.AsyncBaseTransport]):
+class AsyncClient(Methods[httpx.AsyncClient, httpx.AsyncBaseTransport, LiveRun]):
     """The asynchronous Code Studio API client; the same arguments as Client, with `http_client` an
     httpx.AsyncClient."""
 
@@ -39,6 +38,9 @@ class AsyncClient(Methods[httpx.AsyncClient, httpx.AsyncBaseTransport]):
     async def aclose(self) -> None:
         if self.owns_http:
             await self.http.aclose()
+
+    def offer_live(self, run: LiveRun) -> LiveRun:
+        return run
 
     def bind(self, call: Call[P, T]) -> Callable[P, Awaitable[T]]:
         @functools.wraps(call)
@@ -77,12 +79,4 @@ class AsyncClient(Methods[httpx.AsyncClient, httpx.AsyncBaseTransport]):
                                                                 page_size=page_size))
             for item in page.items:
                 yield Execution.from_json(item)
-
-    def live(self, language: str, code: str, *, stdin: str | None = None, files: Files | None = None,
-             args: Sequence[str] | None = None, limits: Mapping[str, Any] | None = None, tty: bool = False,
-             cols: int | None = None, rows: int | None = None) -> LiveRun:
-        """A live run: `async with client.live(...) as run:` then `async for event in run:`; talk to
-        the program with run.send_stdin, close_stdin, kill and resize."""
-        return LiveRun(self.calls, language, code, stdin=stdin, files=files, args=args, limits=limits,
-                       tty=tty, cols=cols, rows=rows)
 

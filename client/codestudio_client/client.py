@@ -12,6 +12,7 @@ import httpx
 
 from ._core import DEFAULT_URL, Effect, Op, Outcome, Sleep
 from ._methods import Call, Methods
+from .live import BlockingLiveRun, LiveRun
 from .models import Execution
 
 __all__ = ["DEFAULT_URL", "Client"]
@@ -20,7 +21,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class Client(Methods[httpx.Client, httpx.BaseTransport]):
+class Client(Methods[httpx.Client, httpx.BaseTransport, BlockingLiveRun]):
     """A Code Studio API client with blocking calls. `Client(url=None, key=None, *, timeout, retry,
     headers, transport, http_client)`: see Methods for each."""
 
@@ -37,6 +38,9 @@ class Client(Methods[httpx.Client, httpx.BaseTransport]):
     def close(self) -> None:
         if self.owns_http:
             self.http.close()
+
+    def offer_live(self, run: LiveRun) -> BlockingLiveRun:
+        return BlockingLiveRun(run)
 
     def bind(self, call: Call[P, T]) -> Callable[P, T]:
         @functools.wraps(call)

@@ -2,9 +2,10 @@
 runs, its stdin, signals and terminal size from the caller. One connection, one run."""
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -187,6 +188,61 @@ class LiveRun:
         if self._socket is None:
             raise CodeStudioError("the live run is not started: use `async with client.live(...) as run`")
         return self._socket
+
+
+class BlockingLiveRun:
+    """A LiveRun for blocking code (Client.live): `with client.live(...) as run:` then `for event in
+    run:`; each step runs the LiveRun on an event loop of its own."""
+
+    def __init__(self, run: LiveRun):
+        self.run = run
+        self._loop = asyncio.new_event_loop()
+
+    @property
+    def execution_id(self) -> str | None:
+        return self.run.execution_id
+
+    @property
+    def result(self) -> Execution | None:
+        return self.run.result
+
+    def __enter__(self) -> BlockingLiveRun:
+        try:
+            self._loop.run_until_complete(self.run.__aenter__())
+        except BaseException:
+            self._loop.close()
+            raise
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        try:
+            self._loop.run_until_complete(self.run.close())
+        finally:
+            self._loop.close()
+
+    def __iter__(self) -> Iterator[LiveEvent]:
+        events = aiter(self.run)
+        while True:
+            try:
+                yield self._loop.run_until_complete(anext(events))
+            except StopAsyncIteration:
+                return
+
+    def send_stdin(self, data: str | bytes) -> None:
+        self._loop.run_until_complete(self.run.send_stdin(data))
+
+    def close_stdin(self) -> None:
+        self._loop.run_until_complete(self.run.close_stdin())
+
+    def signal(self, name: str) -> None:
+        self._loop.run_until_complete(self.run.signal(name))
+
+    def kill(self) -> None:
+        self.signal("KILL")
+
+    def resize(self, cols: int, rows: int) -> None:
+        self._loop.run_until_complete(self.run.resize(cols, rows))
 
 
 def _closed(closed: ConnectionClosed) -> TransportError:

@@ -3,7 +3,7 @@ answered as the program asks, bytes and end of input, signals, terminal size, re
 from __future__ import annotations
 
 import pytest
-from codestudio_client import AsyncClient, Exit, Failed, Output, Stage, Unauthorized, UnknownLanguage
+from codestudio_client import AsyncClient, Client, Exit, Failed, Output, Stage, Unauthorized, UnknownLanguage
 
 from tests.support.sdk_clients import run
 
@@ -78,6 +78,19 @@ def test_bytes_end_of_input_kill_and_terminal_size(front, user):
             assert "size 100 30" in output and "size 120 40" in output, output
 
     run(scenario())
+
+
+def test_a_blocking_client_runs_live_too(front, user):
+    with Client(front.url, user["key"]) as api:
+        with api.live("python", DIALOGUE, stdin="Grace\n") as live:
+            for event in live:
+                if isinstance(event, Output) and event.data.endswith("Age: "):
+                    live.send_stdin(b"85\n")
+                    live.close_stdin()
+        assert live.result is not None and live.result.stdout == (
+            "Name: Hello, Grace!\nAge: Next year you will be 86.\n"), live.result
+        with pytest.raises(UnknownLanguage), api.live("klingon", "print(1)"):
+            pass
 
 
 def test_refusals_raise_typed_errors(front, user):
