@@ -1,4 +1,5 @@
-"""Command line: `codestudio users …`, `keys …`, `usage …`, `stack`, `front-config`, `grade` and `mcp`.
+"""Command line: `codestudio users …`, `keys …`, `usage …`, `artifacts …`, `backup`, `restore`, `stack`,
+`front-config`, `grade` and `mcp`.
 
 The admin and service commands run inside the app (Flask's CLI); `grade` and `mcp` are API clients
 and are added to the top-level group so that running them never loads the app or the database."""
@@ -10,13 +11,14 @@ from flask.cli import FlaskGroup
 
 from .accounts import keys, users
 from .artifacts import artifacts
+from .backup import backup_command, restore_command
 from .front import front_config
 from .stack import stack
 from .usage import usage
 
 
 def register_commands(app: Flask) -> None:
-    for command in (users, keys, usage, stack, front_config):
+    for command in (users, keys, usage, stack, front_config, backup_command, restore_command):
         app.cli.add_command(command)
     app.cli.add_command(artifacts)
 

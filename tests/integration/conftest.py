@@ -14,29 +14,13 @@ from pathlib import Path
 
 import pytest
 import redis
-import sqlalchemy as sa
 
 from sandbox import cgroups
+from tests.support.databases import create_pg_database
 from tests.support.workers import worker_process
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION = uuid.uuid4().hex[:8]
-
-
-def _create_pg_database(server_url: str) -> tuple[str, callable]:
-    name = f"codestudio_test_{SESSION}"
-    admin = sa.create_engine(server_url.replace("postgresql://", "postgresql+psycopg://", 1),
-                             isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = server_url.rsplit("/", 1)[0] + "/" + name
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return url, drop
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +52,7 @@ def stack_env(tmp_path_factory):
     env["REDIS_URL"] = redis_url
     pg_server = os.environ.get("CODESTUDIO_TEST_DATABASE_URL")
     if pg_server:
-        env["DATABASE_URL"], drop = _create_pg_database(pg_server)
+        env["DATABASE_URL"], drop = create_pg_database(pg_server, f"codestudio_test_{SESSION}")
         cleanups.append(drop)
     os.environ.update(env)
     yield env
