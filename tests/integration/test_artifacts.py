@@ -291,6 +291,48 @@ def test_the_batch_path_collects_each_cases_files(client, user, batch_worker):
     assert results[0]["artifacts"][0]["url"] != results[1]["artifacts"][0]["url"]
 
 
+def test_an_artifact_kept_in_an_s3_bucket_is_served_the_same(app, run, client, user):
+    """The API side of the S3 store (moto's server on loopback): the row names a blob in the bucket."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from tasks import ports as wiring
+    from tasks.artifact_store import S3BlobStore
+
+    result = run("python", "open('/work/out/page.svg', 'w').write('<svg/>')")
+    (item,) = result["artifacts"]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    original = wiring.ports()
+    try:
+        host, port = server.get_host_and_port()
+        s3 = boto3.client("s3", endpoint_url=f"http://{host}:{port}", region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test")
+        s3.create_bucket(Bucket="artifacts")
+        store = S3BlobStore("artifacts", client=s3)
+        content = b"<svg xmlns='http://www.w3.org/2000/svg'>" + uuid.uuid4().hex.encode() + b"</svg>"
+        sha = store.put(content)
+        with app.app_context():
+            from app.extensions import db
+            from app.models import Artifact
+
+            db.session.execute(sa.update(Artifact).where(Artifact.execution_id == result["id"])
+                               .values(sha256=sha, size=len(content)))
+            db.session.commit()
+        assert original.artifacts is not None
+        wiring.wire(dataclasses.replace(original, artifacts=dataclasses.replace(original.artifacts, blobs=store)))
+        response = client.get(item["url"], headers=user["headers"])
+        assert response.status_code == 200 and response.data == content
+        assert response.mimetype == "image/svg+xml" and response.headers["Content-Disposition"].startswith("attachment")
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        store.delete(sha)
+        gone = client.get(item["url"], headers=user["headers"])
+        assert gone.status_code == 404 and gone.get_json()["code"] == "artifact_not_found"
+    finally:
+        wiring.wire(original)
+        server.stop()
+
+
 def test_piston_and_judge0_answers_show_no_artifacts(client, user, worker):
     code = "open('/work/out/x.txt', 'w').write('x')\nprint('hi')"
     piston = client.post("/api/v2/execute", headers=user["headers"], json={
