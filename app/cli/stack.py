@@ -121,6 +121,7 @@ def run_stack(worker_processes: int, pool: str = "prefork") -> None:
               f"Development API key: {key}  (also in {instance / 'dev-api-key'})\n"
               f"Try: curl -s -H \"Authorization: Bearer $(cat {instance / 'dev-api-key'})\" "
               f"-d '{{\"language\":\"python\",\"code\":\"print(42)\"}}' {front.url}/codestudio/run\n"
+              f"MCP (streamable HTTP, same key as a Bearer token): {front.url}/mcp (docs/mcp.md)\n"
               f"Press Ctrl-C to stop.\n", flush=True)
         _supervise([*children, *front.processes])
     finally:
