@@ -3,60 +3,38 @@
 config/tiers.toml)."""
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 from codestudio_client import ConcurrencyLimited, QuotaExceeded, RetryPolicy
 
+from tests.integration import test_quotas
 from tests.support.sdk_clients import KINDS, run, sdk
 
 pytestmark = pytest.mark.usefixtures("worker")
+tier = test_quotas.tier  # the fixture: a throwaway tier, a copy of pro with some limits changed
 
 
 @pytest.fixture
-def tier(app):
-    """A throwaway tier: a copy of pro with some limits changed, for one test."""
-    added = []
+def unthrottled():
+    """No per-minute request limit while the test runs (the limiter is module-wide: the API served at
+    http_url). The limiter sets Retry-After on every response it counts to its window's reset (up to
+    60 s), over the 1 s a concurrency refusal asks for."""
+    from app.ratelimit import limiter
 
-    def make(name: str, **limits) -> str:
-        app.config["TIERS"][name] = {**app.config["TIERS"]["pro"], **limits}
-        added.append(name)
-        return name
-
-    yield make
-    for name in added:
-        app.config["TIERS"].pop(name, None)
-
-
-@pytest.fixture
-def unthrottled_url(app, app_with):
-    """The API over HTTP without the per-minute request limiter, sharing the session app's tiers.
-    The limiter sets Retry-After on every response it counts to its own window's reset (up to 60 s),
-    over the 1 s a concurrency refusal asks for."""
-    from werkzeug.serving import make_server
-
-    from app import create_app
-
-    flask_app = app_with(RATELIMIT_ENABLED=False)
-    flask_app.config["TIERS"] = app.config["TIERS"]
-    server = make_server("127.0.0.1", 0, flask_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    create_app({"TESTING": True, "RATELIMIT_ENABLED": True})  # the limiter is module-wide: on again
+    was, limiter.enabled = limiter.enabled, False
+    yield
+    limiter.enabled = was
 
 
 @KINDS
-def test_a_refused_run_is_retried_after_retry_after_and_succeeds(kind, unthrottled_url, make_user, tier):
+def test_a_refused_run_is_retried_after_retry_after_and_succeeds(kind, http_url, unthrottled, make_user, tier):
     caller = make_user(tier(f"one-at-a-time-{kind}", concurrent_executions=1))
     retries = []
     policy = RetryPolicy(max_attempts=20, max_delay=5, budget=60, on_retry=retries.append)
 
     async def scenario():
-        async with sdk(kind, unthrottled_url, caller["key"], retry=policy) as api:
+        async with sdk(kind, http_url, caller["key"], retry=policy) as api:
             busy = await api.execute_code("python", "import time\ntime.sleep(2)\nprint('slept')", wait=False)
             started = time.monotonic()
             second = await api.execute_code("python", "print('second')")
