@@ -9,6 +9,7 @@ from datetime import datetime
 import redis as redis_lib
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import selectinload
 
 from sandbox import FINAL_STATUSES, Language
 from tasks import keys
@@ -184,8 +185,9 @@ def page(user: User, limit: int, cursor: str | None, status: str | None, languag
     if cursor:
         stamp, row_id = decode_cursor(cursor)
         query = query.where(sa.tuple_(Execution.created_at, Execution.id) < sa.tuple_(stamp, row_id))
-    rows = db.session.execute(
+    rows = db.session.execute(  # a page's artifacts in one more query, not one per execution
         query.order_by(Execution.created_at.desc(), Execution.id.desc()).limit(limit + 1)
+        .options(selectinload(Execution.artifacts))
     ).scalars().all()
     more = len(rows) > limit
     rows = rows[:limit]
