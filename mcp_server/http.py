@@ -43,7 +43,7 @@ class Refusal:
         body = {"type": PROBLEM_TYPE + self.code, "title": self.code.replace("_", " ").capitalize(),
                 "status": self.status, "code": self.code, "detail": self.detail, "instance": path}
         headers = {"WWW-Authenticate": 'Bearer realm="codestudio"'} if self.status == 401 else {}
-        if self.retry_after is not None:
+        if self.retry_after is not None and self.status in (429, 503):
             headers["Retry-After"] = str(max(1, round(self.retry_after)))
         return Response(json.dumps(body), self.status, headers, media_type="application/problem+json")
 

@@ -186,6 +186,23 @@ def test_http_without_a_valid_key_is_401_before_any_mcp_handling(front, headers)
     assert response.json()["code"] == "unauthorized" and "mcp-session-id" not in response.headers
 
 
+def test_a_revoked_key_stops_working_at_once_though_the_gate_trusted_it(app, front, worker, make_user):
+    from app.services.apikeys import revoke_key
+
+    owner = make_user()
+
+    async def main():
+        async with over_http(front, owner["key"]) as session:  # the gate has checked the key
+            before = await session.call_tool("run_code", {"language": "python", "code": "print(1)"})
+            with app.app_context():
+                assert revoke_key(owner["key"][:11]) == 1
+            return before, await session.call_tool("run_code", {"language": "python", "code": "print(2)"})
+
+    before, after = anyio.run(main)
+    assert ok(before).structured_content["stdout"] == "1\n"
+    assert after.is_error and after.structured_content["status"] == 401, text(after)
+
+
 def test_the_sdk_client_with_a_bad_key_fails_to_connect(front):
     async def main():
         async with over_http(front, "not-a-key"):

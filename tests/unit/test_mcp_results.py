@@ -9,11 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
-from codestudio_client import Execution, NotFound
+from codestudio_client import Execution, NotFound, Unauthorized
 from mcp_types import ImageContent, ResourceLink, TextContent
+from starlette.datastructures import Headers
 
 from mcp_server.access import RequestKey, bearer_key
-from mcp_server.http import NO_KEY, Refusal
+from mcp_server.http import NO_KEY, KeyGate, Refusal
 from mcp_server.results import bounded, error_result, execution_result, summary
 from mcp_server.settings import McpSettings
 from tests.unit.test_layering import imports_of
@@ -134,3 +135,38 @@ def test_a_refusal_is_a_problem_document():
     assert json.loads(bytes(response.body))["code"] == "unauthorized"
     limited = Refusal(429, "rate_limited", "slow down", 2.4).response("/mcp")
     assert limited.headers["Retry-After"] == "2" and "WWW-Authenticate" not in limited.headers
+
+
+class CountingApi:
+    """Stands in for the SDK client the gate asks: accepts `good`, refuses anything else."""
+
+    def __init__(self, key: str, asked: list[str]):
+        self.key, self.asked = key, asked
+        self.http = self
+
+    async def aclose(self) -> None:
+        pass
+
+    async def check_key(self) -> None:
+        self.asked.append(self.key)
+        if self.key != "good":
+            raise Unauthorized(401, "invalid_api_key", "the API key is not valid", retry_after=50)
+
+
+def test_the_gate_trusts_an_accepted_key_for_a_while_and_never_a_refused_one(monkeypatch):
+    asked: list[str] = []
+    now = [0.0]
+    access = RequestKey(McpSettings())
+    monkeypatch.setattr(access, "client", lambda caller, retry: CountingApi(caller.key, asked))
+    gate = KeyGate(lambda *args: None, access, trust_seconds=30, clock=lambda: now[0])
+
+    def check(key: str) -> Refusal | None:
+        return asyncio.run(gate.check(key, Headers({})))
+
+    assert check("good") is None and check("good") is None and asked == ["good"]
+    now[0] = 31
+    assert check("good") is None and asked == ["good", "good"]  # asked again once the trust ran out
+    refused = check("bad")
+    assert refused == Refusal(401, "unauthorized", "the API key is not valid", 50)
+    assert "Retry-After" not in refused.response("/mcp").headers
+    assert check("bad") is not None and asked.count("bad") == 2
