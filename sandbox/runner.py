@@ -60,6 +60,8 @@ class RunResult:
     truncated: dict[str, bool] = field(default_factory=lambda: {"stdout": False, "stderr": False})
     message: str | None = None
     compile_cpu_time: float = 0.0
+    compile_wall_time: float = 0.0
+    compile_memory_kb: int = 0
     raw_stdout: bytes = field(default=b"", repr=False)  # as printed, before sanitizing (for grading)
     outputs: Outputs = field(default_factory=Outputs)  # the files under /work/out/ kept
 
@@ -73,6 +75,7 @@ class CompiledProgram:
     compile_output: str = ""
     compile_cpu_time: float = 0.0
     compile_wall_time: float = 0.0
+    compile_memory_kb: int = 0
 
 
 Supervise = Callable[[Launch, float], ProcessOutcome]  # starts the stage's nsjail, watches it until its deadline
@@ -199,7 +202,7 @@ class Runner:
                 compiled.status, compiled.message = ExecutionStatus.COMPILE_ERROR, str(exc)
                 return compiled
         return CompiledProgram(spec.language, main, kept, compiled.compile_output,
-                               compiled.cpu_time, compiled.wall_time)
+                               compiled.cpu_time, compiled.wall_time, compiled.memory_kb)
 
     def run_compiled(self, program: CompiledProgram, spec: RunSpec, stop: threading.Event | None = None) -> RunResult:
         """One run of a compiled program in a fresh work dir; spec gives stdin, args and limits.
@@ -259,6 +262,7 @@ class Runner:
         result = self._run_stage(name, work_path, spec, main, supervise=live.supervise if live else None)
         if compiled is not None:
             result.compile_output, result.compile_cpu_time = compiled.compile_output, compiled.cpu_time
+            result.compile_wall_time, result.compile_memory_kb = compiled.wall_time, compiled.memory_kb
         return result
 
     def _run_process(self, name: str, work_path: Path, spec: RunSpec, main: str,

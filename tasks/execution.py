@@ -94,6 +94,7 @@ def _averaged(program: CompiledProgram, results: list[RunResult]) -> Outcome:
     last.cpu_time, last.wall_time = round(cpu_total / count, 4), round(wall_total / count, 4)
     last.memory_kb = sum(r.memory_kb for r in results) // count
     last.compile_output, last.compile_cpu_time = program.compile_output, program.compile_cpu_time
+    last.compile_wall_time, last.compile_memory_kb = program.compile_wall_time, program.compile_memory_kb
     return Outcome(last, count, round(program.compile_cpu_time + cpu_total, 4),
                    round(program.compile_wall_time + wall_total, 4))
 

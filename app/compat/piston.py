@@ -87,7 +87,8 @@ def compile_stage(row: Execution) -> dict:
     output = row.compile_output or ""
     return {"stdout": "", "stderr": output, "output": output, "code": 1 if failed else 0, "signal": None,
             "message": row.message if failed else None, "status": "RE" if failed else None,
-            "cpu_time": None, "wall_time": None, "memory": None}
+            "cpu_time": _ms(row.compile_cpu_time), "wall_time": _ms(row.compile_wall_time),
+            "memory": None if row.compile_memory_kb is None else row.compile_memory_kb * 1024}
 
 
 def result(row: Execution, lang, version: str) -> dict:

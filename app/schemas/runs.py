@@ -104,6 +104,10 @@ class ExecutionSchema(Schema):
     stdout = fields.String(allow_none=True)
     stderr = fields.String(allow_none=True)
     compile_output = fields.String(allow_none=True)
+    compile_stage = fields.Method("_compile_stage", data_key="compile", metadata={
+        "type": "object", "nullable": True, "description": "what compiling used; null where nothing compiled",
+        "properties": {"cpu_time": {"type": "number"}, "wall_time": {"type": "number"},
+                       "memory_kb": {"type": "integer"}}})
     returncode = fields.Integer(allow_none=True)
     signal = fields.String(allow_none=True)
     execution_time = fields.Float(allow_none=True)
@@ -125,6 +129,10 @@ class ExecutionSchema(Schema):
                        "traceback": {"type": "array", "items": {"type": "string"}}}})
     artifacts = fields.List(fields.Nested(ArtifactSchema), metadata={"description": "files it wrote under /work/out/"})
     artifacts_note = fields.String(allow_none=True, metadata={"description": "why not every file was kept"})
+
+    def _compile_stage(self, execution: Any) -> dict[str, Any] | None:
+        used = {key: get_value(execution, f"compile_{key}") for key in ("cpu_time", "wall_time", "memory_kb")}
+        return None if used["cpu_time"] is None else used
 
     def _error(self, execution: Any) -> dict[str, Any] | None:
         return error_of(*(get_value(execution, key) for key in ("status", "language", "stderr")))

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from sandbox import ACTIVE_STATUSES, ExecutionStatus
+from sandbox import ACTIVE_STATUSES, ExecutionStatus, RunResult, registry
 from tasks.ports import NO_ARTIFACTS, ClaimedRun, Delivery, KeptArtifacts, LiveOptions, Outcome
 
 from ..dml import rows_changed
@@ -20,6 +20,17 @@ from ..services import artifacts
 from ..services.pricing import cost_of
 
 log = logging.getLogger(__name__)
+
+
+def compile_stats(language: str, result: RunResult) -> dict[str, Any]:
+    """The compile stage's use: a failed compile's is the result's own (nothing ran after it)."""
+    if not registry().get(language).compile:
+        return {}
+    if result.status == ExecutionStatus.COMPILE_ERROR:
+        return dict(compile_cpu_time=result.cpu_time, compile_wall_time=result.wall_time,
+                    compile_memory_kb=result.memory_kb)
+    return dict(compile_cpu_time=result.compile_cpu_time, compile_wall_time=result.compile_wall_time,
+                compile_memory_kb=result.compile_memory_kb)
 
 
 def _claimable(row: Execution, delivery: Delivery) -> bool:
@@ -82,6 +93,7 @@ class SqlExecutionStore:
             stdout_truncated=result.truncated.get("stdout", False),
             stderr_truncated=result.truncated.get("stderr", False),
             message=result.message, finished_at=utcnow(), artifacts_note=outcome.artifacts.note,
+            **compile_stats(claim.language, result),
         )
         fenced = sa.update(Execution).where(
             Execution.id == claim.execution_id, Execution.status == ExecutionStatus.RUNNING,

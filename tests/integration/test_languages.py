@@ -31,6 +31,11 @@ def explain(body: dict) -> str:
 def test_hello_world(run, language):
     body = run(language, samples(language)["hello"])
     assert (body["status"], body["stdout"]) == ("success", "Hello, World!\n"), explain(body)
+    compiled = body["compile"]  # what compiling used, apart from the run's own figures
+    if registry().get(language).compile:
+        assert compiled["wall_time"] > 0 and compiled["cpu_time"] >= 0 and compiled["memory_kb"] > 0, body
+    else:
+        assert compiled is None, body
 
 
 def test_stdin_reaches_the_program_exactly(run, language):
@@ -58,6 +63,7 @@ def test_compile_error_is_reported_with_compiler_output(run, compiled_language):
     body = run(compiled_language, samples(compiled_language)["compile_error"])
     assert body["status"] == "compile_error", explain(body)
     assert body["compile_output"].strip() and body["stdout"] == "" and body["returncode"] is None
+    assert body["compile"]["wall_time"] > 0, body
 
 
 @pytest.mark.parametrize("language_id", ["dart", "swift"])

@@ -58,8 +58,9 @@ def test_hello_ok_in_every_language(execute, language):
     assert_stage(body["run"])
     assert body["run"]["stdout"] == "OK\n" and body["run"]["signal"] is None
     assert body["run"]["wall_time"] >= 0 and body["run"]["memory"] > 0
-    if lang.compile:
+    if lang.compile:  # Piston reports what compiling used, as for the run
         assert_stage(body["compile"])
+        assert body["compile"]["wall_time"] >= body["compile"]["cpu_time"] >= 0 < body["compile"]["memory"], body
     else:
         assert "compile" not in body
 
@@ -86,6 +87,7 @@ def test_compile_error_copies_the_compile_stage_into_run(execute, worker, compil
     installed(compiled)
     body = execute(compiled, [{"content": samples(compiled)["compile_error"]}])
     assert_stage(body["compile"], status="RE", code=1)
+    assert body["compile"]["wall_time"] > 0 and body["compile"]["memory"] > 0, body
     assert body["compile"]["output"].strip() and body["run"] == body["compile"]
 
 
