@@ -103,6 +103,15 @@ def test_a_failing_run_shows_the_programs_error(front, worker, user):
     assert 'line 2' in text(result)
 
 
+def test_long_output_is_bounded_in_the_text_and_whole_in_the_structured_content(front, worker, user):
+    code = "import sys\nfor i in range(20000):\n    print(f'out {i}')\n    print(f'err {i}', file=sys.stderr)\n"
+    result = ok(call(front, user["key"], "run_code", {"language": "python", "code": code}))
+    summary = text(result)
+    assert len(summary) < 2 * 20_000 + 1000 and summary.count("characters left out") == 2
+    assert "out 0\n" in summary and "out 19999\n" in summary and "err 19999\n" in summary
+    assert result.structured_content["stdout"].count("\n") == 20000
+
+
 def test_an_api_refusal_is_a_tool_error_with_its_code(front, worker, user):
     result = call(front, user["key"], "run_code", {"language": "cobol-2099", "code": "x"})
     assert result.is_error and "422 unknown_language" in text(result)
