@@ -4,11 +4,13 @@ version our live workers run."""
 from __future__ import annotations
 
 LANGUAGES: dict[int, tuple[str, str]] = {  # Judge0 id -> (our language id, name template)
+    45: ("nasm", "Assembly (NASM {})"),
     46: ("bash", "Bash ({})"),
     48: ("c", "C (GCC {})"), 49: ("c", "C (GCC {})"), 50: ("c", "C (GCC {})"),
     51: ("csharp", "C# (Mono {})"),
     52: ("cpp", "C++ (GCC {})"), 53: ("cpp", "C++ (GCC {})"), 54: ("cpp", "C++ (GCC {})"),
     55: ("lisp", "Common Lisp (SBCL {})"),
+    56: ("d", "D (GDC {})"),
     57: ("elixir", "Elixir ({})"),
     58: ("erlang", "Erlang (OTP {})"),
     59: ("fortran", "Fortran (GFortran {})"),
@@ -25,7 +27,9 @@ LANGUAGES: dict[int, tuple[str, str]] = {  # Judge0 id -> (our language id, name
     72: ("ruby", "Ruby ({})"),
     73: ("rust", "Rust ({})"),
     74: ("typescript", "TypeScript ({})"),
+    77: ("cobol", "COBOL (GnuCOBOL {})"),
     78: ("kotlin", "Kotlin ({})"),
+    79: ("objectivec", "Objective-C (GCC {})"),
     80: ("r", "R ({})"),
     83: ("swift", "Swift ({})"),
     85: ("perl", "Perl ({})"),
