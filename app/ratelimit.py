@@ -73,6 +73,24 @@ def count_request(user) -> None:
                      f"rate limit {allowed} per 1 minute reached")
 
 
+def _remember_retry_after(response: Response) -> Response:
+    """Before the limiter's headers: the Retry-After the answer itself set (a refusal's own)."""
+    g.own_retry_after = response.headers.get("Retry-After")
+    return response
+
+
+def _own_retry_after(response: Response) -> Response:
+    """After the limiter's headers: the limiter sets Retry-After on every answer it counts, to its
+    window's reset (up to a minute). A refusal keeps its own (a concurrency 429 asks for 1 s), a
+    request the limiter refused keeps the limiter's, and an answer that refuses nothing has none."""
+    own = g.pop("own_retry_after", None)
+    if own is not None:
+        response.headers["Retry-After"] = own
+    elif response.status_code not in (429, 503):
+        response.headers.pop("Retry-After", None)
+    return response
+
+
 def storage_uri(redis_url: str) -> str:
     return "redis+unix://" + redis_url[len("unix://"):] if redis_url.startswith("unix://") else redis_url
 
@@ -84,6 +102,9 @@ def init_rate_limits(app: Flask, blueprints) -> None:
     # Redis down: the same limits per process in memory (back on Redis once it answers), so
     # a broker outage stops runs (503) but not reads, and never fails a request half-answered
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    # after-request hooks run last-registered first: one on each side of the limiter's header hook
+    app.after_request(_own_retry_after)
     limiter.init_app(app)
+    app.after_request(_remember_retry_after)
     for blueprint in blueprints:
         limiter.shared_limit(caller_rate, scope=API_SCOPE)(blueprint)  # one budget across the API

@@ -15,20 +15,8 @@ pytestmark = pytest.mark.usefixtures("worker")
 tier = test_quotas.tier  # the fixture: a throwaway tier, a copy of pro with some limits changed
 
 
-@pytest.fixture
-def unthrottled():
-    """No per-minute request limit while the test runs (the limiter is module-wide: the API served at
-    http_url). The limiter sets Retry-After on every response it counts to its window's reset (up to
-    60 s), over the 1 s a concurrency refusal asks for."""
-    from app.ratelimit import limiter
-
-    was, limiter.enabled = limiter.enabled, False
-    yield
-    limiter.enabled = was
-
-
 @KINDS
-def test_a_refused_run_is_retried_after_retry_after_and_succeeds(kind, http_url, unthrottled, make_user, tier):
+def test_a_refused_run_is_retried_after_retry_after_and_succeeds(kind, http_url, make_user, tier):
     caller = make_user(tier(f"one-at-a-time-{kind}", concurrent_executions=1))
     retries = []
     policy = RetryPolicy(max_attempts=20, max_delay=5, budget=60, on_retry=retries.append)
