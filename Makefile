@@ -9,7 +9,7 @@ FLOWER_PORT ?= 5555
 comma := ,
 space := $(subst ,, )
 
-# the API client (client/, used by `codestudio grade`) is a package of its own, installed first
+# the Python SDK (client/: `codestudio grade` and the MCP server use it) is a package of its own, installed first
 $(STAMP): pyproject.toml client/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
