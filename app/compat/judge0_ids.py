@@ -20,6 +20,7 @@ LANGUAGES: dict[int, tuple[str, str]] = {  # Judge0 id -> (our language id, name
     63: ("javascript", "JavaScript (Node.js {})"),
     64: ("lua", "Lua ({})"),
     65: ("ocaml", "OCaml ({})"),
+    66: ("octave", "Octave ({})"),
     67: ("pascal", "Pascal (FPC {})"),
     68: ("php", "PHP ({})"),
     69: ("prolog", "Prolog (SWI-Prolog {})"),
@@ -31,8 +32,11 @@ LANGUAGES: dict[int, tuple[str, str]] = {  # Judge0 id -> (our language id, name
     78: ("kotlin", "Kotlin ({})"),
     79: ("objectivec", "Objective-C (GCC {})"),
     80: ("r", "R ({})"),
+    81: ("scala", "Scala ({})"),
     83: ("swift", "Swift ({})"),
     85: ("perl", "Perl ({})"),
+    86: ("clojure", "Clojure ({})"),
+    88: ("groovy", "Groovy ({})"),
     90: ("dart", "Dart ({})"),
 }
 
