@@ -17,7 +17,12 @@ $(STAMP): pyproject.toml client/pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-deps: $(STAMP) toolchains
+# the studio's browser assets (scripts/build-web), rebuilt only when web/'s sources or lockfile change
+WEB_BUILT := app/web/static/dist/manifest.json
+$(WEB_BUILT): web/package.json web/package-lock.json web/build.mjs $(wildcard web/src/*) scripts/build-web
+	./scripts/build-web
+
+deps: $(STAMP) toolchains $(WEB_BUILT)
 
 toolchains:
 	@./scripts/install-toolchains

@@ -84,6 +84,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.register_blueprint(blueprint, url_prefix="/judge0")
         if app.config.get("JUDGE0_AT_ROOT"):
             app.register_blueprint(blueprint, url_prefix="", name=f"{blueprint.name}_root")
+    from .web import bp as studio_bp  # the studio at / (a client of the API above)
+    app.register_blueprint(studio_bp)
     register_error_handlers(app)
 
     from .cli import register_commands
