@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import click
 from flask import current_app
@@ -23,11 +27,21 @@ def backup_command(path: Path) -> None:
     """Write users, key hashes, projects and their files, executions, usage and batches to PATH
     (gzip'd JSON lines), read from one consistent snapshot of the database."""
     partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as out:
+    with private_file(partial) as out:
         summary = archive.write(db.engine, db.metadata, out, current_app.config["TIERS"])
     partial.replace(path)  # a reader never sees half an archive under the final name
     click.echo(f"wrote {path}: schema {summary.revision}, " +
                ", ".join(f"{name} {count}" for name, count in summary.rows.items()))
+
+
+@contextmanager
+def private_file(path: Path) -> Iterator[BinaryIO]:
+    """A new file only its owner may read (the archive holds key hashes and e-mail addresses); a
+    leftover of an earlier attempt is removed first, never written through (it may be a symlink)."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        yield out
 
 
 def archive_revision(path: Path) -> str:
