@@ -70,7 +70,15 @@ def _decode(column: sa.Column, value: Any) -> Any:
         return datetime.fromisoformat(value)
     if isinstance(column.type, sa.Numeric) and not isinstance(column.type, sa.Float):
         return Decimal(value)
+    if not isinstance(value, _PLAIN_TYPES.get(type(column.type), object)) or (
+            isinstance(value, bool) and not isinstance(column.type, sa.Boolean)):
+        raise TypeError(f"{column.table.name}.{column.name} takes no {type(value).__name__}")
     return value
+
+
+# what JSON gives each plain column type (a database may take, or cast, any of them silently)
+_PLAIN_TYPES: dict[type, type | tuple[type, ...]] = {
+    sa.Integer: int, sa.Float: (int, float), sa.Boolean: bool, sa.String: str, sa.Text: str}
 
 
 @contextmanager
@@ -122,7 +130,25 @@ def _manifest(archive: IO[str]) -> dict[str, Any]:
         raise RestoreError(f"not a Code Studio backup: {exc}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise RestoreError("not a Code Studio backup (its first line is not a manifest)")
+    rows = manifest.get("rows")
+    if not isinstance(manifest.get("revision"), str) or not isinstance(rows, dict) or not all(
+            isinstance(count, int) for count in rows.values()):
+        raise RestoreError("not a Code Studio backup (its manifest names no revision or row counts)")
     return manifest
+
+
+def _row(by_name: dict[str, sa.Table], line: str) -> tuple[sa.Table, dict[str, Any]]:
+    """One archive line as (table, values for every column); RestoreError for anything else."""
+    entry = json.loads(line)
+    if not isinstance(entry, dict) or not isinstance(entry.get("r"), dict):
+        raise RestoreError("not a row: {\"t\": table, \"r\": {column: value}}")
+    table = by_name.get(entry.get("t"))  # type: ignore[arg-type]
+    if table is None:
+        raise RestoreError(f"the archive holds an unknown table {entry.get('t')!r}")
+    unknown = set(entry["r"]) - set(table.columns.keys())
+    if unknown:
+        raise RestoreError(f"table {table.name} has no column {sorted(unknown)[0]!r}")
+    return table, {c.name: _decode(c, entry["r"].get(c.name)) for c in table.columns}
 
 
 def _check_target(conn: sa.Connection, metadata: sa.MetaData, revision: str) -> None:
@@ -147,7 +173,19 @@ def _reset_sequences(conn: sa.Connection, metadata: sa.MetaData) -> None:
 
 
 def read(engine: sa.Engine, metadata: sa.MetaData, source: IO[bytes]) -> Summary:
-    """Loads the archive in one transaction: all of it or nothing."""
+    """Loads the archive in one transaction: all of it or nothing. An archive that is not one this
+    schema can hold (a bad line, value or type; a row the database refuses) is a RestoreError."""
+    try:
+        return _load(engine, metadata, source)
+    except RestoreError:
+        raise
+    except sa.exc.StatementError as exc:  # a value of the wrong type, a constraint: nothing was kept
+        raise RestoreError(f"the database refused the archive's rows: {exc.orig or exc}") from None
+    except (ValueError, TypeError, KeyError, ArithmeticError, OSError, EOFError) as exc:
+        raise RestoreError(f"the archive is damaged: {type(exc).__name__}: {exc}") from None
+
+
+def _load(engine: sa.Engine, metadata: sa.MetaData, source: IO[bytes]) -> Summary:
     by_name = {t.name: t for t in tables(metadata)}
     loaded = dict.fromkeys(by_name, 0)
     with gzip.open(source, "rt", encoding="utf-8") as archive, engine.begin() as conn:
@@ -155,16 +193,18 @@ def read(engine: sa.Engine, metadata: sa.MetaData, source: IO[bytes]) -> Summary
         _check_target(conn, metadata, manifest["revision"])
         pending: list[dict[str, Any]] = []
         current: sa.Table | None = None
-        for line in archive:
-            entry = json.loads(line)
-            table = by_name.get(entry["t"])
-            if table is None:
-                raise RestoreError(f"the archive holds an unknown table {entry['t']!r}")
+        for number, line in enumerate(archive, start=2):
+            try:
+                table, values = _row(by_name, line)
+            except RestoreError as exc:
+                raise RestoreError(f"line {number}: {exc}") from None
+            except (ValueError, TypeError, ArithmeticError) as exc:
+                raise RestoreError(f"line {number}: a bad value ({type(exc).__name__}: {exc})") from None
             if table is not current or len(pending) >= INSERT_CHUNK:
                 if current is not None and pending:
                     conn.execute(current.insert(), pending)
                 current, pending = table, []
-            pending.append({c.name: _decode(c, entry["r"].get(c.name)) for c in table.columns})
+            pending.append(values)
             loaded[table.name] += 1
         if current is not None and pending:
             conn.execute(current.insert(), pending)
