@@ -283,3 +283,65 @@ def test_a_quota_refusal_names_the_limit_and_the_tier_that_allows_it(studio_in_p
     expect(problem).to_contain_text("The free tier allows it.")
     expect(problem).to_contain_text(re.compile(r"Retry in \d+ h \d+ min|Retry in \d+ (minutes|seconds)"))
     studio.check()
+
+
+def test_a_language_without_a_worker_says_so(studio, user):
+    studio.allowed_statuses.add(503)
+    studio.signed_in(user["key"])
+    unavailable = studio.page.locator("#language option[data-available=false]")
+    assert unavailable.count() > 0, "every language is served here: no refusal to show"
+    studio.choose(unavailable.first.get_attribute("value"))
+    expect(studio.page.locator("#language-note")).to_contain_text("no worker serves it right now")
+    studio.page.click("#run")
+    expect(studio.page.locator("#output [data-code=no_worker]")).to_contain_text("No worker serves this language")
+    studio.check()
+
+
+def test_projects_edit_save_reload_run_and_delete(studio, user):
+    page = studio.page
+    page.on("dialog", lambda dialog: dialog.accept())
+    studio.signed_in(user["key"])
+    page.click("text=Projects")
+    page.fill("#project-name", "two-files")
+    page.select_option("#project-language", "python")
+    page.click("#create-project")
+    for name in ("main.py", "util.py"):
+        page.fill("#new-file", name)
+        page.click("#add-file")
+        expect(page.locator("#current-file")).to_have_text(name)
+    studio.write("x = 41\n")
+    marker = page.locator("li[data-file='util.py'] .unsaved")
+    expect(marker).to_be_visible()
+    page.keyboard.press("ControlOrMeta+s")
+    expect(marker).to_have_count(0)
+    page.click("li[data-file='main.py'] button.file")
+    studio.write("import util\nprint(util.x + 1)\n")
+    page.click("#save")
+    expect(page.locator("li[data-file='main.py'] .unsaved")).to_have_count(0)
+
+    page.reload()  # the key survives a reload of the tab; the saved files come back from the API
+    page.click("li[data-file='util.py'] button.file")
+    expect(page.locator(".cm-content")).to_have_text("x = 41")
+    page.click("#run-project")
+    expect(page.locator("#output [data-stream=stdout]")).to_have_text("42\n")
+
+    page.click("text=← Projects")
+    row = page.locator("tr[data-project='two-files']")
+    expect(row).to_contain_text("2 files")
+    row.locator("button.delete").click()
+    expect(row).to_have_count(0)
+    studio.check()
+
+
+def test_usage_shows_the_tier_and_quota_bars(studio, user):
+    page = studio.page
+    studio.signed_in(user["key"])
+    studio.write("print(1)\n")
+    page.click("#run")
+    expect(studio.result().locator("[data-status]")).to_have_text("success")
+    page.click("text=Usage")
+    expect(page.locator("#usage-tier")).to_contain_text("pro")
+    expect(page.locator("#quota-executions")).to_contain_text("1 of 5000")
+    expect(page.locator("#quota-storage .bar")).to_be_visible()
+    expect(page.locator(".chart .column")).to_have_count(2)  # one day, one language
+    studio.check()

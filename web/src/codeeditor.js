@@ -8,10 +8,11 @@ import {
 
 import { modeFor } from "./modes.js";
 
-export function createEditor(parent, { doc = "", onRun, onChange } = {}) {
+export function createEditor(parent, { doc = "", onRun, onSave, onChange } = {}) {
   const language = new Compartment();
   const runKeys = Prec.highest(keymap.of([
     { key: "Mod-Enter", preventDefault: true, run: () => { onRun?.(); return true; } },
+    { key: "Mod-s", preventDefault: true, run: () => { onSave?.(); return true; } },
   ]));
   const view = new EditorView({
     parent,

@@ -5,6 +5,8 @@ import { api, clearKey, describeError, getKey, setKey } from "./api.js";
 import { clear, h } from "./dom.js";
 import { showEditor } from "./editorview.js";
 import { showExecution, showHistory } from "./history.js";
+import { showProject, showProjects } from "./projects.js";
+import { showUsage } from "./usage.js";
 
 const app = document.getElementById("app");
 let leave = null;
@@ -47,7 +49,8 @@ function shell(current) {
   const link = (hash, label) => h("a", { href: hash, class: current === hash ? "active" : null }, label);
   const tier = sessionStorage.getItem("codestudio.tier");
   const header = h("header", { class: "top" }, h("strong", {}, "Code Studio"),
-    h("nav", {}, link("#editor", "Editor"), link("#history", "History")),
+    h("nav", {}, link("#editor", "Editor"), link("#history", "History"),
+      link("#projects", "Projects"), link("#usage", "Usage")),
     h("span", { class: "spacer" }), tier ? h("span", { class: "muted", id: "tier" }, `${tier} tier`) : null,
     h("button", { id: "sign-out", onclick: signOut }, "Sign out"));
   const main = h("main", { id: "page" });
@@ -62,6 +65,9 @@ async function route() {
   const [page, id] = (location.hash.replace(/^#/, "") || "editor").split("/");
   if (page === "history" && id) return showExecution(shell("#history"), id);
   if (page === "history") return showHistory(shell("#history"));
+  if (page === "projects" && id) { leave = await showProject(shell("#projects"), id); return; }
+  if (page === "projects") return showProjects(shell("#projects"));
+  if (page === "usage") return showUsage(shell("#usage"));
   leave = await showEditor(shell("#editor"));
 }
 
