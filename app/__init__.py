@@ -15,6 +15,7 @@ from config.settings import check_production, from_env
 from .celery import celery_init_app
 from .errors import register_error_handlers
 from .extensions import db, migrate, openapi
+from .observability import init_api, init_worker
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
 
@@ -52,6 +53,7 @@ def create_worker_app(test_config: dict | None = None) -> Flask:
         app.config["REDIS_URL"], socket_timeout=app.config["RUN_WAIT_CAP_SECONDS"] + 10,
         socket_connect_timeout=3, health_check_interval=30)
     celery_init_app(app)
+    init_worker(app)  # log format, and metrics of the executions the stores record
     return app
 
 
@@ -87,6 +89,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .web import bp as studio_bp  # the studio at / (a client of the API above)
     app.register_blueprint(studio_bp)
     register_error_handlers(app)
+    init_api(app)
 
     from .cli import register_commands
     register_commands(app)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from decimal import Decimal
 from pathlib import Path
@@ -59,6 +60,16 @@ def artifact_settings(env, instance_path: str) -> dict:
             "ARTIFACT_EXPIRE_INTERVAL_SECONDS": float(env.get("ARTIFACT_EXPIRE_INTERVAL_SECONDS", 600))}
 
 
+def log_settings(env) -> dict:
+    """Log lines (docs/observability.md): JSON objects unless standard error is a terminal."""
+    default = "text" if sys.stderr.isatty() else "json"
+    fmt = env.get("LOG_FORMAT", default).strip().lower()
+    if fmt not in ("json", "text"):
+        raise ValueError(f"LOG_FORMAT must be json or text, not {fmt!r}")
+    return {"LOG_FORMAT": fmt, "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+            "LOG_FILE": env.get("LOG_FILE", "")}  # "": standard error
+
+
 DEV_SECRET = "dev-insecure-secret"
 
 
@@ -108,6 +119,7 @@ def from_env(instance_path: str) -> dict:
         # how long an Idempotency-Key answers with what its first request created (docs/idempotency.md)
         "IDEMPOTENCY_RETENTION_HOURS": float(env.get("IDEMPOTENCY_RETENTION_HOURS", 24)),
         **artifact_settings(env, instance_path),
+        **log_settings(env),
         "TIERS": load_tiers(),
         "API_TITLE": "Code Studio",
         "API_VERSION": "1.0.0",

@@ -15,7 +15,7 @@ from celery import signals
 from sandbox import Language, Runner, registry
 from sandbox.toolchains import available_toolchains
 
-from . import keys, ports
+from . import keys, ports, worker_gauges  # noqa: F401  (its signal receivers report disk and warm jails)
 from .artifact_expiry import ArtifactExpiry
 from .celery_typing import receiver
 from .execution import close_runner, redis_client, runner
