@@ -18,7 +18,7 @@ task_default_exchange = _EXCHANGE.name
 task_default_exchange_type = "direct"
 task_create_missing_queues = False
 task_routes = ("tasks.routing.route_task",)
-imports = ("tasks.execution", "tasks.batch", "tasks.callbacks", "tasks.worker_boot")
+imports = ("tasks.execution", "tasks.batch", "tasks.callbacks", "tasks.retention", "tasks.worker_boot")
 
 task_serializer = "json"
 accept_content = ["json"]

@@ -5,6 +5,7 @@ from celery import Celery, Task, signals
 from flask import Flask, current_app
 
 from tasks import ports
+from tasks.retention import beat_schedule
 
 from .extensions import db
 from .services.tiers import compile_caps
@@ -23,7 +24,10 @@ def celery_init_app(app: Flask) -> Celery:
                            codestudio_redis_url=app.config["REDIS_URL"],
                            codestudio_recovery=app.config["RECOVERY"],
                            codestudio_live_idle_seconds=app.config["LIVE_IDLE_SECONDS"],
-                           codestudio_compile_caps=compile_caps(app.config["TIERS"]))
+                           codestudio_compile_caps=compile_caps(app.config["TIERS"]),
+                           # `celery beat` (one process: docs/retention.md) sends what this schedules
+                           beat_schedule=beat_schedule(app.config["RETENTION_DAYS"],
+                                                       app.config["RETENTION_INTERVAL_SECONDS"]))
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     ports.wire(sql_ports(app))  # what the tasks read and write: the database

@@ -154,13 +154,14 @@ class ProjectFile(Model):
 
 class UsageRecord(Model):
     """The billing line: exactly one per finished execution, per batch test run and per batch
-    compile (each source column is UNIQUE; exactly one of them is set)."""
+    compile (each source column is UNIQUE; one of them is set, none once retention has pruned what
+    it billed: the line stays, with its user, language, tier, status, CPU and cost)."""
     __tablename__ = "usage_records"
     id: Mapped[int] = mapped_column(primary_key=True)
-    execution_id: Mapped[str | None] = mapped_column(sa.ForeignKey("executions.id", ondelete="CASCADE"), unique=True)
-    batch_case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("batch_cases.id", ondelete="CASCADE"), unique=True)
+    execution_id: Mapped[str | None] = mapped_column(sa.ForeignKey("executions.id", ondelete="SET NULL"), unique=True)
+    batch_case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("batch_cases.id", ondelete="SET NULL"), unique=True)
     batch_submission_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("batch_submissions.id", ondelete="CASCADE"), unique=True)
+        sa.ForeignKey("batch_submissions.id", ondelete="SET NULL"), unique=True)
     kind: Mapped[str] = mapped_column(sa.String(16), default="run", server_default="run")  # run | compile
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     language: Mapped[str] = mapped_column(sa.String(32))

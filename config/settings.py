@@ -70,6 +70,13 @@ def log_settings(env) -> dict:
             "LOG_FILE": env.get("LOG_FILE", "")}  # "": standard error
 
 
+def retention_settings(env) -> dict:
+    """How long executions and batches are kept (docs/retention.md): 0 days keeps them forever."""
+    return {"RETENTION_DAYS": float(env.get("RETENTION_DAYS", 90)),
+            "RETENTION_INTERVAL_SECONDS": float(env.get("RETENTION_INTERVAL_SECONDS", 86400)),
+            "RETENTION_CHUNK_ROWS": int(env.get("RETENTION_CHUNK_ROWS", 500))}
+
+
 DEV_SECRET = "dev-insecure-secret"
 
 
@@ -119,6 +126,7 @@ def from_env(instance_path: str) -> dict:
         # how long an Idempotency-Key answers with what its first request created (docs/idempotency.md)
         "IDEMPOTENCY_RETENTION_HOURS": float(env.get("IDEMPOTENCY_RETENTION_HOURS", 24)),
         **artifact_settings(env, instance_path),
+        **retention_settings(env),
         **log_settings(env),
         "TIERS": load_tiers(),
         "API_TITLE": "Code Studio",

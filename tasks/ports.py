@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import NamedTuple, Protocol
 
 from sandbox import ExecutionStatus, RunResult
@@ -220,6 +221,36 @@ class Callback(NamedTuple):
     body: bytes
 
 
+# ---- retention (tasks/retention.py) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """One kind of row retention removes: how many went (or would go, in a dry run), and when the
+    oldest and the newest of them were created (None where the kind has no date of its own)."""
+    kind: str  # executions, live_runs, batches, batch_submissions, batch_cases
+    rows: int
+    oldest: datetime | None = None
+    newest: datetime | None = None
+
+
+class RetentionStore(Protocol):
+    def survey(self, cutoff: datetime) -> tuple[Pruned, ...]:
+        """What prune would delete now: final executions and final batches (with their submissions
+        and cases) created before `cutoff`. Deletes nothing."""
+
+    def prune(self, cutoff: datetime, chunk_rows: int) -> tuple[Pruned, ...]:
+        """Delete them, at most `chunk_rows` rows of a kind per transaction, and say what went.
+        Usage records stay (their link is set to NULL); artifact rows go with their owner."""
+
+
+@dataclass(frozen=True)
+class RetentionPorts:
+    store: RetentionStore
+    days: float  # executions and batches older than this are pruned; 0 keeps them forever
+    chunk_rows: int = 500
+
+
 # ---- wiring ----------------------------------------------------------------------------------
 
 
@@ -239,6 +270,7 @@ class Ports:
     # what the stores raise while their backend is unreachable: retried like a lost Redis
     unavailable: tuple[type[Exception], ...]
     artifacts: ArtifactPorts | None = None  # None: runs keep no artifacts
+    retention: RetentionPorts | None = None  # None: nothing is pruned
 
 
 _wired: list[Ports] = []

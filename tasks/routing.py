@@ -9,6 +9,9 @@ EXECUTE_TASK = "tasks.execute_run"
 GRADE_TASK = "tasks.grade_submission"
 CALLBACK_TASK = "tasks.send_callback"
 CALLBACK_QUEUE = "callbacks"  # HTTP callbacks: consumed by every worker, never by user code
+RETENTION_TASK = "tasks.retention.prune"
+# housekeeping (retention): consumed by every worker, one at a time (a Redis lock)
+MAINTENANCE_QUEUE = "maintenance"
 
 
 def queue_for(language_id: str) -> str:
@@ -20,9 +23,9 @@ def batch_queue_for(language_id: str) -> str:
 
 
 def all_queues(language_ids: Iterable[str]) -> list[str]:
-    """What a broker declares: both queues of every language, and the callbacks' queue."""
+    """What a broker declares: both queues of every language, the callbacks' and maintenance's."""
     ids = list(language_ids)
-    return [*map(queue_for, ids), *map(batch_queue_for, ids), CALLBACK_QUEUE]
+    return [*map(queue_for, ids), *map(batch_queue_for, ids), CALLBACK_QUEUE, MAINTENANCE_QUEUE]
 
 
 QUEUE_OF_TASK = {EXECUTE_TASK: queue_for, GRADE_TASK: batch_queue_for}
@@ -32,6 +35,8 @@ def route_task(name: str, args: Any, kwargs: dict[str, Any], options: Any, task:
                **kw: Any) -> dict[str, str] | None:
     if name == CALLBACK_TASK:
         return {"queue": CALLBACK_QUEUE}
+    if name == RETENTION_TASK:
+        return {"queue": MAINTENANCE_QUEUE}
     if name in QUEUE_OF_TASK and kwargs.get("language"):
         return {"queue": QUEUE_OF_TASK[name](kwargs["language"])}
     return None

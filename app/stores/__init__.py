@@ -5,15 +5,17 @@ from flask import Flask
 from sqlalchemy.exc import OperationalError
 
 from tasks.artifact_store import StoreSettings, blob_store
-from tasks.ports import ArtifactPorts, Ports
+from tasks.ports import ArtifactPorts, Ports, RetentionPorts
 
 from ..compat.judge0_callbacks import callback_for, wants_callback
 from ..services import artifacts
 from .batches import SqlBatchStore
 from .executions import SqlExecutionStore
 from .lost_work import SqlLostWork
+from .retention import SqlRetentionStore
 
-__all__ = ["SqlBatchStore", "SqlExecutionStore", "SqlLostWork", "artifact_ports", "sql_ports"]
+__all__ = ["SqlBatchStore", "SqlExecutionStore", "SqlLostWork", "SqlRetentionStore", "artifact_ports",
+           "retention_ports", "sql_ports"]
 
 
 def artifact_ports(app: Flask) -> ArtifactPorts:
@@ -27,8 +29,14 @@ def artifact_ports(app: Flask) -> ArtifactPorts:
     return ArtifactPorts(blobs=blobs, expire=expire, expire_interval=app.config["ARTIFACT_EXPIRE_INTERVAL_SECONDS"])
 
 
+def retention_ports(app: Flask) -> RetentionPorts:
+    """What retention prunes, and how old it must be, as this app's configuration says."""
+    return RetentionPorts(store=SqlRetentionStore(), days=app.config["RETENTION_DAYS"],
+                          chunk_rows=app.config["RETENTION_CHUNK_ROWS"])
+
+
 def sql_ports(app: Flask) -> Ports:
     return Ports(executions=SqlExecutionStore(callback_wanted=wants_callback), batches=SqlBatchStore(),
                  lost_work=SqlLostWork(app), callback_for=callback_for,
                  unavailable=(OperationalError,),  # the database is down or unreachable
-                 artifacts=artifact_ports(app))
+                 artifacts=artifact_ports(app), retention=retention_ports(app))
