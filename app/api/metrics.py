@@ -44,8 +44,8 @@ def recorded(client: redis.Redis) -> Iterator[Metric]:
 
 
 def queues_and_workers(client: redis.Redis) -> Iterator[Metric]:
-    depth = GaugeMetricFamily("codestudio_queue_depth", "Messages waiting in a queue",
-                              labels=("queue", "language", "kind"))
+    depth = GaugeMetricFamily("codestudio_queue_depth", "Messages waiting in a queue (lang.<id> or batch.<id>)",
+                              labels=("queue",))
     serving = GaugeMetricFamily("codestudio_live_workers", "Live workers serving a language",
                                 labels=("language", "kind"))
     workers = live_workers()
@@ -56,7 +56,7 @@ def queues_and_workers(client: redis.Redis) -> Iterator[Metric]:
     lengths = iter(pipe.execute())
     for lang in registry():
         for kind, queue_of, field in KINDS:
-            depth.add_metric([queue_of(lang.id), lang.id, kind], next(lengths))
+            depth.add_metric([queue_of(lang.id)], next(lengths))
             serving.add_metric([lang.id, kind], sum(lang.id in w.get(field, {}) for w in workers))
     yield depth
     yield serving

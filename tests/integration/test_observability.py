@@ -175,7 +175,7 @@ def test_gauges_from_heartbeats_and_worker_reports(traffic, worker):
     assert value(after, "codestudio_worker_up", hostname=worker["name"]) == 1
     assert 0 <= value(after, "codestudio_worker_heartbeat_age_seconds", hostname=worker["name"]) <= 15
     assert value(after, "codestudio_live_workers", language="python", kind="interactive") >= 1
-    assert value(after, "codestudio_queue_depth", queue="lang.python", language="python", kind="interactive") == 0
+    assert value(after, "codestudio_queue_depth", queue="lang.python") == 0
     free = value(after, "codestudio_runs_dir_free_bytes", hostname=worker["name"])
     size = value(after, "codestudio_runs_dir_size_bytes", hostname=worker["name"])
     assert 0 < free <= size
@@ -243,11 +243,22 @@ def test_alerts_and_dashboard_name_served_metrics(traffic):
         assert names <= served, f"{where}: not served: {sorted(names - served)}"
 
 
-def test_promtool_accepts_the_rules():
-    promtool = shutil.which("promtool")
-    if promtool is None:
+def promtool(*args: str) -> subprocess.CompletedProcess:
+    found = shutil.which("promtool")
+    if found is None:
         pytest.fail("promtool is missing: apt-get install prometheus (Debian's package has it)")
-    checked = subprocess.run([promtool, "check", "rules", str(MONITORING / "alerts.yml")],
-                             capture_output=True, text=True, timeout=60)
+    return subprocess.run([found, *args], cwd=MONITORING, capture_output=True, text=True, timeout=60)
+
+
+def test_promtool_accepts_the_rules():
+    checked = promtool("check", "rules", "alerts.yml")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS" in checked.stdout
+    assert "SUCCESS: 10 rules found" in checked.stdout
+
+
+def test_alerts_fire_on_made_up_series():
+    """config/monitoring/alerts_test.yml: no worker for queued java work (and none for python,
+    which has one), an internal_error share, one language's memory limits, one host's disk."""
+    tested = promtool("test", "rules", "alerts_test.yml")
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "SUCCESS" in tested.stdout
