@@ -15,7 +15,8 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Response, expect,
 from app.web import DIST
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's (scripts/install-toolchains); nothing downloads a browser
-WAIT_MS = 60_000
+WAIT_MS = 60_000  # a compile on a busy machine takes a while: actions and assertions wait this long
+expect.set_options(timeout=WAIT_MS)
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +158,7 @@ def test_sign_in_run_python_and_java_then_sign_out(studio, user):
 
     studio.choose("java")
     expect(page.locator(".cm-content")).to_contain_text("class Main")  # the language's sample
+    expect(page.locator(".cm-line span").first).to_be_visible()  # highlighted: tokens are styled spans
     studio.write('public class Main {\npublic static void main(String[] a) {\nSystem.out.println("java " + a[0]);\n'
                  '}\n}\n')
     page.fill("#args", "works")
@@ -299,7 +301,8 @@ def test_a_language_without_a_worker_says_so(studio, user):
 
 def test_projects_edit_save_reload_run_and_delete(studio, user):
     page = studio.page
-    page.on("dialog", lambda dialog: dialog.accept())
+    refuse_next: list[bool] = []  # confirm() answers "Cancel" once per entry, then "OK"
+    page.on("dialog", lambda dialog: dialog.dismiss() if refuse_next and refuse_next.pop() else dialog.accept())
     studio.signed_in(user["key"])
     page.click("text=Projects")
     page.fill("#project-name", "two-files")
@@ -312,6 +315,11 @@ def test_projects_edit_save_reload_run_and_delete(studio, user):
     studio.write("x = 41\n")
     marker = page.locator("li[data-file='util.py'] .unsaved")
     expect(marker).to_be_visible()
+    refuse_next.append(True)
+    page.click("text=History")  # unsaved: the studio asks, and Cancel stays on the project
+    expect(marker).to_be_visible()
+    assert "#projects/" in page.url
+    page.click(".cm-content")
     page.keyboard.press("ControlOrMeta+s")
     expect(marker).to_have_count(0)
     page.click("li[data-file='main.py'] button.file")

@@ -71,5 +71,17 @@ async function route() {
   leave = await showEditor(shell("#editor"));
 }
 
-window.addEventListener("hashchange", route);
+// a page with unsaved work may keep the user (its leave function's canLeave asks)
+let shownHash = location.hash;
+let reverting = false;
+window.addEventListener("hashchange", () => {
+  if (reverting) { reverting = false; return; }
+  if (leave?.canLeave && !leave.canLeave()) {
+    reverting = true;
+    location.hash = shownHash;
+    return;
+  }
+  shownHash = location.hash;
+  route();
+});
 route();

@@ -175,5 +175,7 @@ export async function showProject(root, id) {
   drawTree();
   const first = project.entry && files.includes(project.entry) ? project.entry : [...files].sort()[0];
   if (first) await openFile(first);
-  return () => window.removeEventListener("beforeunload", warn);
+  const dispose = () => window.removeEventListener("beforeunload", warn);
+  dispose.canLeave = () => !dirty() || window.confirm(`Leave ${open} without saving?`);
+  return dispose;
 }

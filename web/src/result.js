@@ -38,6 +38,11 @@ function artifactsBlock(result) {
     result.artifacts_note ? h("p", { class: "muted" }, result.artifacts_note) : null);
 }
 
+function truncatedNote(truncated) {
+  const cut = ["stdout", "stderr"].filter((name) => truncated?.[name]);
+  return cut.length ? h("p", { class: "muted" }, `${cut.join(" and ")} cut at the output cap.`) : null;
+}
+
 export function statusBadge(status) {
   return h("span", { class: `status status-${status}`, "data-status": status }, status);
 }
@@ -57,7 +62,7 @@ export function renderResult(result) {
     stream("Errors", result.stderr, "stderr"),
     errorBlock(result.error),
     artifactsBlock(result),
-    result.truncated ? h("p", { class: "muted" }, "Output was cut at the cap.") : null);
+    truncatedNote(result.truncated));
 }
 
 export function renderProblem(err) {
