@@ -27,7 +27,8 @@ def celery_init_app(app: Flask) -> Celery:
                            codestudio_compile_caps=compile_caps(app.config["TIERS"]),
                            # `celery beat` (one process: docs/retention.md) sends what this schedules
                            beat_schedule=beat_schedule(app.config["RETENTION_DAYS"],
-                                                       app.config["RETENTION_INTERVAL_SECONDS"]))
+                                                       app.config["RETENTION_INTERVAL_SECONDS"],
+                                                       app.config["RETENTION_DRY_RUN"]))
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     ports.wire(sql_ports(app))  # what the tasks read and write: the database

@@ -74,7 +74,9 @@ def retention_settings(env) -> dict:
     """How long executions and batches are kept (docs/retention.md): 0 days keeps them forever."""
     return {"RETENTION_DAYS": float(env.get("RETENTION_DAYS", 90)),
             "RETENTION_INTERVAL_SECONDS": float(env.get("RETENTION_INTERVAL_SECONDS", 86400)),
-            "RETENTION_CHUNK_ROWS": int(env.get("RETENTION_CHUNK_ROWS", 500))}
+            "RETENTION_CHUNK_ROWS": int(env.get("RETENTION_CHUNK_ROWS", 500)),
+            # the scheduled prune only reports what it would delete (its log, codestudio:retention:last)
+            "RETENTION_DRY_RUN": env.get("RETENTION_DRY_RUN", "").lower() in ("1", "true", "yes")}
 
 
 DEV_SECRET = "dev-insecure-secret"

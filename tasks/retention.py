@@ -62,6 +62,17 @@ def survey(retention: RetentionPorts, now: datetime | None = None) -> PruneRepor
     return PruneReport(before, True, retention.store.survey(before))
 
 
+def remember(client: redis.Redis, report: PruneReport) -> PruneReport:
+    client.set(LAST_REPORT_KEY, json.dumps({**report.as_dict(), "at": datetime.now(UTC).isoformat()}))
+    return report
+
+
+def survey_now(retention: RetentionPorts, client: redis.Redis) -> PruneReport | None:
+    """A dry run, its report kept like a prune's."""
+    report = survey(retention)
+    return remember(client, report) if report else None
+
+
 def prune_now(retention: RetentionPorts, client: redis.Redis, now: datetime | None = None) -> PruneReport | None:
     """Prune once under the lock (RetentionBusy if another process holds it); None at 0 days."""
     if retention.days <= 0:
@@ -71,9 +82,7 @@ def prune_now(retention: RetentionPorts, client: redis.Redis, now: datetime | No
         raise RetentionBusy("another process is pruning now")
     try:
         before = cutoff(retention.days, now)
-        report = PruneReport(before, False, retention.store.prune(before, retention.chunk_rows))
-        client.set(LAST_REPORT_KEY, json.dumps({**report.as_dict(), "at": datetime.now(UTC).isoformat()}))
-        return report
+        return remember(client, PruneReport(before, False, retention.store.prune(before, retention.chunk_rows)))
     finally:
         try:
             lock.release()
@@ -90,18 +99,18 @@ def prune(self: BoundTask, dry_run: bool = False) -> None:
     if retention is None:
         log.info("retention: not wired here, nothing pruned")
         return
+    client = redis_client(self.app.conf.codestudio_redis_url)
     try:
-        client = redis_client(self.app.conf.codestudio_redis_url)
-        report = survey(retention) if dry_run else prune_now(retention, client)
+        report = survey_now(retention, client) if dry_run else prune_now(retention, client)
     except RetentionBusy:
         log.info("retention: another worker is pruning now")
         return
     log.info("%s", report.summary() if report else "retention: RETENTION_DAYS is 0, everything is kept")
 
 
-def beat_schedule(days: float, interval_seconds: float) -> dict[str, dict[str, Any]]:
-    """Celery beat's entry for retention (none when everything is kept)."""
+def beat_schedule(days: float, interval_seconds: float, dry_run: bool = False) -> dict[str, dict[str, Any]]:
+    """Celery beat's entry for retention (none when everything is kept); a dry run only reports."""
     if days <= 0:
         return {}
     return {"codestudio-retention": {"task": RETENTION_TASK, "schedule": interval_seconds,
-                                     "options": {"expires": interval_seconds}}}
+                                     "kwargs": {"dry_run": dry_run}, "options": {"expires": interval_seconds}}}

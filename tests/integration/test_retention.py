@@ -236,6 +236,24 @@ def test_celery_beat_sends_the_task_a_worker_prunes_with(app, run, worker, tmp_p
     assert _usage(app, id=line[0]["id"]) == [{**line[0], "execution_id": None}]
 
 
+def test_the_task_sent_by_name_dry_runs_through_a_worker(app, run, worker, nothing_old):
+    from app.models import Execution
+    from tasks.retention import LAST_REPORT_KEY
+    from tasks.routing import RETENTION_TASK
+
+    client = app.extensions["redis"]
+    client.delete(LAST_REPORT_KEY)
+    old = run(code="print('old')")
+    created = _age(app, Execution, old["id"], OLD_DAYS)
+    app.extensions["celery"].send_task(RETENTION_TASK, kwargs={"dry_run": True})  # routed to maintenance
+    report = json.loads(wait_until(lambda: client.get(LAST_REPORT_KEY), 30, what="the dry run's report"))
+    kinds = {k["kind"]: k for k in report["kinds"]}
+    assert report["dry_run"] is True and kinds["executions"]["rows"] == 1
+    assert _when(kinds["executions"]["oldest"]) == created
+    assert _exists(app, Execution, old["id"])  # reported, not deleted
+    assert _prune(app)["executions"]["rows"] == 1
+
+
 def _fresh_database(tmp_path) -> tuple[str, list]:
     server = os.environ.get("CODESTUDIO_TEST_DATABASE_URL")
     if not server:
