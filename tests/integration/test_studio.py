@@ -353,3 +353,47 @@ def test_usage_shows_the_tier_and_quota_bars(studio, user):
     expect(page.locator("#quota-storage .bar")).to_be_visible()
     expect(page.locator(".chart .column")).to_have_count(2)  # one day, one language
     studio.check()
+
+
+TESTS_YAML = """\
+compare: trim
+tests:
+  - {name: small, stdin: "1 2\\n", expected_output: "3\\n"}
+  - {name: negative, stdin: "-5 2\\n", expected_output: "-3\\n", points: 2}
+"""
+SUM = "a, b = map(int, input().split())\nprint(a + b)\n"
+
+
+def test_grading_a_small_batch_shows_the_grid_and_the_csv(studio, user, batch_worker, tmp_path):
+    import zipfile
+
+    page = studio.page
+    (tmp_path / "tests.yaml").write_text(TESTS_YAML)
+    (tmp_path / "alice.py").write_text(SUM)
+    (tmp_path / "bob.py").write_text("print(3)\n")
+    with zipfile.ZipFile(tmp_path / "more.zip", "w") as archive:  # carol: a multi-file submission
+        archive.writestr("carol/main.py", "from add import add\nprint(add(*map(int, input().split())))\n")
+        archive.writestr("carol/add.py", "def add(a, b):\n    return a + b\n")
+    studio.signed_in(user["key"])
+    page.click("text=Grading")
+    page.select_option("#grade-language", "python")
+    page.set_input_files("#grade-tests", str(tmp_path / "tests.yaml"))
+    page.set_input_files("#grade-submissions", [str(tmp_path / n) for n in ("alice.py", "bob.py", "more.zip")])
+    page.click("#grade")
+    expect(page.locator("#grade-progress")).to_be_visible()
+    grid = page.locator("#verdicts")
+    expect(grid.locator("tr[data-submission=alice] .score")).to_have_text("3 / 3")
+    expect(grid.locator("tr[data-submission=carol] .score")).to_have_text("3 / 3")
+    expect(grid.locator("tr[data-submission=bob] .score")).to_have_text("1 / 3")
+    wrong = grid.locator("tr[data-submission=bob] td[data-test=negative]")
+    expect(wrong).to_contain_text("wrong_answer")
+    wrong.locator("summary").click()
+    expect(wrong.locator("pre")).to_contain_text("-3")
+    expect(page.locator("#grade-status")).to_contain_text("done: 6 of 6")
+    expect(page.locator("#grade-csv")).to_have_attribute("href", re.compile("^blob:"))
+    with page.expect_download() as download:
+        page.click("#grade-csv")
+    sheet = Path(download.value.path()).read_text()
+    assert "submission,status,compile,small,negative,score,max_score" in sheet
+    assert "bob,done,,accepted,wrong_answer,1,3" in sheet
+    studio.check()

@@ -4,6 +4,7 @@ import "./style.css";
 import { api, clearKey, describeError, getKey, setKey } from "./api.js";
 import { clear, h } from "./dom.js";
 import { showEditor } from "./editorview.js";
+import { showGrading } from "./grading.js";
 import { showExecution, showHistory } from "./history.js";
 import { showProject, showProjects } from "./projects.js";
 import { showUsage } from "./usage.js";
@@ -50,7 +51,7 @@ function shell(current) {
   const tier = sessionStorage.getItem("codestudio.tier");
   const header = h("header", { class: "top" }, h("strong", {}, "Code Studio"),
     h("nav", {}, link("#editor", "Editor"), link("#history", "History"),
-      link("#projects", "Projects"), link("#usage", "Usage")),
+      link("#projects", "Projects"), link("#grading", "Grading"), link("#usage", "Usage")),
     h("span", { class: "spacer" }), tier ? h("span", { class: "muted", id: "tier" }, `${tier} tier`) : null,
     h("button", { id: "sign-out", onclick: signOut }, "Sign out"));
   const main = h("main", { id: "page" });
@@ -68,6 +69,7 @@ async function route() {
   if (page === "projects" && id) { leave = await showProject(shell("#projects"), id); return; }
   if (page === "projects") return showProjects(shell("#projects"));
   if (page === "usage") return showUsage(shell("#usage"));
+  if (page === "grading") { leave = await showGrading(shell("#grading")); return; }
   leave = await showEditor(shell("#editor"));
 }
 
