@@ -65,12 +65,23 @@ def init_api(app: Flask) -> None:
     def _observe(response: Response) -> Response:
         if response.status_code >= 400:
             recorder.record(Sample(metrics.REFUSALS, (_code_of(response), str(response.status_code)), 1))
+        _note_final_status(response)
         if request.path not in QUIET_PATHS:
             elapsed = time.monotonic() - g.get("codestudio_started", time.monotonic())
             # the path only: a query string may carry anything
             http_log.info("%s %s %s", request.method, request.path, response.status_code,
                           extra={"http_status": response.status_code, "duration_ms": round(elapsed * 1000, 1)})
         return response
+
+
+def _note_final_status(response: Response) -> None:
+    """A waited run answers with its result: the request's last line carries the status it ended with."""
+    context = logs.bound()
+    if context is None or not response.is_json or response.is_streamed:
+        return
+    body = response.get_json(silent=True)
+    if isinstance(body, dict) and body.get("id") == context.execution_id and isinstance(body.get("status"), str):
+        logs.set_status(body["status"])
 
 
 def _code_of(response: Response) -> str:

@@ -119,6 +119,7 @@ def configure(settings: LogSettings, level: str | int | None = None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level or settings.level.upper())
+    logging.captureWarnings(True)  # Python warnings become lines of the same format
     for name in ("gunicorn.error", "gunicorn.access", "celery", "celery.task"):
         for other in logging.getLogger(name).handlers:
             other.setFormatter(formatter(settings))

@@ -72,7 +72,9 @@ def fleet_counts(samples: Samples) -> Samples:
 
 
 def post_run(url: str, user: dict, status: str) -> dict:
-    body = {"language": "python", "code": PROGRAMS[status], "limits": {"timeout": 1}}
+    body = {"language": "python", "code": PROGRAMS[status]}
+    if status == "timeout":  # the others keep the default limit: a loaded machine starts Python slowly
+        body["limits"] = {"timeout": 1}
     response = requests.post(f"{url}/codestudio/run", json=body, headers=user["headers"], timeout=90)
     assert response.status_code == 200, response.text
     result = response.json()
@@ -193,7 +195,9 @@ def test_json_log_lines_carry_the_execution(traffic, observed):
         accepted = [line for line in api if line.get("execution_id") == execution_id]
         assert any(line["message"] == "execution accepted" for line in accepted), accepted
         for line in accepted:
-            assert (line["user_id"], line["language"], line["status"]) == (user_id, "python", "queued"), line
+            assert (line["user_id"], line["language"]) == (user_id, "python"), line
+            expected = ("queued",) if line["message"] == "execution accepted" else ("queued", "running", final)
+            assert line["status"] in expected, line
         about = [line for line in work if line.get("execution_id") == execution_id]
         assert {line["message"] for line in about} >= {"execution claimed", "execution finished"}, about
         for line in about:
@@ -201,9 +205,11 @@ def test_json_log_lines_carry_the_execution(traffic, observed):
             assert line["status"] in ("running", final), line
             if line["message"] in ("execution claimed", "execution finished"):
                 assert line["status"] == ("running" if line["message"] == "execution claimed" else final), line
-    # the waited run's request line carries the execution it created
-    posted = [line for line in api if line["message"] == "POST /codestudio/run 200"]
-    assert {line.get("execution_id") for line in posted} >= {r["id"] for r in traffic["results"].values()}
+    # a waited run's request line carries the execution it created, and the status it ended with
+    posted = {line.get("execution_id"): line for line in api if line["message"] == "POST /codestudio/run 200"}
+    for status, result in traffic["results"].items():
+        line = posted[result["id"]]
+        assert (line["user_id"], line["language"], line["status"]) == (user_id, "python", status), line
 
 
 def test_api_log_is_one_json_object_per_line(traffic, observed):
