@@ -65,7 +65,8 @@ class ApiKey(Model):
 
 class Execution(Model):
     __tablename__ = "executions"
-    __table_args__ = (sa.Index("ix_executions_user_created", "user_id", "created_at", "id"),)
+    __table_args__ = (sa.Index("ix_executions_user_created", "user_id", "created_at", "id"),
+                      sa.Index("ix_executions_created_at", "created_at"))  # retention: oldest first
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=new_id)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
     project_id: Mapped[str | None] = mapped_column(sa.String(64))

@@ -1,5 +1,6 @@
 """usage_records: a billing line outlives the execution, batch case or batch submission it bills
-(ON DELETE SET NULL instead of CASCADE), so retention can prune runs and keep what was billed
+(ON DELETE SET NULL instead of CASCADE), so retention can prune runs and keep what was billed;
+executions indexed by creation time, the order retention reads them in
 
 Revision ID: 0012
 Revises: 0011
@@ -36,7 +37,10 @@ def _replace(old_names: dict[str, str], new_names: dict[str, str], ondelete: str
 
 def upgrade():
     _replace(_current_names(), {column: f"fk_usage_records_{column}" for column, _ in SOURCES}, "SET NULL")
+    # retention reads executions oldest first, a chunk at a time: without it, each chunk scans the table
+    op.create_index("ix_executions_created_at", "executions", ["created_at"])
 
 
 def downgrade():
+    op.drop_index("ix_executions_created_at", "executions")
     _replace({column: f"fk_usage_records_{column}" for column, _ in SOURCES}, _current_names(), "CASCADE")
