@@ -117,6 +117,23 @@ def test_active_types_download_and_a_png_of_html_bytes_is_never_sniffed(run, cli
             assert response.mimetype in ("image/png", "text/plain") and not disposition.startswith("attachment")
 
 
+def test_a_name_that_spells_header_parameters_stays_one_quoted_filename(run, client, user):
+    """A file named to close the quoted filename and add `filename*=...evil.html` is one filename
+    parameter, its quote escaped: no header parameter of the program's making."""
+    from email.message import Message
+
+    name = "a\"; filename*=UTF-8''evil.html; x=\".bin"
+    result = run("python", f"open('/work/out/' + {name!r}, 'w').write('x')\n")
+    (item,) = result["artifacts"]
+    assert item["name"] == name and item["mime"] == "application/octet-stream"
+    response = client.get(item["url"], headers=user["headers"])
+    assert response.status_code == 200 and response.data == b"x"
+    header = Message()
+    header["Content-Disposition"] = response.headers["Content-Disposition"]
+    assert [key for key, _ in header.get_params(header="Content-Disposition")] == ["attachment", "filename"]
+    assert header.get_filename() == name
+
+
 def test_an_expired_artifact_is_gone_before_the_sweep_removes_it(app, run, client, user):
     result = run("python", "open('/work/out/old.txt', 'w').write('old')\n")
     (item,) = result["artifacts"]
