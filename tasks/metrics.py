@@ -65,8 +65,10 @@ MEMORY = Metric("codestudio_run_memory_bytes", Kind.HISTOGRAM, "Peak memory of a
 REFUSALS = Metric("codestudio_refusals", Kind.COUNTER,
                   "API answers with a 4xx or 5xx status, by their problem code", ("code", "status"))
 LIVE_RUNS = Metric("codestudio_live_runs", Kind.COUNTER, "Live runs started by a worker", ("language",))
+BATCH_CASES = Metric("codestudio_batch_cases", Kind.COUNTER, "Batch test cases graded and recorded, by verdict",
+                     ("language", "verdict"))
 
-ALL: tuple[Metric, ...] = (EXECUTIONS, QUEUE_WAIT, SETUP, RUN, COMPILE, MEMORY, REFUSALS, LIVE_RUNS)
+ALL: tuple[Metric, ...] = (EXECUTIONS, QUEUE_WAIT, SETUP, RUN, COMPILE, MEMORY, REFUSALS, LIVE_RUNS, BATCH_CASES)
 
 
 def _field(values: Sequence[str]) -> str:

@@ -20,6 +20,7 @@ from tasks.metrics import Recorder, Sample
 
 from ..models import Execution
 from . import logs
+from .batches import ObservedBatchStore
 from .store import ObservedExecutionStore
 
 http_log = logging.getLogger("codestudio.http")
@@ -50,7 +51,9 @@ def init_worker(app: Flask) -> None:
 
     wired = ports.ports()
     if not isinstance(wired.executions, ObservedExecutionStore):
-        ports.wire(replace(wired, executions=ObservedExecutionStore(wired.executions, recorder_for(app))))
+        recorder = recorder_for(app)
+        ports.wire(replace(wired, executions=ObservedExecutionStore(wired.executions, recorder),
+                           batches=ObservedBatchStore(wired.batches, recorder)))
 
 
 def init_api(app: Flask) -> None:

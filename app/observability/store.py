@@ -17,6 +17,7 @@ from ..models import Execution
 from . import logs
 
 log = logging.getLogger("codestudio.executions")
+MAX_HELD = 1000  # claims one process remembers the time of (a thread pool holds several at once)
 
 
 class ObservedExecutionStore:
@@ -29,7 +30,9 @@ class ObservedExecutionStore:
         claim = self.inner.claim(execution_id, worker, delivery)
         if claim is None:
             return None
-        self._claimed_at = {execution_id: time.monotonic()}  # one task at a time per pool process
+        if len(self._claimed_at) > MAX_HELD:  # claims whose task died before finishing
+            self._claimed_at.clear()
+        self._claimed_at[execution_id] = time.monotonic()
         logs.bind(logs.ExecutionContext(execution_id, claim.user_id, claim.language, ExecutionStatus.RUNNING))
         log.info("execution claimed", extra={"attempt": claim.attempt, "worker": worker,
                                              "live": claim.live is not None})

@@ -1,8 +1,9 @@
 """Metrics, logs, alert rules and the dashboard, on the stack as deployed: nginx in front of two
 gunicorn processes (logging JSON to a file, so the test can read every line) and the session's
-Celery worker (prefork, 2 processes; its log file is its standard error).
+Celery workers (prefork, 2 processes each; their log files are their standard error).
 
-Runs a success, an error, a timeout, a live run and two refused requests, then scrapes /metrics
+Runs a success, an error, a timeout, a live run, a C program, a batch of 6 cases and two refused
+requests, then scrapes /metrics
 through nginx several times: the counters and histograms moved by exactly what happened, with the
 right labels, and every scrape (whichever API process answers) says the same. Log lines are JSON,
 the lines about each execution carry its id, user, language and status, and no line carries the
@@ -22,6 +23,7 @@ import requests
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.batches import SUM_TESTS, grade
 from tests.support.live_client import LiveClient
 from tests.support.polling import wait_until
 
@@ -31,11 +33,13 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 PROGRAMS = {"success": "print('ok')", "error": "import sys\nprint('bad', file=sys.stderr)\nsys.exit(3)",
             "timeout": "while True:\n    pass"}
 
+BATCH = [{"id": "right", "code": "a, b = map(int, input().split())\nprint(a + b)"},
+         {"id": "wrong", "code": "a, b = map(int, input().split())\nprint(a - b if a > 0 else a + b)"}]
 C_PROGRAM = "#include <stdio.h>\nint main(void) { puts(\"ok\"); return 0; }\n"
 
 
 @pytest.fixture(scope="module")
-def observed(app, stack_env, worker, tmp_path_factory):
+def observed(app, stack_env, worker, batch_worker, tmp_path_factory):
     """The API as `make run` serves it, with LOG_FORMAT=json and its lines in a file."""
     from app.cli.front import Front, FrontSettings, with_free_port
 
@@ -45,7 +49,8 @@ def observed(app, stack_env, worker, tmp_path_factory):
     env.pop("ANONYMOUS_REQUESTS_PER_MINUTE", None)
     settings = with_free_port(FrontSettings.from_env({**env, "HOST": "127.0.0.1"}))
     served = Front(settings, state, env).start()
-    yield {"front": served, "url": served.url, "log": log, "worker_log": worker["log"]}
+    yield {"front": served, "url": served.url, "log": log, "worker_log": worker["log"],
+           "batch_worker_log": batch_worker["log"]}
     served.stop()
 
 
@@ -115,7 +120,7 @@ def scrapes_from_both_processes(observed: dict, rounds: int = 20) -> list[Sample
 
 
 @pytest.fixture(scope="module")
-def traffic(observed, app):
+def traffic(observed, app, batch_worker):
     """What the tests below look at: metrics before and after, the runs, the user."""
     from tests.integration.conftest import _make_user
 
@@ -126,6 +131,8 @@ def traffic(observed, app):
     compiled = requests.post(f"{url}/codestudio/run", json={"language": "c", "code": C_PROGRAM},
                              headers=user["headers"], timeout=90)
     assert compiled.status_code == 200 and compiled.json()["status"] == "success", compiled.text
+    batch = grade(app.test_client(), user, language="python", tests=SUM_TESTS, submissions=BATCH)
+    assert batch["status"] == "done"
     unknown = requests.post(f"{url}/codestudio/run", json={"language": "no-such-language", "code": "x"},
                             headers=user["headers"], timeout=10)
     assert unknown.status_code == 422 and unknown.json()["code"] == "unknown_language"
@@ -136,7 +143,7 @@ def traffic(observed, app):
     wait_until(lambda: value(scrape(url), "codestudio_live_runs_running", language="python") == 0, 15)
     scrapes = scrapes_from_both_processes(observed)
     return {"before": before, "after": scrapes[-1], "scrapes": scrapes, "results": results,
-            "live_id": live_id, "user": user, "forged_code": forged.json()["code"]}
+            "live_id": live_id, "batch_id": batch["id"], "user": user, "forged_code": forged.json()["code"]}
 
 
 def test_counters_and_histograms_moved_by_what_ran(traffic):
@@ -212,6 +219,16 @@ def test_json_log_lines_carry_the_execution(traffic, observed):
         assert (line["user_id"], line["language"], line["status"]) == (user_id, "python", status), line
 
 
+def test_batch_cases_are_counted_by_verdict(traffic, batch_worker):
+    before, after, batch_id, user = traffic["before"], traffic["after"], traffic["batch_id"], traffic["user"]
+    assert moved(before, after, "codestudio_batch_cases_total", language="python", verdict="accepted") == 4
+    assert moved(before, after, "codestudio_batch_cases_total", language="python", verdict="wrong_answer") == 2
+    lines = [line for line in json_lines(batch_worker["log"]) if line.get("batch_id") == batch_id]
+    assert len([line for line in lines if line["message"] == "batch case finished"]) == 6, lines
+    assert all(line["user_id"] == user["id"] and line["language"] == "python" for line in lines), lines
+    assert user["key"] not in batch_worker["log"].read_text()
+
+
 def test_api_log_is_one_json_object_per_line(traffic, observed):
     lines = observed["log"].read_text().splitlines()
     assert lines
@@ -221,7 +238,7 @@ def test_api_log_is_one_json_object_per_line(traffic, observed):
 
 
 def test_no_credential_in_any_log(traffic, observed):
-    for path in (observed["log"], observed["worker_log"]):
+    for path in (observed["log"], observed["worker_log"], observed["batch_worker_log"]):
         text = path.read_text()
         assert traffic["user"]["key"] not in text
         assert "Bearer" not in text
