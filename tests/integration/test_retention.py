@@ -177,6 +177,28 @@ def test_old_final_runs_and_batches_go_recent_and_unfinished_stay_billing_stays(
     _forget(app, (Execution, unfinished_run), (Batch, unfinished_batch))
 
 
+def test_chunks_smaller_than_the_work_still_prune_all_of_it(app, app_with, client, user, run, batch_worker,
+                                                           nothing_old):
+    from app.cli.prune import prune_command
+    from app.models import Batch, Execution
+
+    runs = [run(code=f"print({i})") for i in range(3)]
+    batches = [grade(client, user, language="py", tests=SUM_TESTS,
+                     submissions=[{"id": f"s{j}", "code": "print(sum(map(int, input().split())))"} for j in range(2)])
+               for _ in range(2)]
+    for r in runs:
+        _age(app, Execution, r["id"], OLD_DAYS)
+    for b in batches:
+        _age(app, Batch, b["id"], OLD_DAYS)
+    small = app_with(RETENTION_CHUNK_ROWS=2)  # 2 rows a transaction: every kind takes several
+    result = small.test_cli_runner().invoke(prune_command, ["--json"])
+    assert result.exit_code == 0, result.output
+    went = {k["kind"]: k["rows"] for k in json.loads(result.output)["kinds"]}
+    assert went == {"executions": 3, "live_runs": 0, "batches": 2, "batch_submissions": 4, "batch_cases": 12}
+    assert not any(_exists(app, Execution, r["id"]) for r in runs)
+    assert not any(_exists(app, Batch, b["id"]) for b in batches)
+
+
 def test_a_prune_already_running_elsewhere_is_left_alone(app, run, nothing_old):
     from app.models import Execution
     from tasks.retention import LOCK_KEY
