@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from dataclasses import replace
 from typing import Any
 
@@ -28,11 +29,15 @@ execution_log = logging.getLogger("codestudio.executions")
 QUIET_PATHS = ("/healthz",)  # polled by the front and by orchestrators
 
 
+_recorders: weakref.WeakKeyDictionary[Flask, Recorder] = weakref.WeakKeyDictionary()
+
+
 def recorder_for(app: Flask) -> Recorder:
-    if "codestudio.metrics" not in app.extensions:
-        app.extensions["codestudio.metrics"] = Recorder(
+    """One per app: its own Redis client with short timeouts (a metric is never worth a wait)."""
+    if app not in _recorders:
+        _recorders[app] = Recorder(
             redis.Redis.from_url(app.config["REDIS_URL"], socket_timeout=2, socket_connect_timeout=2))
-    return app.extensions["codestudio.metrics"]
+    return _recorders[app]
 
 
 def init_worker(app: Flask) -> None:
