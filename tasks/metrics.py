@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -90,19 +91,25 @@ class Sample:
 
 
 class Recorder:
-    """Writes samples to Redis; never raises (metrics must not fail a run or a request)."""
+    """Writes samples to Redis; never raises (metrics must not fail a run or a request). After a
+    failure it drops samples for a while: an unreachable Redis must not add its connect timeout to
+    every answer of an outage."""
 
-    def __init__(self, client: redis.Redis):
-        self.client = client
+    def __init__(self, client: redis.Redis, pause_seconds: float = 5.0):
+        self.client, self.pause_seconds = client, pause_seconds
+        self._paused_until = 0.0
 
     def record(self, *samples: Sample) -> None:
+        if not samples or time.monotonic() < self._paused_until:
+            return
         try:
             pipe = self.client.pipeline(transaction=False)
             for sample in samples:
                 self._add(pipe, sample)
             pipe.execute()
         except (redis.exceptions.RedisError, OSError) as exc:
-            log.warning("metrics not recorded: %s", exc)
+            self._paused_until = time.monotonic() + self.pause_seconds
+            log.warning("metrics not recorded (dropping them for %.0f s): %s", self.pause_seconds, exc)
 
     @staticmethod
     def _add(pipe: redis.client.Pipeline, sample: Sample) -> None:

@@ -66,3 +66,18 @@ def test_a_value_lands_in_the_first_bucket_that_holds_it():
     assert metrics._bucket_of(metrics.RUN, 0.11) == "0.25"
     assert metrics._bucket_of(metrics.RUN, 1000) == "+Inf"
     assert metrics._bucket_of(metrics.MEMORY, 3 * 1024 * 1024) == repr(4.0 * 1024 * 1024)
+
+
+def test_a_recorder_that_cannot_reach_redis_pauses_instead_of_waiting_each_time():
+    import time
+
+    import redis
+
+    unreachable = redis.Redis(unix_socket_path="/nonexistent/codestudio-metrics.sock", socket_connect_timeout=1)
+    recorder = metrics.Recorder(unreachable, pause_seconds=60)
+    sample = metrics.Sample(metrics.REFUSALS, ("not_found", "404"), 1)
+    recorder.record(sample)  # fails, logged, never raised
+    started = time.monotonic()
+    for _ in range(100):
+        recorder.record(sample)
+    assert time.monotonic() - started < 0.05
