@@ -22,21 +22,24 @@ export async function showHistory(root) {
   const more = h("button", { id: "more", hidden: true }, "More");
   const message = h("div");
   let cursor = null;
+  let latest = 0; // filters change faster than answers come back: only the latest query's answer is shown
 
   async function load(append) {
+    const mine = ++latest;
     const query = new URLSearchParams({ limit: "25" });
     if (language.value) query.set("language", language.value);
     if (status.value) query.set("status", status.value);
     if (append && cursor) query.set("cursor", cursor);
     try {
       const page = await api(`/codestudio/executions?${query}`);
+      if (mine !== latest) return;
       if (!append) clear(body);
       body.append(...page.items.map(row));
       cursor = page.next_cursor;
       more.hidden = !cursor;
       clear(message, page.items.length || append ? null : h("p", { class: "muted" }, "No executions match."));
     } catch (err) {
-      clear(message, renderProblem(err));
+      if (mine === latest) clear(message, renderProblem(err));
     }
   }
   language.addEventListener("change", () => load(false));
