@@ -11,6 +11,7 @@ socket, which nginx serves at /mcp; it calls the API on gunicorn's socket (see d
 """
 from __future__ import annotations
 
+import grp
 import http.client
 import os
 import shutil
@@ -28,6 +29,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "config" / "nginx.conf.j2"
+NGINX_GROUP = "nogroup"  # config/nginx.conf.j2: `user nobody nogroup` when started as root
 # the wait cap bounds a waited run; the rest is margin for the answer to be written
 UPSTREAM_MARGIN_SECONDS = 30
 
@@ -120,6 +122,17 @@ def mcp_argv(mcp_socket: Path) -> list[str]:
     return [sys.executable, "-m", "mcp_server", "--socket", str(mcp_socket)]
 
 
+def private_runtime_dir() -> Path:
+    """The directory of the upstream sockets and nginx's temp files, reachable by nginx's workers
+    only (as root they run as nobody:nogroup): a local user connecting to gunicorn or the MCP
+    server directly would bypass the front's limits and could claim any client address."""
+    path = Path(tempfile.mkdtemp(prefix="codestudio-front-"))  # 0700, ours
+    if os.geteuid() == 0:
+        os.chown(path, 0, grp.getgrnam(NGINX_GROUP).gr_gid)
+        path.chmod(0o750)
+    return path
+
+
 class Front:
     """gunicorn on a private unix socket and nginx on host:port, started and stopped together."""
 
@@ -136,9 +149,7 @@ class Front:
 
     def start(self) -> Front:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        # nginx's workers run as nobody: the socket and temp files live where nobody can reach
-        self.runtime_dir = Path(tempfile.mkdtemp(prefix="codestudio-front-"))
-        self.runtime_dir.chmod(0o711)
+        self.runtime_dir = private_runtime_dir()
         upstream, mcp_socket = self.runtime_dir / "api.sock", self.runtime_dir / "mcp.sock"
         conf = self.state_dir / "nginx.conf"
         conf.write_text(render_config(self.settings, self.state_dir, self.runtime_dir, upstream, mcp_socket))

@@ -180,3 +180,26 @@ def test_the_front_answers_its_own_refusals_as_problems(front, probe_user):
     assert too_large.status_code == 413
     assert too_large.headers["Content-Type"].startswith("application/problem+json")
     assert too_large.json()["code"] == "payload_too_large"
+
+
+def test_only_nginx_reaches_the_upstream_sockets(front):
+    """A local user connecting to gunicorn or the MCP server directly would skip the front's limits
+    and could claim any client address: the sockets' directory admits nginx's workers only."""
+    import grp
+    import os
+    import subprocess
+
+    runtime = front.runtime_dir
+    info = os.stat(runtime)
+    assert (info.st_mode & 0o777, info.st_gid) == (0o750, grp.getgrnam("nogroup").gr_gid)
+    sockets = sorted(runtime.glob("*.sock"))
+    assert {s.name for s in sockets} == {"api.sock", "mcp.sock"}
+    # the system's Python: another user cannot read the venv's (under root's home)
+    connect = "import socket, sys\nsocket.socket(socket.AF_UNIX).connect(sys.argv[1])"
+    for path in sockets:  # another local user (not in nginx's group) is refused at the directory
+        stranger = subprocess.run(["/usr/bin/python3", "-c", connect, str(path)], user=4242, group=4242,
+                                  extra_groups=[], capture_output=True, text=True, timeout=30)
+        assert stranger.returncode != 0 and "PermissionError" in stranger.stderr, stranger.stderr
+        nginx_like = subprocess.run(["/usr/bin/python3", "-c", connect, str(path)], user="nobody", group="nogroup",
+                                    extra_groups=[], capture_output=True, text=True, timeout=30)
+        assert nginx_like.returncode == 0, nginx_like.stderr  # what nginx's workers need still works
