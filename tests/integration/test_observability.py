@@ -90,8 +90,13 @@ def post_run(url: str, user: dict, status: str) -> dict:
 def live_run(observed: dict, user: dict) -> str:
     client = LiveClient(observed["front"], key=user["key"])
     try:
-        execution_id = client.start("python", "print('live')")
+        execution_id = client.start("python", "print('hello', input())")
+        # while it waits for its input, the live run is running: the gauge counts it
+        wait_until(lambda: value(scrape(observed["url"]), "codestudio_live_runs_running", language="python") == 1,
+                   30, interval=0.2, what="the live run counted as running")
+        client.send(type="stdin", data="live\n")
         last, _ = client.finish()
+        assert "hello live" in client.output()
         assert last["type"] == "exit" and last["result"]["status"] == "success", last
         return execution_id
     finally:
