@@ -5,7 +5,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from tasks.grading import COMPARE_MODES, GRADED
 
-from .artifacts import ArtifactSchema
+from .artifacts import ArtifactList
 from .common import (
     MAX_FILES,
     FileSchema,
@@ -88,7 +88,7 @@ class CaseSchema(Schema):
     stderr = fields.String(allow_none=True, metadata={"description": "the first KiB"})
     diff = fields.String(allow_none=True, metadata={"description": "expected vs got, for a wrong answer"})
     message = fields.String(allow_none=True)
-    artifacts = fields.List(fields.Nested(ArtifactSchema), metadata={"description": "files it wrote under /work/out/"})
+    artifacts = ArtifactList(metadata={"description": "files it wrote under /work/out/"})
     artifacts_note = fields.String(allow_none=True, metadata={"description": "why not every file was kept"})
 
 

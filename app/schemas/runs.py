@@ -10,7 +10,7 @@ from sandbox import ExecutionStatus
 
 from ..services.run_request import Limits, RunRequest, SourceFile
 from ..services.runtime_errors import error_of
-from .artifacts import ArtifactSchema
+from .artifacts import ArtifactList
 from .common import MAX_FILES, FileName, FileSchema, LimitsSchema, Text, UtcDateTime, check_args, check_file_layout
 
 STATUSES = tuple(ExecutionStatus)
@@ -127,7 +127,7 @@ class ExecutionSchema(Schema):
         "(Python, JavaScript, TypeScript, Java, Kotlin; docs/errors.md); null if it succeeded or none is read",
         "properties": {"name": {"type": "string"}, "message": {"type": "string"},
                        "traceback": {"type": "array", "items": {"type": "string"}}}})
-    artifacts = fields.List(fields.Nested(ArtifactSchema), metadata={"description": "files it wrote under /work/out/"})
+    artifacts = ArtifactList(metadata={"description": "files it wrote under /work/out/"})
     artifacts_note = fields.String(allow_none=True, metadata={"description": "why not every file was kept"})
 
     def _compile_stage(self, execution: Any) -> dict[str, Any] | None:

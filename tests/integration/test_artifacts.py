@@ -227,6 +227,9 @@ def test_expiry_removes_rows_and_blobs(app, run, client, user):
         db.session.execute(sa.update(Artifact).where(Artifact.execution_id == result["id"])
                            .values(expires_at=utcnow() - timedelta(minutes=1)))
         db.session.commit()
+        # past its retention, it is gone from the execution before the expiry pass removes the row
+        listed = client.get(f"/codestudio/executions/{result['id']}", headers=user["headers"]).get_json()
+        assert listed["artifacts"] == [] and client.get(item["url"], headers=user["headers"]).status_code == 404
         rows, _ = artifacts.expire(store, grace=timedelta(0))
         assert rows >= 1
         assert not store.exists(item["sha256"])
