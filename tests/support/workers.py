@@ -27,18 +27,18 @@ def wait_for_worker(client, name: str, proc: subprocess.Popen, log: Path, second
                what=lambda: f"worker {name} advertising:\n{log.read_text()[-4000:]}")
 
 
-def worker_process(app, stack_env, log: Path, name: str, kinds: str):
-    """A real Celery worker process (prefork, 2 processes) consuming the queues of `kinds`
+def worker_process(app, stack_env, log: Path, name: str, kinds: str, processes: int = 2):
+    """A real Celery worker process (prefork, `processes` processes) consuming the queues of `kinds`
     (a generator: yields the worker, stops it when resumed)."""
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("celery")), "-A", "worker:celery", "worker", "-E", "-c", "2",
+            [str(Path(sys.executable).with_name("celery")), "-A", "worker:celery", "worker", "-E", "-c", str(processes),
              "-n", name, "--loglevel", "INFO", "--without-mingle", "--without-gossip"],
             cwd=ROOT, env={**os.environ, **stack_env, "CODESTUDIO_WORKER_KINDS": kinds},
             stdout=out, stderr=subprocess.STDOUT,
         )
     try:
-        wait_for_worker(app.extensions["redis"], name, proc, log)
+        wait_for_worker(app.extensions["redis"], name, proc, log, seconds=60 + 3 * processes)  # each boots
         yield {"name": name, "proc": proc, "log": log}
     finally:
         stop_worker(proc)
@@ -54,9 +54,9 @@ def stop_worker(proc: subprocess.Popen, grace: float = 40) -> None:
 
 
 @contextmanager
-def isolated_worker(api, env: dict, log: Path, name: str, kinds: str):
-    """A real worker process (2 processes) with `env` over the session's; `api` must share its Redis."""
-    yield from worker_process(api, env, log, f"{name}-{os.getpid()}@{os.uname().nodename}", kinds)
+def isolated_worker(api, env: dict, log: Path, name: str, kinds: str, processes: int = 2):
+    """A real worker (`processes` processes) with `env` over the session's; `api` must share its Redis."""
+    yield from worker_process(api, env, log, f"{name}-{os.getpid()}@{os.uname().nodename}", kinds, processes)
 
 
 def idle(app, worker: dict, queue: str) -> bool:
