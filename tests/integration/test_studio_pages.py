@@ -49,6 +49,16 @@ def test_projects_edit_save_reload_run_and_delete(studio, user):
     page.click("#save")
     expect(page.locator("li[data-file='main.py'] .unsaved")).to_have_count(0)
 
+    page.fill("#new-file", "extra.txt")
+    page.click("#add-file")
+    page.click("li[data-file='extra.txt'] button.rename-file")
+    page.fill("li .rename-input", "notes/extra.md")
+    page.keyboard.press("Enter")
+    expect(page.locator("li[data-file='notes/extra.md']")).to_have_count(1)
+    expect(page.locator("li[data-file='extra.txt']")).to_have_count(0)
+    page.click("li[data-file='notes/extra.md'] button.delete-file")
+    expect(page.locator("li[data-file='notes/extra.md']")).to_have_count(0)
+
     page.reload()  # the key survives a reload of the tab; the saved files come back from the API
     page.click("li[data-file='util.py'] button.file")
     expect(page.locator(".cm-content")).to_have_text("x = 41")

@@ -83,6 +83,7 @@ export async function showProject(root, id) {
         h("button", { class: "file", onclick: () => openFile(name) }, name),
         name === open && dirty() ? h("span", { class: "unsaved", title: "Unsaved changes" }, "●") : null,
         name === project.entry ? h("span", { class: "muted" }, "entry") : null,
+        h("button", { class: "rename-file", title: `Rename ${name}`, onclick: () => renaming(item, name) }, "✎"),
         h("button", { class: "delete-file", title: `Delete ${name}`, onclick: () => deleteFile(name) }, "×"));
       item.style.paddingLeft = `${depth * 12}px`;
       return item;
@@ -134,6 +135,31 @@ export async function showProject(root, id) {
     } catch (err) {
       clear(message, renderProblem(err));
     }
+  }
+
+  function renaming(item, name) {
+    const input = h("input", { class: "rename-input", value: name, "aria-label": `New name for ${name}` });
+    clear(item, h("form", { onsubmit: (event) => { event.preventDefault(); renameFile(name, input.value.trim()); } },
+      input, h("button", { type: "submit" }, "OK")));
+    input.focus();
+    input.select();
+  }
+
+  // the API has no rename: the content moves to a file of the new name, then the old one goes
+  async function renameFile(from, to) {
+    if (!to || to === from) return drawTree();
+    try {
+      if (open === from && dirty()) await save();
+      const file = await api(`/codestudio/file/read?${new URLSearchParams({ project_id: project.id, filename: from })}`);
+      await api("/codestudio/file/create", { method: "POST", body: { project_id: project.id, filename: to, content: file.content } });
+      await api("/codestudio/file/delete", { method: "POST", body: { project_id: project.id, filename: from } });
+      files = files.filter((f) => f !== from).concat(to);
+      if (open === from) { open = to; current.textContent = to; }
+      clear(message);
+    } catch (err) {
+      clear(message, renderProblem(err));
+    }
+    drawTree();
   }
 
   async function createFile(event) {
