@@ -29,4 +29,5 @@ def test_the_worker_entry_builds_no_http_layer(tmp_path):
     assert built["blueprints"] == []
     assert built["extensions"] == ["celery", "redis", "sqlalchemy"]
     assert built["http_modules"] == []
-    assert built["tasks"] == ["tasks.execute_run", "tasks.grade_submission", "tasks.send_callback"]
+    assert built["tasks"] == ["tasks.execute_run", "tasks.grade_submission", "tasks.retention.prune",
+                              "tasks.send_callback"]
