@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from sandbox import cgroups
-from tests.support.databases import create_pg_database
+from tests.support.databases import create_pg_database, empty_database  # noqa: F401 - a fixture for every test
 from tests.support.workers import worker_process
 
 ROOT = Path(__file__).resolve().parents[2]

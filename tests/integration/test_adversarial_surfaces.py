@@ -590,27 +590,13 @@ def _crafted(manifest: dict, rows: list[dict]) -> dict[str, tuple[dict, list]]:
     }
 
 
-@pytest.fixture
-def blank_database(tmp_path):
-    """A URL of a database with nothing in it, on the session's kind of server."""
-    from tests.support.databases import create_pg_database
-
-    server = os.environ.get("CODESTUDIO_TEST_DATABASE_URL")
-    if not server:
-        yield f"sqlite:///{tmp_path / 'blank.db'}"
-        return
-    url, drop = create_pg_database(server, f"codestudio_blank_{uuid.uuid4().hex[:8]}")
-    yield url
-    drop()
-
-
-def test_a_crafted_archive_fails_cleanly_and_writes_nothing(app, app_with, run, tmp_path, blank_database):
+def test_a_crafted_archive_fails_cleanly_and_writes_nothing(app, app_with, run, tmp_path, empty_database):
     from app.cli.backup import restore_command
     from app.services import backup as archive
 
     run(code="print(1)")
     manifest, rows = _archive(app, tmp_path)
-    restored = app_with(SQLALCHEMY_DATABASE_URI=blank_database)
+    restored = app_with(SQLALCHEMY_DATABASE_URI=empty_database)
     for case, (crafted_manifest, crafted_rows) in _crafted(manifest, rows).items():
         path = _write(tmp_path / "crafted.gz", crafted_manifest, crafted_rows)
         result = restored.test_cli_runner().invoke(restore_command, [str(path)])

@@ -4,29 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import uuid
 
-import pytest
 import sqlalchemy as sa
 
 from app.cli.backup import backup_command, restore_command
 from app.services import backup as archive
 from tests.support.batches import SUM_TESTS, grade
-from tests.support.databases import create_pg_database
 from tests.support.project_api import ProjectApi
-
-
-@pytest.fixture
-def empty_database(tmp_path):
-    """A URL of a database with nothing in it, on the session's kind of server."""
-    server = os.environ.get("CODESTUDIO_TEST_DATABASE_URL")
-    if not server:
-        yield f"sqlite:///{tmp_path / 'restored.db'}"
-        return
-    url, drop = create_pg_database(server, f"codestudio_restore_{uuid.uuid4().hex[:8]}")
-    yield url
-    drop()
 
 
 def dump(engine: sa.Engine) -> dict[str, list[dict]]:
