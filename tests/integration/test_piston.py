@@ -51,6 +51,8 @@ def test_runtimes_list_live_languages_with_their_versions(client, worker):
     assert "cpp" in by_name["c++"]["aliases"]
 
 
+# every language's toolchain through this API: the stores behind it do not matter (one CI pass)
+@pytest.mark.sandbox
 def test_hello_ok_in_every_language(execute, language):
     lang = registry().get(language)
     body = execute(piston_language(language), [{"name": lang.main, "content": ok_program(language)}])
@@ -67,6 +69,7 @@ def test_hello_ok_in_every_language(execute, language):
 
 
 # kotlinc compiles three programs cold here: half a minute
+@pytest.mark.sandbox
 @pytest.mark.parametrize("language_id", [pytest.param(lang, marks=pytest.mark.slow) if lang == "kotlin" else lang
                                          for lang in LANGUAGES])
 def test_stdin_args_and_two_files(execute, language_id):
@@ -83,6 +86,7 @@ def test_stdin_args_and_two_files(execute, language_id):
     assert (body["run"]["status"], body["run"]["stdout"]) == (None, "42\n"), body
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("compiled", COMPILED)
 def test_compile_error_copies_the_compile_stage_into_run(execute, worker, compiled):
     installed(compiled)
