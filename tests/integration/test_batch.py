@@ -18,11 +18,14 @@ def _verdicts(client, user, batch_id) -> list[str]:
 
 
 def _settled(client, user, batch_id) -> dict | None:
-    """The batch once none of its cases is running or still queued (a submission claimed while
-    its batch was cancelled gets its cases made `cancelled` a moment after the cancel)."""
+    """The batch once none of its cases is running or still queued and all are counted (a
+    submission claimed while its batch was cancelled gets its cases made `cancelled` a moment
+    after the cancel, and a stopped run is counted as its worker records it)."""
     body = client.get(f"/codestudio/batch/{batch_id}", headers=user["headers"]).get_json()
     pending = ("running", "queued")
-    return None if any(r["verdict"] in pending for s in body["submissions"] for r in s["results"]) else body
+    if any(r["verdict"] in pending for s in body["submissions"] for r in s["results"]):
+        return None
+    return body if body["progress"]["done"] == body["progress"]["total"] else None
 
 
 def test_python_batch_verdicts_scores_and_reports(app, client, user, batch_worker):

@@ -123,7 +123,7 @@ def test_encodings_and_version_selectors(execute):
     ({"language": "python", "files": [{"content": "1"}]}, "version is required as a string"),
     ({"language": "python", "version": "*"}, "files is required as an array"),
     ({"language": "python", "version": "*", "files": [{"name": "a.py"}]}, "files[0].content is required as a string"),
-    ({"language": "cobol", "version": "*", "files": [{"content": "1"}]}, "cobol-* runtime is unknown"),
+    ({"language": "klingon", "version": "*", "files": [{"content": "1"}]}, "klingon-* runtime is unknown"),
     ({"language": "python", "version": "2.x", "files": [{"content": "1"}]}, "python-2.x runtime is unknown"),
     ({"language": "python", "version": "*", "files": [{"content": "1"}], "run_timeout": "1"},
      "If specified, run_timeout must be a number"),

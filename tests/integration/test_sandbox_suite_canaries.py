@@ -28,6 +28,8 @@ for name in names:
     os.symlink({secret!r}, name)
 shutil.rmtree("pkg")
 os.symlink({root!r}, "pkg")
+shutil.rmtree("out")  # where the run's files are collected from
+os.symlink({root!r}, "out")
 os.symlink({root!r} + "/dir", "nested")
 os.mkfifo("fifo")
 print(len(os.listdir(".")))
@@ -50,7 +52,7 @@ int main(void) {{
 """
 
 
-@pytest.mark.parametrize("language, program, planted", [("python", PLANT_PY, "16\n"), ("c", PLANT_C, "8\n")],
+@pytest.mark.parametrize("language, program, planted", [("python", PLANT_PY, "17\n"), ("c", PLANT_C, "8\n")],
                          ids=["d37_python", "d37_c_compiled_in_the_same_dir"])
 def test_d37_symlinks_planted_under_every_name_leave_the_canaries_alone(run, canaries, stack_env, language, program,
                                                                          planted):
@@ -59,6 +61,7 @@ def test_d37_symlinks_planted_under_every_name_leave_the_canaries_alone(run, can
     body = run(language, program.format(secret=str(canaries.secret), root=str(canaries.root)),
                files=[{"name": "helper.py", "content": "x = 1\n"}, {"name": "pkg/data.txt", "content": "data\n"}])
     assert (body["status"], body["stdout"]) == ("success", planted), body
+    assert body["artifacts"] == [], body  # python's out/ became a link to the canaries: not followed
     left = set(os.listdir(stack_env["SANDBOX_RUNS_DIR"])) - before
     # cleaned up without following anything (a compile jail started ahead of need for another
     # language meanwhile is not this run's)
@@ -88,7 +91,8 @@ def test_d37_batch_compile_step_plants_links_and_fifos_only_regular_files_are_ke
     links there) and lays the artifacts into a fresh dir per test."""
     installed("haskell")
     code = PLANT_HASKELL.format(secret=str(canaries.secret), root=str(canaries.root))
-    expected = '["Main.hs","hardlink","main"]\n'  # the planted symlinks and the FIFO are not artifacts
+    # the planted symlinks and the FIFO are not compile artifacts; out/ is made for each run
+    expected = '["Main.hs","hardlink","main","out"]\n'
     body = grade(client, user, language="haskell", submissions=[{"id": "planter", "code": code}],
                  tests=[{"name": n, "stdin": "", "expected_output": expected} for n in ("one", "two")],
                  limits={"timeout": 5, "memory_mb": 256})

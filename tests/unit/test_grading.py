@@ -95,7 +95,7 @@ def test_large_wrong_answers_grade_in_bounded_time(mode, case):
     started = time.process_time()
     graded, diff = verdict("success", output, expected, Comparison(mode))
     spent = time.process_time() - started
-    assert graded == "wrong_answer" and spent < 0.5, (case, mode, spent)
+    assert graded == "wrong_answer" and spent < 1.0, (case, mode, spent)  # CPU seconds: linear work stays well under it
     assert len(diff) < 4000 and len(diff.splitlines()) <= DIFF_LINES + 1, diff
 
 
@@ -106,7 +106,7 @@ def test_large_accepted_outputs_grade_in_bounded_time(mode, same):
     started = time.process_time()
     graded, _ = verdict("success", output, expected, Comparison(mode))
     spent = time.process_time() - started
-    assert (graded == "accepted") is same and spent < 0.5, (mode, spent)
+    assert (graded == "accepted") is same and spent < 1.0, (mode, spent)
 
 
 @pytest.mark.parametrize("mode", ["exact", "trim", "tokens", "float"])
