@@ -13,6 +13,7 @@ from typing import Any
 from celery import signals
 
 from sandbox import Language, Runner, registry
+from sandbox.packages import available_packages
 from sandbox.toolchains import available_toolchains
 
 from . import keys, ports, worker_gauges  # noqa: F401  (its signal receivers report disk and warm jails)
@@ -32,11 +33,13 @@ class Advertiser:
     """Keeps `codestudio:worker:<hostname>` alive while the worker runs."""
 
     def __init__(self, url: str, hostname: str, languages: dict[str, str], batch_languages: dict[str, str],
-                 queues: list[str], names: dict[str, str]):
+                 queues: list[str], names: dict[str, str], packages: dict[str, dict[str, str]] | None = None):
         self.url, self.hostname = url, hostname
-        # names: what each language is here, where its entry has alternative toolchains ("C# (.NET)")
+        # names: what each language is here, where its entry has alternative toolchains ("C# (.NET)");
+        # packages: the library layer of each language that has one (name -> version)
         self.payload = json.dumps({"hostname": hostname, "languages": languages, "batch_languages": batch_languages,
-                                   "queues": queues, "names": names, "pid": os.getpid()})
+                                   "queues": queues, "names": names, "packages": packages or {},
+                                   "pid": os.getpid()})
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="codestudio-heartbeat", daemon=True)
 
@@ -113,7 +116,8 @@ def select_servable_queues(sender: str, instance: Any, conf: Any, **kwargs: obje
         _refuse("no language served (no toolchain for any selected queue)")
     names = {lang.id: lang.name for lang in registry() if lang.id in versions}
     _background["advertiser"] = Advertiser(conf.codestudio_redis_url, sender, served["interactive"], served["batch"],
-                                      sorted(queues.consume_from), names)
+                                      sorted(queues.consume_from), names,
+                                      available_packages(registry(), set(served["interactive"]) | set(served["batch"])))
     _background["recovery"] = Recovery(instance.app, conf.codestudio_redis_url, served["interactive"],
                                        served["batch"], RecoveryPolicy(**conf.codestudio_recovery))
     wired_artifacts = ports.ports().artifacts

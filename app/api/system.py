@@ -5,11 +5,12 @@ import sqlalchemy as sa
 from flask import current_app
 
 from sandbox import registry
+from sandbox.registry import UnknownLanguage
 
-from ..errors import problem_response
+from ..errors import Problem, problem_response
 from ..extensions import db
-from ..schemas.runs import LanguageSchema, StatusSchema
-from ..services.workers import live_languages
+from ..schemas.runs import LanguagePackagesSchema, LanguageSchema, StatusSchema
+from ..services.workers import live_languages, live_packages
 from . import Blueprint
 
 bp = Blueprint("system", __name__, description="Languages and health")
@@ -21,12 +22,32 @@ bp = Blueprint("system", __name__, description="Languages and health")
 def languages():
     """Every defined language; `available` when a live worker serves it, with its version."""
     live, names = live_languages(), live_languages(kind="names")
+    packages = live_languages(kind="packages")
     return [
         {"id": lang.id, "name": names.get(lang.id, lang.name), "version": live.get(lang.id),
          "aliases": list(lang.aliases),
-         "extension": lang.extension, "available": lang.id in live}
+         "extension": lang.extension, "available": lang.id in live, "packages": len(packages.get(lang.id, {}))}
         for lang in registry()
     ]
+
+
+@bp.route("/codestudio/languages/<language_id>/packages")
+@bp.doc(security=[])
+@bp.response(200, LanguagePackagesSchema)
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(503, response="SERVICE_UNAVAILABLE")
+def language_packages(language_id: str):
+    """The library packages importable in the language's sandbox (name, version), as its live
+    workers advertise them; empty for a language without a library layer."""
+    try:
+        lang = registry().get(language_id)
+    except UnknownLanguage:
+        raise Problem(404, "unknown_language", f"unknown language {language_id!r}") from None
+    packages = live_packages(lang.id)
+    if packages is None:
+        raise Problem(503, "no_worker", f"no worker is serving {lang.id} right now; retry later", language=lang.id)
+    return {"language": lang.id,
+            "packages": [{"name": name, "version": version} for name, version in packages.items()]}
 
 
 @bp.route("/healthz")

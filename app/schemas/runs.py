@@ -157,3 +157,15 @@ class LanguageSchema(Schema):
     aliases = fields.List(fields.String())
     extension = fields.String()
     available = fields.Boolean()
+    packages = fields.Integer(metadata={"description": "how many library packages the sandbox carries "
+                                                      "(GET /codestudio/languages/{id}/packages)"})
+
+
+class PackageSchema(Schema):
+    name = fields.String()
+    version = fields.String()
+
+
+class LanguagePackagesSchema(Schema):
+    language = fields.String()
+    packages = fields.List(fields.Nested(PackageSchema))

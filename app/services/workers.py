@@ -46,3 +46,13 @@ def live_languages(fresh: bool = False, kind: str = "languages") -> dict[str, st
             found.setdefault(lang, version)
     cache.update(at=time.monotonic(), value=found)
     return found
+
+
+def live_packages(language_id: str) -> dict[str, str] | None:
+    """name -> version of the library layer a live worker of the language advertises (None when no
+    live worker serves it; {} when its workers carry no layer)."""
+    serving = [w for w in live_workers()
+               if language_id in w.get("languages", {}) or language_id in w.get("batch_languages", {})]
+    if not serving:
+        return None
+    return max((w.get("packages", {}).get(language_id, {}) for w in serving), key=len)
