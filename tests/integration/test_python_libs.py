@@ -17,9 +17,13 @@ LAYER = Path(TOOLCHAINS_DIR) / "python-libs"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def pinned() -> dict[str, str]:
     pins = (re.match(r"([A-Za-z0-9_.-]+)==(\S+)", line) for line in PINS.read_text().splitlines())
-    return {m.group(1).lower(): m.group(2) for m in pins if m}
+    return {canonical(m.group(1)): m.group(2) for m in pins if m}
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +74,7 @@ def test_the_packages_endpoint_lists_the_pinned_versions(client, worker):
     response = client.get("/codestudio/languages/python/packages")
     assert response.status_code == 200, response.get_data(as_text=True)
     body = response.get_json()
-    listed = {p["name"].lower(): p["version"] for p in body["packages"]}
+    listed = {canonical(p["name"]): p["version"] for p in body["packages"]}
     assert body["language"] == "python" and listed["numpy"] == pinned()["numpy"]
     assert all(listed.get(name) == version for name, version in pinned().items()), (pinned(), listed)
     (entry,) = [lang for lang in client.get("/codestudio/languages").get_json() if lang["id"] == "python"]
