@@ -102,12 +102,20 @@ def _unmade_verdict(submission_status: str) -> str:
 
 
 def _verdict_counts(batch: Batch) -> dict[str, int]:
-    counts = Counter(dict(db.session.execute(sa.select(BatchCase.status, sa.func.count()).where(
-        BatchCase.batch_id == batch.id).group_by(BatchCase.status)).all()))
-    for status, submissions in db.session.execute(sa.select(BatchSubmission.status, sa.func.count()).where(
-            BatchSubmission.batch_id == batch.id, ~sa.exists().where(BatchCase.submission_id == BatchSubmission.id),
-    ).group_by(BatchSubmission.status)).all():
-        counts[_unmade_verdict(status)] += submissions * len(batch.tests)
+    """Cases by verdict, with a submission whose cases are not made yet counted as its tests.
+    One statement, so one snapshot: a submission whose cases a worker makes meanwhile is counted
+    once (two queries, under READ COMMITTED, could miss it in both)."""
+    made = sa.select(sa.literal("case").label("kind"), BatchCase.status.label("status"), sa.func.count()).where(
+        BatchCase.batch_id == batch.id).group_by(BatchCase.status)
+    unmade = sa.select(sa.literal("submission"), BatchSubmission.status, sa.func.count()).where(
+        BatchSubmission.batch_id == batch.id, ~sa.exists().where(BatchCase.submission_id == BatchSubmission.id),
+    ).group_by(BatchSubmission.status)
+    counts: Counter[str] = Counter()
+    for kind, status, count in db.session.execute(sa.union_all(made, unmade)).all():
+        if kind == "case":
+            counts[status] += count
+        else:
+            counts[_unmade_verdict(status)] += count * len(batch.tests)
     return dict(sorted(counts.items()))
 
 
