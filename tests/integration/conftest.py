@@ -171,6 +171,21 @@ def make_user(app):
 
 
 @pytest.fixture
+def tier(app):
+    """Register a throwaway tier (a copy of pro with some limits changed) for one test."""
+    added = []
+
+    def make(name, **limits):
+        app.config["TIERS"][name] = {**app.config["TIERS"]["pro"], **limits}
+        added.append(name)
+        return name
+
+    yield make
+    for name in added:
+        app.config["TIERS"].pop(name, None)
+
+
+@pytest.fixture
 def run(client, user, worker):
     """POST /codestudio/run and wait; returns the JSON result (asserting a 200)."""
 

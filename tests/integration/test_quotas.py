@@ -2,25 +2,9 @@
 exceed a quota (the per-user lock holds on SQLite and on PostgreSQL)."""
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import sqlalchemy as sa
 
 from tests.support.polling import wait_until
-
-
-@pytest.fixture
-def tier(app):
-    """Register a throwaway tier (a copy of pro with some limits changed) for one test."""
-    added = []
-
-    def make(name, **limits):
-        app.config["TIERS"][name] = {**app.config["TIERS"]["pro"], **limits}
-        added.append(name)
-        return name
-
-    yield make
-    for name in added:
-        app.config["TIERS"].pop(name, None)
 
 
 def execution_count(app, user_id):

@@ -8,11 +8,9 @@ import time
 import pytest
 from codestudio_client import ConcurrencyLimited, QuotaExceeded, RetryPolicy
 
-from tests.integration import test_quotas
 from tests.support.sdk_clients import KINDS, run, sdk
 
 pytestmark = pytest.mark.usefixtures("worker")
-tier = test_quotas.tier  # the fixture: a throwaway tier, a copy of pro with some limits changed
 
 
 @KINDS

@@ -108,21 +108,6 @@ def studio_in_process(browser, http_url, worker, tmp_path):
     yield from open_studio(browser, http_url, tmp_path)
 
 
-@pytest.fixture
-def tier(app):
-    """A throwaway tier (a copy of pro with some limits changed) for one test."""
-    added = []
-
-    def make(name, **limits):
-        app.config["TIERS"][name] = {**app.config["TIERS"]["pro"], **limits}
-        added.append(name)
-        return name
-
-    yield make
-    for name in added:
-        app.config["TIERS"].pop(name, None)
-
-
 def test_page_is_locked_down_and_assets_are_immutable(front):
     page = requests.get(front.url + "/", timeout=10)
     assert page.status_code == 200
