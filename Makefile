@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FLOWER_PORT ?= 5555
 
-.PHONY: run test lint toolchains deps bench bench-batch bench-files bench-live worker flower clean
+.PHONY: run test lint toolchains deps bench bench-batch bench-files bench-live bench-perf worker flower clean
 comma := ,
 space := $(subst ,, )
 
@@ -50,6 +50,10 @@ bench-files: deps
 
 bench-live: deps
 	$(BIN)/python -m bench.live
+
+# issue 20's goals, every ratio from one run (python -m bench.perf --help: shorter runs, --only, --skip)
+bench-perf: deps
+	$(BIN)/python -m bench.perf
 
 # a worker for some languages only: make worker LANGS=java,kotlin (default: all it can serve);
 # KIND=interactive (lang.* queues), batch (batch.* queues) or interactive,batch (default)

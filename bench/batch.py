@@ -101,7 +101,8 @@ def through_service(base: str, key: str, lang: str, subs: list[dict], cases: lis
     return time.perf_counter() - start, requests.get(url, headers=headers).json()
 
 
-def report(lang: str, subs: list[dict], cases: list[dict], base: str, key: str) -> None:
+def report(lang: str, subs: list[dict], cases: list[dict], base: str, key: str) -> tuple[float, float]:
+    """Prints the comparison; returns (seconds through the service, seconds direct compiling every run)."""
     through_service(base, key, lang, subs[:2], cases[:2])  # warm-up
     wall, body = through_service(base, key, lang, subs, cases)
     run_each, compile_once = direct(lang, subs, cases)
@@ -115,6 +116,7 @@ def report(lang: str, subs: list[dict], cases: list[dict], base: str, key: str) 
     print(f"    direct, compile once      : {compile_once:7.2f} s  -> batch/direct {wall / compile_once:.2f}x")
     if body["submissions"][0]["compile"]["status"] is not None:
         print(f"    compiles in the batch: {compiles} for {len(subs)} submissions")
+    return wall, run_each
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import requests
 
 from sandbox.jail import entry_file, expand
-from sandbox.registry import TOOLCHAINS_DIR, registry
+from sandbox.registry import TOOLCHAINS_DIR, Language, registry
 from sandbox.toolchains import detect_version
 
 from .run_bench import bench_stack
@@ -62,25 +62,36 @@ def api_once(session, url: str, key: str, lang_id: str, code: str) -> float:
     return elapsed
 
 
+def available(only: str = "", interpreted: bool = False) -> list[Language]:
+    """The registry's languages whose toolchain is here (of `only`, comma-separated, if given;
+    only those without a compile step if `interpreted`)."""
+    wanted = set(filter(None, only.split(",")))
+    return [lang for lang in registry() if (not wanted or lang.id in wanted)
+            and not (interpreted and lang.compile) and detect_version(lang)]
+
+
+def measure(session, url: str, key: str, lang: Language, runs: int) -> tuple[float, float]:
+    """p50 seconds of hello world bare and through the API, interleaved, after a warm-up of each."""
+    code = hello(lang.id)
+    api_once(session, url, key, lang.id, code)
+    bare_once(lang, code)
+    bare, api = [], []
+    for _ in range(runs):
+        bare.append(bare_once(lang, code))
+        api.append(api_once(session, url, key, lang.id, code))
+    return statistics.median(bare), statistics.median(api)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--only", default="")
     opts = parser.parse_args()
-    wanted = set(filter(None, opts.only.split(",")))
-    langs = [lang for lang in registry() if (not wanted or lang.id in wanted) and detect_version(lang)]
     with bench_stack() as (base, key):
         url, session = f"{base}/codestudio/run", requests.Session()
         print(f"{'language':<12} {'bare p50':>10} {'API p50':>10} {'ratio':>7}")
-        for lang in langs:
-            code = hello(lang.id)
-            api_once(session, url, key, lang.id, code)  # warm-up
-            bare_once(lang, code)
-            bare, api = [], []
-            for _ in range(opts.runs):
-                bare.append(bare_once(lang, code))
-                api.append(api_once(session, url, key, lang.id, code))
-            b, a = statistics.median(bare), statistics.median(api)
+        for lang in available(opts.only):
+            b, a = measure(session, url, key, lang, opts.runs)
             print(f"{lang.id:<12} {b * 1000:8.0f}ms {a * 1000:8.0f}ms {a / b:6.2f}x", flush=True)
 
 
