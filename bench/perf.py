@@ -14,6 +14,7 @@ Usage: python -m bench.perf [--runs 100] [--throughput-runs 200] [--lang-runs 8]
 from __future__ import annotations
 
 import argparse
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -128,7 +129,7 @@ def interpreted(stack: Stack, runs: int, only: str) -> list[Row]:
     for lang in available(only, interpreted=True):
         try:
             results[lang.id] = measure(stack.session, stack.run_url, stack.key, lang, runs)
-        except (AssertionError, OSError, requests.RequestException, ValueError) as exc:  # subprocess errors too
+        except (AssertionError, OSError, subprocess.SubprocessError, requests.RequestException, ValueError) as exc:
             print(f"    {lang.id:<13} failed: {str(exc)[:150]}", flush=True)
             continue
         b, a = results[lang.id]
