@@ -19,6 +19,7 @@ from .jail import StageLimits, entry_file, expand, jail_command, jail_ids
 from .outputs import OutputCaps, Outputs
 from .prewarm import WarmJail, WarmJails
 from .process import KilledFor, Launch, ProcessOutcome, run_process
+from .ready_jails import MAX_COMMAND_BYTES, ReadyJail, ReadyJails, RunKind, command_payload
 from .registry import CompileCap, CompileLimits, Language
 from .sanitize import sanitize
 from .settings import SandboxSettings
@@ -147,6 +148,12 @@ class Runner:
         self.cgroups = cgroups.detect(self.settings.cgroup_parent)
         self.uids = uids.UidPool(self.settings.uid_range, self.settings.uid_lease_dir)
         self.warm = WarmJails(self.settings, self.cgroups, _owner_token, self.uids)
+        self.ready = ReadyJails(self.settings, self.cgroups, _owner_token, self.uids)
+
+    def close(self) -> None:
+        """Ends the jails this runner keeps started ahead of need (also done at exit)."""
+        self.ready.close()
+        self.warm.close()
 
     def prepare(self) -> None:
         """Check the host can enforce limits, create roots, sweep leftovers of dead workers."""
@@ -172,7 +179,8 @@ class Runner:
 
     def run(self, spec: RunSpec, live: LiveStages | None = None) -> RunResult:
         main, files = self._inputs(spec)
-        with self._workdir(spec, compiling=True) as (name, work, jail):
+        ready = live is None and not spec.language.compile  # a live run's jail starts as it is watched
+        with self._ready_workdir(spec, main) if ready else self._workdir(spec, compiling=True) as (name, work, jail):
             try:
                 work.write_files(files)
             except (OSError, workdir.FileLayoutError) as exc:  # the request's files cannot be laid out: no retry
@@ -207,19 +215,20 @@ class Runner:
     def run_compiled(self, program: CompiledProgram, spec: RunSpec, stop: threading.Event | None = None) -> RunResult:
         """One run of a compiled program in a fresh work dir; spec gives stdin, args and limits.
         Setting `stop` kills the jail at once: the result is `stopped`, with what it used so far."""
-        with self._workdir(spec) as (name, work, _):
+        with self._ready_workdir(spec, program.main) as (name, work, ready):
             try:
                 artifacts.lay_out(work.path, program.files)
             except OSError as exc:
                 return _unplaceable(exc)
-            return self._run_stage(name, work.path, spec, program.main, stop)
+            return self._run_stage(name, work.path, spec, program.main, stop, ready=ready)
 
     def _run_stage(self, name: str, work_path: Path, spec: RunSpec, main: str,
-                   stop: threading.Event | None = None, supervise: Supervise | None = None) -> RunResult:
+                   stop: threading.Event | None = None, supervise: Supervise | None = None,
+                   ready: ReadyJail | None = None) -> RunResult:
         """The run stage, with its out/ made before and the files left there taken after."""
         if spec.outputs is not None:
             outputs.prepare(work_path)
-        result = self._run_process(name, work_path, spec, main, stop, supervise)
+        result = self._run_process(name, work_path, spec, main, stop, supervise, ready)
         if spec.outputs is not None:
             result.outputs = outputs.collect(work_path, spec.outputs)
         return result
@@ -251,9 +260,38 @@ class Runner:
             if compiling:
                 self.warm.refill(spec.language, work_mb, limits)
 
+    @contextmanager
+    def _ready_workdir(self, spec: RunSpec, main: str) -> Iterator[tuple[str, workdir.Workdir, ReadyJail | None]]:
+        """(name, work dir, ready run jail or None): a run stage takes a jail started ahead of need
+        for its kind when there is one, and afterwards has the next one started."""
+        kind = self._run_kind(spec, main)
+        ready = self.ready.take(kind) if kind is not None else None
+        try:
+            if ready is None:
+                with self._workdir(spec) as (name, work, _):
+                    yield name, work, None
+            else:
+                with ready:
+                    yield ready.name, ready.work, ready
+        except (OSError, workdir.WorkdirError) as exc:
+            raise SandboxInfraError(str(exc)) from exc
+        finally:
+            if kind is not None:
+                self.ready.refill(kind)
+
+    def _run_kind(self, spec: RunSpec, main: str) -> RunKind | None:
+        """The kind of ready jail this run stage can take; None if it must start fresh."""
+        command = self._run_command(spec, main)
+        if not self.ready.enabled or _unpassable(command) or len(command_payload(command)) > MAX_COMMAND_BYTES:
+            return None
+        return RunKind(spec.language.id, spec.timeout, spec.memory_mb, self._work_mb(spec), self.settings.tmp_mb,
+                       spec.language)
+
     def _compile_and_run(self, name: str, work_path: Path, spec: RunSpec, main: str,
-                         jail: WarmJail | None = None, live: LiveStages | None = None) -> RunResult:
+                         jail: WarmJail | ReadyJail | None = None, live: LiveStages | None = None) -> RunResult:
         lang, compiled = spec.language, None
+        if isinstance(jail, ReadyJail):  # an interpreted run's jail, started ahead of need
+            return self._run_stage(name, work_path, spec, main, ready=jail)
         if lang.compile:
             compile_now = partial(self._compile, name, work_path, spec, main, jail)
             compiled = live.compile(compile_now) if live else compile_now()
@@ -265,12 +303,28 @@ class Runner:
             result.compile_wall_time, result.compile_memory_kb = compiled.wall_time, compiled.memory_kb
         return result
 
+    def _run_command(self, spec: RunSpec, main: str) -> list[str]:
+        return expand(spec.language.run, spec.language, spec.memory_mb, main) + list(spec.args)
+
     def _run_process(self, name: str, work_path: Path, spec: RunSpec, main: str,
-                     stop: threading.Event | None = None, supervise: Supervise | None = None) -> RunResult:
-        lang = spec.language
-        command = expand(lang.run, lang, spec.memory_mb, main) + list(spec.args)
+                     stop: threading.Event | None = None, supervise: Supervise | None = None,
+                     ready: ReadyJail | None = None) -> RunResult:
+        lang, command = spec.language, self._run_command(spec, main)
         limits = StageLimits(spec.timeout, spec.timeout, spec.memory_mb, lang.pids, self.settings.tmp_mb)
+        if ready is not None:
+            return self._hand_off(ready, command, spec.stdin, limits, stop)
         return self._stage(f"{name}-run", work_path, command, spec.stdin, limits, lang, stop, supervise)
+
+    def _hand_off(self, ready: ReadyJail, command: list[str], stdin: bytes, limits: StageLimits,
+                  stop: threading.Event | None) -> RunResult:
+        if (reason := _unpassable(command)) is not None:
+            return _unstartable(reason)
+        try:
+            outcome, usage = ready.hand_off(command, stdin, limits, self.settings.output_limit_bytes,
+                                            self.settings.kill_grace, stop)
+        except OSError as exc:
+            raise SandboxInfraError(f"the ready jail failed: {exc}") from exc
+        return _result(outcome, usage, limits)
 
     def _compile(self, name: str, work_path: Path, spec: RunSpec, main: str,
                  jail: WarmJail | None = None) -> RunResult:

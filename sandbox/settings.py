@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .registry import TOOLCHAINS_DIR
 from .uids import UidRange
 
 
@@ -47,6 +48,8 @@ class SandboxSettings:
     total_pids: int | None = 1024  # every run of every worker sharing cgroup_parent; None: no cap
     total_memory_mb: int | None = None
     warm_compilers: bool = True  # start JVM compilers ahead of need (sandbox/prewarm.py)
+    ready_jails: bool = True  # start run jails ahead of need (sandbox/ready_jails.py)
+    jail_exec: str = ""  # the built sandbox/helpers/jail-exec.c, which ready jails wait in
     # host uids jails run as, one per jail at a time (sandbox/uids.py); ids no account uses
     uid_first: int = 70000
     uid_count: int = 1000
@@ -69,7 +72,10 @@ class SandboxSettings:
             total_pids=int(env.get("SANDBOX_TOTAL_PIDS", 1024)),
             total_memory_mb=_total_memory_mb(env),
             warm_compilers=env.get("SANDBOX_WARM_COMPILERS", "1") != "0",
+            ready_jails=env.get("SANDBOX_READY_JAILS", "1") != "0",
+            jail_exec=env.get("SANDBOX_JAIL_EXEC") or f"{TOOLCHAINS_DIR}/bin/jail-exec",
             uid_first=int(env.get("SANDBOX_UID_FIRST", 70000)),
             uid_count=int(env.get("SANDBOX_UID_COUNT", 1000)),
             uid_lease_dir=Path(env.get("SANDBOX_UID_LEASE_DIR", "/run/codestudio-sandbox/uids")),
         )
+

@@ -335,6 +335,7 @@ def test_no_process_of_the_run_is_alive_when_its_files_are_collected(stack_env, 
     spec = RunSpec(language=registry().get("python"), code=DAEMON,
                    outputs=OutputCaps(files=10, total_bytes=1 << 20))
     result = runner.run(spec)
+    runner.close()
     assert result.status == ExecutionStatus.SUCCESS and result.stdout == "parent done\n", result
     assert alive == [[]]
     names = [f.name for f in result.outputs.files]

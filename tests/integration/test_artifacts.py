@@ -207,6 +207,7 @@ def test_a_10_gib_sparse_file_planted_in_out_is_refused_by_size_in_no_time(stack
     spec = RunSpec(language=registry().get("python"), code="open('/work/out/small.txt', 'w').write('small')",
                    outputs=OutputCaps(files=10, total_bytes=1 << 20, owner="the free tier"))
     result = runner.run(spec)
+    runner.close()
     assert result.status == ExecutionStatus.SUCCESS
     assert [f.name for f in result.outputs.files] == ["small.txt"] and result.outputs.over_size == 1
     assert result.outputs.note() == "kept 1 of 2 files: the free tier keeps at most 1 MB of files per run"

@@ -10,6 +10,7 @@ import statistics
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -86,10 +87,11 @@ class MemorySession:
 
 
 @pytest.fixture(scope="module")
-def runner(stack_env) -> Runner:
+def runner(stack_env) -> Iterator[Runner]:
     runner = Runner(dataclasses.replace(SandboxSettings.from_env(), warm_compilers=False))
     runner.prepare()
-    return runner
+    yield runner
+    runner.close()
 
 
 @pytest.fixture(scope="module")

@@ -42,7 +42,7 @@ def warm_runner(stack_env):
     with ThreadPoolExecutor(1) as pool:
         runner.prepare()
         yield OffThread(runner, pool)
-        runner.warm.close()
+        runner.close()
     mine = f"{os.getpid()}-"  # the test workers keep warm jails of their own in the same runs dir
     assert not [n for n in os.listdir(settings.runs_dir) if n.startswith(mine) and ".warm-" in n]  # all gone
     remove_test_parent(runner.cgroups)  # fails if a jail's cgroup were left with a process in it
@@ -184,6 +184,7 @@ def test_no_warm_jails_when_turned_off(stack_env):
         time.sleep(0.5)  # the point: no warm jail is started in this time
         assert runner.warm.ready("java") is None
     finally:
+        runner.close()
         remove_test_parent(runner.cgroups)
 
 

@@ -168,7 +168,7 @@ orphan_runner(sys.argv[1]).run(RunSpec(language=registry().get("javascript"), co
 
 def orphan_runner(lease_dir: str) -> Runner:
     settings = dataclasses.replace(SandboxSettings.from_env(), uid_first=ORPHAN_UID, uid_count=1,
-                                   uid_lease_dir=Path(lease_dir), warm_compilers=False,
+                                   uid_lease_dir=Path(lease_dir), warm_compilers=False, ready_jails=False,
                                    cgroup_parent=f"{os.environ['SANDBOX_CGROUP_PARENT']}-orphan")
     runner = Runner(settings)
     runner.prepare()

@@ -18,6 +18,7 @@ from tests.support.sandbox_suite import (  # noqa: F401 (a fixture)
     canaries_fixture,
     parent_dir,
     run_cgroups,
+    started_ahead,
     submit,
     wait_final,
 )
@@ -31,9 +32,10 @@ LIMITS = {"timeout": 2, "memory_mb": 128}
 def test_d07_bash_fork_bomb_hits_the_pids_cap_and_leaves_nothing(client, user, worker, stack_env):
     bash = registry().get(installed("bash"))
     pids = parent_dir(stack_env, "pids")
+    runs_dir = Path(stack_env["SANDBOX_RUNS_DIR"])
     before = set(run_cgroups(pids))
     execution = submit(client, user, "bash", ":(){ :|:& };:\nsleep 3\n", limits={"timeout": 2, "memory_mb": 256})
-    body, samples = wait_final(client, user, execution, lambda: run_cgroups(pids))
+    body, samples = wait_final(client, user, execution, lambda: run_cgroups(pids, runs_dir))
     assert body["status"] == "timeout", body
     assert body["message"] == "killed: wall-clock time limit exceeded (the process limit was reached too)"
     ours = {name for sample in samples for name in sample} - before
@@ -70,10 +72,10 @@ def test_d22_kill_minus_one_stays_in_the_jail_and_the_worker_survives(run, worke
 
 def _work_mounts(runs_dir: str) -> dict[str, list[str]]:
     """Mount point -> mount options of the run dirs mounted on the host right now (not the work
-    dirs of compile jails the workers keep warm for JVM languages: those outlive any one run)."""
+    dirs of jails the workers keep started ahead of need, unused: those outlive any one run)."""
     lines = [line.split() for line in Path("/proc/self/mountinfo").read_text().splitlines()]
     return {fields[4]: fields[5].split(",") for fields in lines
-            if fields[4].startswith(runs_dir + "/") and ".warm-" not in fields[4]}
+            if fields[4].startswith(runs_dir + "/") and not started_ahead(Path(fields[4]))}
 
 
 def test_d40_setuid_file_in_work_is_on_a_nosuid_mount_and_cleaned_up(client, user, worker, stack_env):

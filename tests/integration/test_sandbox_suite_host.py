@@ -38,6 +38,7 @@ from tests.support.sandbox_suite import (
     read_int,
     remove_test_parent,
     run_cgroups,
+    started_ahead,
     submit,
     wait_final,
 )
@@ -75,8 +76,8 @@ def _nsjail_of_run(runs_dir: str) -> tuple[int, str] | None:
         except OSError:
             continue
         work = _work_bind(entry, argv)
-        # (not a compile jail a worker keeps warm for a JVM language: that is no run's)
-        if work and work.startswith(runs_dir + "/") and ".warm-" not in work:
+        # (not a jail a worker keeps started ahead of need, unused: that is no run's)
+        if work and work.startswith(runs_dir + "/") and not started_ahead(Path(work)):
             return int(entry), Path(work).name
     return None
 
@@ -253,6 +254,7 @@ def bomb_runner(stack_env):
     runner = Runner(settings)
     runner.prepare()
     yield runner
+    runner.close()
     remove_test_parent(runner.cgroups)
 
 
@@ -291,6 +293,7 @@ def test_d38_ten_concurrent_fork_bombs_stay_under_the_parents_pids_cap(bomb_runn
         expected = timed_out if result.status == "timeout" else refused.get(result.status, "")
         assert expected and expected in result.message, result
     assert [r.status for r in results].count("timeout") > 0
+    bomb_runner.ready.close()  # the jail it keeps ready for the next run of the kind: 3 tasks
     assert read_int(current) == 0
 
 
@@ -301,7 +304,8 @@ def test_d38_fork_bombs_through_the_worker_are_contained_and_it_keeps_serving(cl
     pids_parent = parent_dir(stack_env, "pids")
     bombs = [submit(client, user, "python", BOMB, limits={"timeout": 1.5}) for _ in range(6)]
     after = submit(client, user, "python", "print('still serving')")
-    body, samples = wait_final(client, user, after, sample=lambda: run_cgroups(pids_parent), seconds=120)
+    runs_dir = Path(stack_env["SANDBOX_RUNS_DIR"])
+    body, samples = wait_final(client, user, after, sample=lambda: run_cgroups(pids_parent, runs_dir), seconds=120)
     assert (body["status"], body["stdout"]) == ("success", "still serving\n"), body
     per_run_cap = registry().get("python").pids + 1  # and nsjail itself (v1)
     assert 0 < max(max(s.values(), default=0) for s in samples) <= per_run_cap
@@ -309,7 +313,7 @@ def test_d38_fork_bombs_through_the_worker_are_contained_and_it_keeps_serving(cl
     for execution_id in bombs:
         bomb, _ = wait_final(client, user, execution_id)
         assert bomb["status"] == "timeout" and "process limit was reached" in bomb["message"], bomb
-    assert run_cgroups(pids_parent) == {}  # every run cgroup removed
+    assert run_cgroups(pids_parent, runs_dir) == {}  # every run cgroup removed
 
 
 def test_d38_the_workers_parent_cgroup_carries_the_total_caps(worker, stack_env):

@@ -12,9 +12,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 
-from sandbox import cgroups
+from sandbox import cgroups, ready_jails
 from sandbox.runner import _start_ticks
 from tests.support.polling import get_json, wait_until
 
@@ -99,10 +100,25 @@ def read_int(path: Path) -> int:
     return -1 if text == "max" else int(text)
 
 
-def run_cgroups(pids_parent: Path) -> dict[str, int]:
-    """pids.current of each run cgroup under the parent right now."""
+def started_ahead(run_dir: Path) -> bool:
+    """Whether a run dir is a jail's started ahead of need that no run has used: a warm compile
+    jail's (sandbox/prewarm.py), or a ready run jail's whose work dir holds nothing but, while it
+    starts, jail-exec (sandbox/ready_jails.py)."""
+    if ".warm-" in run_dir.name:
+        return True
+    try:
+        return ".ready-" in run_dir.name and set(os.listdir(run_dir)) <= {".jail-exec"}
+    except OSError:  # closed meanwhile
+        return False
+
+
+def run_cgroups(pids_parent: Path, runs_dir: Path | None = None) -> dict[str, int]:
+    """pids.current of each run cgroup under the parent right now; given the runs dir, only
+    those of jails in use (not started ahead of need and idle)."""
     found = {}
     for child in pids_parent.iterdir():
+        if runs_dir is not None and started_ahead(runs_dir / child.name.removesuffix("-run")):
+            continue
         if child.name.endswith("-run"):
             try:
                 found[child.name] = read_int(child / "pids.current")
@@ -166,9 +182,17 @@ def dead_owner_token() -> str:
 
 def runs_a_jail(process) -> bool:
     """Whether a (psutil) worker pool process has a run's nsjail as a child right now: not one of
-    the compile jails a worker keeps warm for JVM languages, which idle between runs."""
+    the jails a worker keeps started ahead of need, which idle between runs (a compile jail kept
+    warm for a JVM language; a ready run jail whose jail-exec still waits for its command)."""
     for child in process.children():
         argv = " ".join(child.cmdline())
-        if "nsjail" in argv and ".warm-" not in argv:
+        if "nsjail" in argv and ".warm-" not in argv and not _waits_for_a_run(child):
             return True
     return False
+
+
+def _waits_for_a_run(nsjail) -> bool:
+    try:
+        return any(p.cmdline() == [f"/work/{ready_jails.EXEC_NAME}"] for p in nsjail.children(recursive=True))
+    except psutil.Error:  # it ended meanwhile
+        return False
