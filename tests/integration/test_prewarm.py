@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import signal
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -212,3 +214,73 @@ def test_a_warm_jail_has_its_tiers_compile_limits_and_takes_only_a_compile_of_th
     assert smaller.status == "success" and following.proc.poll() is not None
     assert smaller.compile_cpu_time > 0.2  # cold: the enterprise jail never takes a free compile
     assert wait_ready(warm_runner).limits == lang.compile_limits.capped(free)
+
+
+def test_the_pool_grows_with_the_compile_rate_and_each_jail_serves_one_compile(warm_runner):
+    warm_runner.warm.policy = dataclasses.replace(warm_runner.warm.policy, max_idle=3, memory_mb=None)
+    warm_runner.run(java())
+    first = wait_ready(warm_runner)
+    for n in range(40):  # a busy minute of Java compiles in this process
+        warm_runner.warm.demand.record("java", now=time.monotonic() - n)
+    target = warm_runner.warm.demand.target("java", warm_runner.warm.policy)
+    assert target > 1
+    warm_runner.warm.refill(first.lang, first.work_mb, first.limits)  # what the next compile does
+    jails = wait_until(lambda: (lambda idle: idle if len(idle) >= target else None)(idle_jails(warm_runner)),
+                       60, what=f"{target} warm java compilers")
+    assert jails[0] is first and len({id(j) for j in jails}) == len(jails) == target
+    wait_warmed_up(jails[0])
+    results = [warm_runner.run(java(args=("x",) * n)) for n in range(2)]
+    assert [r.stdout for r in results] == ["hi 0\n", "hi 1\n"], results
+    assert all(j.proc.poll() is not None and not j.work.path.exists() for j in jails[:2])  # used once, in order
+    assert all(j.proc.poll() is None for j in jails[2:])
+
+
+def test_the_pool_stays_within_its_memory_share(warm_runner):
+    warm_runner.warm.policy = dataclasses.replace(warm_runner.warm.policy, max_idle=4, memory_mb=1)
+    for n in range(40):
+        warm_runner.warm.demand.record("java", now=time.monotonic() - n)
+    warm_runner.run(java())
+    wait_ready(warm_runner)
+    time.sleep(1)
+    assert len(idle_jails(warm_runner)) == 1  # one per language always; no more beyond the share
+
+
+def idle_jails(runner) -> list:
+    warm = runner.warm
+    with warm._lock:
+        return list(warm._idle.get("java", ()))
+
+
+@pytest.mark.slow
+def test_kotlins_warm_compiler_starts_from_a_class_data_archive_made_in_a_jail(warm_runner, request):
+    installed("kotlin")
+    cds = Path(tempfile.mkdtemp(prefix="cds-test-")) / "cds"  # bound into jails: not under pytest's 0700 dirs
+    cds.parent.chmod(0o755)
+    base = registry().get("kotlin")
+    binds = tuple(b for b in base.binds if not b.endswith(":/opt/toolchains/cds")) + (f"{cds}:/opt/toolchains/cds",)
+    kotlin = dataclasses.replace(base, binds=binds)
+    request.addfinalizer(lambda: shutil.rmtree(cds.parent))
+    warm_runner.prewarm([kotlin])
+    wait_until(lambda: (cds / "kotlinc-warm.jsa").exists(), 240, interval=0.5, what="the kotlinc archive made")
+    assert oct((cds / "kotlinc-warm.jsa").stat().st_mode & 0o777) == "0o644"
+    assert not [n for n in os.listdir(cds) if n.endswith(".jsa") and n != "kotlinc-warm.jsa"]
+    old = wait_ready(warm_runner, language="kotlin")  # started before the archive existed
+    warm_runner.warm.take(kotlin, old.work_mb, old.limits).close()
+    jail = wait_until(lambda: (lambda j: j if j is not None and j is not old else None)(
+        warm_runner.warm.ready("kotlin")), 60, what="a warm kotlin compiler after the archive")
+    wait_until(lambda: _maps_the_archive(jail), 60, interval=0.2, what="the warm kotlinc mapping its archive")
+    wait_warmed_up(jail)
+    code = 'fun main(args: Array<String>) { println("kt " + args.size) }'
+    result = warm_runner.run(RunSpec(language=kotlin, code=code, args=("a",)))
+    assert (result.status, result.stdout) == ("success", "kt 1\n"), result
+    assert jail.proc.poll() is not None
+
+
+def _maps_the_archive(jail) -> bool:
+    for tid in jail.cgroup.thread_ids():
+        try:
+            if "/opt/toolchains/cds/kotlinc-warm.jsa" in Path(f"/proc/{tid}/maps").read_text():
+                return True
+        except OSError:
+            pass
+    return False
