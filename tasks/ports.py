@@ -81,6 +81,7 @@ class ClaimedRun:
     callback: bool = False  # someone wants a PUT when it finishes (tasks.callbacks)
     live: LiveOptions | None = None  # a live run: its caller talks to it while it runs (tasks/live.py)
     artifacts: ArtifactPolicy | None = None  # None: nothing under /work/out/ is kept
+    queue_seconds: float | None = None  # created -> this claim, as recorded with it
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,11 @@ from __future__ import annotations
 import logging
 import time
 
-import sqlalchemy as sa
-
 from sandbox import ExecutionStatus
 from tasks import metrics
 from tasks.metrics import Recorder, Sample
 from tasks.ports import ClaimedRun, Delivery, ExecutionStore, Outcome
 
-from ..extensions import db
-from ..models import Execution
 from . import logs
 
 log = logging.getLogger("codestudio.executions")
@@ -37,10 +33,8 @@ class ObservedExecutionStore:
         log.info("execution claimed", extra={"attempt": claim.attempt, "worker": worker,
                                              "live": claim.live is not None})
         samples = [Sample(metrics.LIVE_RUNS, (claim.language,), 1)] if claim.live is not None else []
-        if claim.attempt == 1:
-            waited = _queue_seconds(execution_id)
-            if waited is not None:
-                samples.append(Sample(metrics.QUEUE_WAIT, (claim.language,), waited))
+        if claim.attempt == 1 and claim.queue_seconds is not None:
+            samples.append(Sample(metrics.QUEUE_WAIT, (claim.language,), claim.queue_seconds))
         self.recorder.record(*samples)
         return claim
 
@@ -84,12 +78,3 @@ def _program_seconds(claim: ClaimedRun, outcome: Outcome) -> float:
         return outcome.wall_seconds
     return outcome.wall_seconds + outcome.result.compile_wall_time
 
-
-def _queue_seconds(execution_id: str) -> float | None:
-    """What the claim recorded (created → started); None if it cannot be read now."""
-    try:
-        return db.session.execute(sa.select(Execution.queue_seconds).where(Execution.id == execution_id)).scalar()
-    except sa.exc.SQLAlchemyError as exc:
-        db.session.rollback()
-        log.warning("queue wait not read: %s", exc)
-        return None

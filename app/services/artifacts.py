@@ -28,22 +28,29 @@ ORPHAN_GRACE = timedelta(hours=1)
 EXPIRE_BATCH = 1000
 
 
-def bytes_stored(user_id: int) -> int:
-    """What the user's storage quota counts: project files and kept artifacts."""
+def stored_bytes(user_id: int | sa.ColumnExpressionArgument[int]) -> sa.ColumnElement[int]:
+    """What the user's storage quota counts (project files and kept artifacts), as a SQL
+    expression: a query of its own, or a column of a larger one (a worker's claim)."""
     files = sa.select(sa.func.coalesce(sa.func.sum(ProjectFile.size), 0)).join(Project).where(
         Project.user_id == user_id).scalar_subquery()
     kept = sa.select(sa.func.coalesce(sa.func.sum(Artifact.size), 0)).where(
         Artifact.user_id == user_id).scalar_subquery()
-    return int(db.session.execute(sa.select(files + kept)).scalar_one())
+    return files + kept
 
 
-def policy(user_id: int, tier_name: str) -> ArtifactPolicy:
+def bytes_stored(user_id: int) -> int:
+    """What the user's storage quota counts: project files and kept artifacts."""
+    return int(db.session.execute(sa.select(stored_bytes(user_id))).scalar_one())
+
+
+def policy(tier_name: str, stored: int) -> ArtifactPolicy:
+    """What a run of a user on this tier may keep, the user storing `stored` bytes already."""
     tiers = current_app.config["TIERS"]
     tier = tiers.get(tier_name) or tiers["free"]
     quota = int(tier["storage_mb"]) << 20
     return ArtifactPolicy(tier=tier_name if tier_name in tiers else "free", files=int(tier["artifact_files"]),
                           total_bytes=int(tier["artifact_mb"]) << 20, quota_bytes=quota,
-                          room_bytes=max(0, quota - bytes_stored(user_id)))
+                          room_bytes=max(0, quota - stored))
 
 
 def insert_rows(kept: KeptArtifacts, user_id: int, now: datetime, execution_id: str | None = None,

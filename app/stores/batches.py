@@ -135,7 +135,8 @@ class SqlBatchStore:
                 language=batch.language, code=sub.code, entry_name=sub.entry_name,
                 files=tuple((f["name"], f["content"].encode()) for f in sub.files or ()),
                 comparison=Comparison(batch.compare, batch.abs_tol, batch.rel_tol),
-                tests=_tests(batch), pending=pending, artifacts=artifacts.policy(batch.user_id, tier),
+                tests=_tests(batch), pending=pending,
+                artifacts=artifacts.policy(tier, artifacts.bytes_stored(batch.user_id)),
             )
         return _transaction(claim)
 

@@ -21,6 +21,9 @@ from ..services.pricing import cost_of
 
 log = logging.getLogger(__name__)
 
+# whether an execution gets an HTTP callback, as a SQL condition on its id (the claim's query reads it)
+CallbackWanted = Callable[[sa.ColumnExpressionArgument[str]], sa.ColumnElement[bool]]
+
 
 def compile_stats(language: str, result: RunResult) -> dict[str, Any]:
     """The compile stage's use: a failed compile's is the result's own (nothing ran after it)."""
@@ -41,28 +44,32 @@ def _claimable(row: Execution, delivery: Delivery) -> bool:
 
 
 class SqlExecutionStore:
-    def __init__(self, callback_wanted: Callable[[str], bool] = lambda execution_id: False):
-        # whether a finished execution gets an HTTP callback: asked of the API that accepted it
+    def __init__(self, callback_wanted: CallbackWanted = lambda execution_id: sa.false()):
+        # whether a finished execution gets an HTTP callback: asked of the API that accepted it, as
+        # a SQL condition on the execution id, so the claim reads it with the row (one query)
         self.callback_wanted = callback_wanted
 
     def claim(self, execution_id: str, worker: str, delivery: Delivery) -> ClaimedRun | None:
         try:
-            # one locking read: the row and the owner's tier
+            # one locking read: the row, the owner's tier, whether it wants a callback and what
+            # the owner stores (its artifacts' room)
             found = db.session.execute(
-                sa.select(Execution, User.tier).join(User)
-                .where(Execution.id == execution_id).with_for_update(of=Execution)
+                sa.select(Execution, User.tier, self.callback_wanted(Execution.id).label("callback"),
+                          artifacts.stored_bytes(Execution.user_id).label("stored"))
+                .join(User).where(Execution.id == execution_id).with_for_update(of=Execution)
             ).one_or_none()
             if found is None or not _claimable(found[0], delivery):
                 db.session.rollback()
                 return None
-            row, tier = found
+            row, tier, callback, stored = found
             now = utcnow()
+            waited = round((now - aware(row.created_at)).total_seconds(), 4)
             # compare-and-set on what was read: of two racing claims one wins (SQLite has no row locks)
             won = rows_changed(sa.update(Execution).where(
                 Execution.id == row.id, Execution.status == row.status, Execution.attempts == row.attempts,
             ).values(status=ExecutionStatus.RUNNING, attempts=row.attempts + 1, worker=worker[:255],
                      claimed_by=delivery.task_id, started_at=now,
-                     queue_seconds=round((now - aware(row.created_at)).total_seconds(), 4),
+                     queue_seconds=waited,
                      ).execution_options(synchronize_session=False)) == 1
             if not won:
                 db.session.rollback()
@@ -73,10 +80,11 @@ class SqlExecutionStore:
                 stdin=bytes(row.stdin or b""), args=tuple(row.args or ()),
                 files=tuple((f["name"], f["content"].encode()) for f in row.files or ()),
                 timeout=row.timeout, memory_mb=row.memory_mb, entry_name=row.entry_name, project_id=row.project_id,
-                runs=row.runs or 1, callback=self.callback_wanted(row.id),
+                runs=row.runs or 1, callback=bool(callback),
                 live=LiveOptions(**row.live) if row.live is not None else None,
                 # a live run's files are not kept: its caller saw it run, and has no result to show them in
-                artifacts=artifacts.policy(row.user_id, tier) if row.live is None else None,
+                artifacts=artifacts.policy(tier, int(stored)) if row.live is None else None,
+                queue_seconds=waited,
             )
             db.session.commit()
             return claim
