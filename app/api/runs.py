@@ -42,7 +42,7 @@ def run(data):
         return run_events.stream(g.user, data, idempotency.claim(g.user.id, key, Scope.RUN_STREAM, data))
     row, replayed = runs.submit_once(g.user, data, idempotency.claim(g.user.id, key, Scope.RUN, data))
     headers = idempotency.REPLAYED if replayed else {}
-    if data.wait and not runs.is_final(row):
+    if data.wait and not (replayed and runs.is_final(row)):  # a new run is not final yet: no read to know it
         row = runs.wait_for(row, runs.wait_seconds(row))
     if not data.wait or not runs.is_final(row):
         return _accepted(row, headers)

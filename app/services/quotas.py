@@ -39,13 +39,16 @@ def day_start(now: datetime | None = None) -> datetime:
 def counts(user: User) -> tuple[int, int]:
     """(executions today: every run asked for, with batch runs reserved today; executions queued
     or running)."""
-    today, active = db.session.execute(sa.select(
-        sa.func.coalesce(sa.func.sum(Execution.runs).filter(Execution.created_at >= day_start()), 0),
-        sa.func.count().filter(Execution.status.in_(ACTIVE_STATUSES)),
-    ).where(Execution.user_id == user.id)).one()
-    batch_runs = db.session.execute(sa.select(sa.func.coalesce(sa.func.sum(Batch.total - Batch.cancelled), 0)).where(
-        Batch.user_id == user.id, Batch.created_at >= day_start(), _reserving(datetime.now(UTC)))).scalar_one()
-    return today + int(batch_runs), active
+    executions = sa.select(
+        sa.func.coalesce(sa.func.sum(Execution.runs).filter(Execution.created_at >= day_start()), 0).label("today"),
+        sa.func.count().filter(Execution.status.in_(ACTIVE_STATUSES)).label("active"),
+    ).where(Execution.user_id == user.id).subquery()
+    batch_runs = sa.select(sa.func.coalesce(sa.func.sum(Batch.total - Batch.cancelled), 0)).where(
+        Batch.user_id == user.id, Batch.created_at >= day_start(), _reserving(datetime.now(UTC))).scalar_subquery()
+    # one statement, so both counts see the same snapshot (and it is one round trip)
+    today, active, batch_today = db.session.execute(
+        sa.select(executions.c.today, executions.c.active, batch_runs)).one()
+    return int(today) + int(batch_today), int(active)
 
 
 def _refuse_daily(user: User, today: int, needed: int, detail: str):

@@ -10,6 +10,7 @@ import redis as redis_lib
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from sandbox import FINAL_STATUSES, Language
 from tasks import keys
@@ -66,6 +67,11 @@ def prepare(user: User, request: RunRequest) -> PreparedRun:
                        runs=request.runs, live=asdict(request.live) if request.live is not None else None)
 
 
+# what sending a new run and waiting for it read of its row, none of which a worker changes: kept
+# through the commit's expiry, so neither reloads the row (the others, the status among them, load on use)
+KEPT_THROUGH_COMMIT = ("id", "language", "runs", "timeout")
+
+
 def record(user: User, prepared: list[PreparedRun],
            attach: Callable[[int, Execution], None] | None = None) -> list[Execution]:
     """Reserve quota for all the prepared runs and record them in one transaction: all or none.
@@ -78,7 +84,12 @@ def record(user: User, prepared: list[PreparedRun],
         db.session.add(execution)
         if attach is not None:
             attach(index, execution)
+    db.session.flush()
+    kept = [{name: getattr(row, name) for name in KEPT_THROUGH_COMMIT} for row in rows]
     db.session.commit()  # committed before enqueue: the worker must find the row
+    for row, values in zip(rows, kept, strict=True):
+        for name, value in values.items():
+            set_committed_value(row, name, value)
     return rows
 
 
@@ -129,24 +140,17 @@ def enqueue(execution: Execution) -> None:
 
 def wait_for(execution: Execution, seconds: float) -> Execution:
     """Block on the worker's completion signal (no DB polling); then reload the row. If Redis
-    fails meanwhile the execution is still accepted: the caller gets it as it is (a 202)."""
+    fails meanwhile the execution is still accepted: the caller gets it as it is (a 202).
+    The signal is taken and put back in one atomic command (the list rotated onto itself), so it
+    stays for the next waiter on the same execution (a request replayed with its Idempotency-Key
+    waits on it too) and expires as the worker set it to."""
     try:
         key = keys.done_key(execution.id)
-        if redis().blpop([key], timeout=max(1, int(seconds + 0.999))) is not None:
-            _pass_on(key)
+        redis().brpoplpush(key, key, timeout=max(1, int(seconds + 0.999)))
     except redis_lib.exceptions.RedisError:
         current_app.logger.warning("execution %s: lost Redis while waiting for it", execution.id)
     db.session.expire(execution)
     return db.session.get_one(Execution, execution.id)
-
-
-def _pass_on(key: str) -> None:
-    """Puts the completion signal back for the next waiter on the same execution (a request
-    replayed with its Idempotency-Key waits on it too); it expires as the worker's does."""
-    pipe = redis().pipeline(transaction=False)
-    pipe.lpush(key, "done")
-    pipe.expire(key, keys.DONE_TTL_SECONDS)
-    pipe.execute()
 
 
 def wait_seconds(execution: Execution) -> float:
