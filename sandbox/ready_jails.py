@@ -111,7 +111,7 @@ class ReadyJail:
     def hand_off(self, command: list[str], stdin: bytes, limits: StageLimits, output_cap: int, grace: float,
                  stop: threading.Event | None = None) -> tuple[ProcessOutcome, cgroups.Usage]:
         """Runs the command with this stdin (the run's files are in place); usage counts from now."""
-        self.cgroup.set_background(False)
+        self._to_foreground()
         before = self.cgroup.cpu_seconds()
         log_read, self.log_read = self.log_read, None  # collect closes it
         if log_read is None:
@@ -122,6 +122,21 @@ class ReadyJail:
         usage.cpu_seconds = max(0.0, self.cgroup.cpu_seconds() - before)
         outcome.cpu_seconds = usage.cpu_seconds  # nsjail's rusage also holds its own start-up
         return outcome, usage
+
+    def _to_foreground(self) -> None:
+        """Out of SCHED_IDLE and the background CPU share before the command is sent: nsjail,
+        tini and jail-exec, one thread each (found through /proc: cheaper than the cgroup's
+        task lists, and a process missed would only run slower)."""
+        self.cgroup.layout.set_background(self.cgroup.name, False)
+        pending = [self.proc.pid]
+        while pending:
+            pid = pending.pop()
+            try:
+                os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
+                with open(f"/proc/{pid}/task/{pid}/children") as children:
+                    pending += [int(child) for child in children.read().split()]
+            except (ProcessLookupError, FileNotFoundError, PermissionError):
+                pass  # gone meanwhile: the run's result says so
 
     def _stop(self) -> None:
         end_process(self.proc)
@@ -149,6 +164,7 @@ class ReadyJails:
         self.settings, self.layout, self.owner, self.uid_pool = settings, layout, owner, uid_pool
         self.enabled = settings.ready_jails and os.access(settings.jail_exec, os.X_OK)
         self._idle: OrderedDict[RunKind, ReadyJail | None] = OrderedDict()  # None: to start; oldest first
+        self._used: list[ReadyJail] = []  # handed a run that has ended: the keeper closes them
         self._lock = threading.Lock()
         self._wake, self._closed = threading.Event(), threading.Event()
         self._keeper: threading.Thread | None = None
@@ -192,6 +208,24 @@ class ReadyJails:
         for jail in evicted:
             jail.close()
 
+    def discard(self, jail: ReadyJail) -> None:
+        """A jail whose run has ended (its result read): closed by the keeper, so the run's
+        result does not wait for the unmount and cgroup removal."""
+        with self._lock:
+            kept = not self._closed.is_set()
+            if kept:
+                self._used.append(jail)
+        if kept:
+            self._wake.set()
+        else:
+            jail.close()
+
+    def _close_used(self) -> None:
+        with self._lock:
+            used, self._used = self._used, []
+        for jail in used:
+            jail.close()
+
     def expire(self) -> int:
         """Closes the jails of kinds not run for IDLE_SECONDS, and any that died."""
         now = time.monotonic()
@@ -208,6 +242,7 @@ class ReadyJails:
         with self.layout.thread_cpu(self.owner()).measure():  # this thread's CPU is in a group of its own
             while not self._closed.is_set():
                 try:
+                    self._close_used()
                     self._start_wanted()
                     self.expire()
                 except Exception as exc:  # noqa: BLE001 - runs simply start fresh meanwhile
@@ -254,7 +289,8 @@ class ReadyJails:
         if keeper is not None and keeper is not threading.current_thread():
             keeper.join(timeout=60)
         with self._lock:
-            jails = [j for j in self._idle.values() if j is not None]
+            jails = [j for j in self._idle.values() if j is not None] + self._used
             self._idle.clear()
+            self._used = []
         for jail in jails:
             jail.close()

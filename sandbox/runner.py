@@ -271,8 +271,10 @@ class Runner:
                 with self._workdir(spec) as (name, work, _):
                     yield name, work, None
             else:
-                with ready:
+                try:
                     yield ready.name, ready.work, ready
+                finally:
+                    self.ready.discard(ready)
         except (OSError, workdir.WorkdirError) as exc:
             raise SandboxInfraError(str(exc)) from exc
         finally:

@@ -86,6 +86,12 @@ def ready_jail(runner, language: str = "python"):
     return jail
 
 
+def used_once(jail) -> None:
+    """The jail ran its one run and is destroyed (by the keeper, just after the run's result)."""
+    assert jail.proc.poll() is not None
+    wait_until(lambda: not jail.work.path.exists(), 5, what="the used jail's work dir removed")
+
+
 def test_a_run_in_a_ready_jail_is_exactly_a_fresh_run(stack_env, ready_runner):
     spec = python(PORTRAIT, stdin=b"line\x00\xff\n", args=("a b", "c\nd", ""))
     fresh_runner = runner_for(stack_env, "fresh", ready_jails=False)
@@ -97,7 +103,7 @@ def test_a_run_in_a_ready_jail_is_exactly_a_fresh_run(stack_env, ready_runner):
     ready_runner.run(python("print(1)"))  # the kind's first run starts fresh; the next one is ready
     jail = ready_jail(ready_runner)
     ready = ready_runner.run(spec)
-    assert jail.proc.poll() is not None and not jail.work.path.exists()  # used once, then destroyed
+    used_once(jail)
     assert (ready.status, fresh.status) == ("success", "success"), (ready, fresh)
     assert ready.stdout == fresh.stdout, (ready.stdout, fresh.stdout)
     assert "['main.py']" in ready.stdout and ready_jails.EXEC_NAME not in ready.stdout

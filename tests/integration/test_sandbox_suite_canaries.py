@@ -13,6 +13,7 @@ from sandbox import artifacts
 from sandbox.settings import SandboxSettings
 from tests.support.batches import grade, verdicts
 from tests.support.languages import installed
+from tests.support.polling import wait_until
 from tests.support.sandbox_suite import canaries_fixture, started_ahead  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.sandbox  # the database and Redis behind it do not matter: one CI pass
@@ -63,11 +64,13 @@ def test_d37_symlinks_planted_under_every_name_leave_the_canaries_alone(run, can
     assert (body["status"], body["stdout"]) == ("success", planted), body
     assert body["artifacts"] == [], body  # python's out/ became a link to the canaries: not followed
     runs_dir = Path(stack_env["SANDBOX_RUNS_DIR"])
-    now = set(os.listdir(runs_dir))
-    # cleaned up without following anything (a jail started ahead of need meanwhile is not this
-    # run's; one started before that is still there was not used by it)
-    left = {name for name in now if (name not in before or ".ready-" in name) and not started_ahead(runs_dir / name)}
-    assert not left, left
+
+    def left() -> set[str]:  # a jail started ahead of need meanwhile is not this run's
+        return {name for name in os.listdir(runs_dir)
+                if (name not in before or ".ready-" in name) and not started_ahead(runs_dir / name)}
+
+    # cleaned up without following anything (a ready jail just after its run's result)
+    wait_until(lambda: not left(), 5, what=lambda: f"the run dir removed: {left()}")
 
 
 PLANT_HASKELL = """{{-# LANGUAGE TemplateHaskell #-}}
