@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FLOWER_PORT ?= 5555
 
-.PHONY: run test lint toolchains deps bench bench-batch bench-files bench-live bench-perf worker flower clean
+.PHONY: run test test-cluster lint toolchains deps bench bench-batch bench-files bench-live bench-perf worker flower clean
 comma := ,
 space := $(subst ,, )
 
@@ -32,6 +32,10 @@ run: deps
 
 test: deps
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# workers on several hosts (network namespaces; docs/cluster.md): also part of `make test`
+test-cluster: deps
+	$(BIN)/pytest tests/integration/test_cluster.py $(PYTEST_ARGS)
 
 # static checks (CI runs them before the suite): ruff on everything; mypy on app/, strict on the
 # sandbox, the worker and the client package
