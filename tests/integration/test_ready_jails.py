@@ -119,7 +119,8 @@ def test_time_limits_count_from_the_hand_off(ready_runner):
     assert slept.cpu_time < 0.5, slept  # the program's CPU only: not nsjail's start, not the wait
     ready_jail(ready_runner)
     spun = ready_runner.run(python("while True: pass", timeout=2))
-    assert spun.status == "timeout" and 1.5 < spun.cpu_time < 3.5, spun
+    # killed at its own limit from the hand-off; its CPU is what it spun (a loaded machine gives it less)
+    assert spun.status == "timeout" and 2 <= spun.wall_time < 2.5 and 0.3 < spun.cpu_time <= spun.wall_time, spun
 
 
 def test_memory_pids_and_output_limits_hold(ready_runner):
