@@ -1,6 +1,7 @@
 """One run's cgroup, owned by the worker so limits and verdict evidence outlive nsjail."""
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import time
@@ -9,6 +10,8 @@ from pathlib import Path
 
 from .files import read_text
 from .layout import Layout, Usage
+
+DESTROY_SECONDS = 5.0  # how long a destroy waits for the jail's processes to be gone
 
 
 class RunCgroup:
@@ -71,25 +74,37 @@ class RunCgroup:
         return [d for run_dir in self.layout.dirs(self.name) for d in (*_children(run_dir), run_dir)]
 
     def destroy(self) -> None:
+        """Kills what is left and removes the dirs. Looked at afresh each round: nsjail may make
+        its child cgroup, and a dying process (a JVM unmapping its heap) may stay listed, a while
+        after the kill; only past DESTROY_SECONDS does a busy cgroup raise."""
         if self.oom_fd is not None:
             os.close(self.oom_fd)
             self.oom_fd = None
-        tree = self._tree()
-        for _ in range(50):
+        give_up_at = time.monotonic() + DESTROY_SECONDS
+        while True:
+            tree = self._tree()
             pids = {int(p) for d in tree for p in read_text(d / "cgroup.procs").split()}
             for pid in pids:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-            if not pids:
-                break
+            if not pids or time.monotonic() >= give_up_at:
+                try:
+                    _remove(tree)
+                    return
+                except OSError as exc:
+                    if exc.errno != errno.EBUSY or time.monotonic() >= give_up_at:
+                        raise
             time.sleep(0.02)
-        for d in tree:
-            try:
-                d.rmdir()
-            except FileNotFoundError:
-                pass
+
+
+def _remove(tree: list[Path]) -> None:
+    for d in tree:
+        try:
+            d.rmdir()
+        except FileNotFoundError:
+            pass
 
 
 def _children(d: Path) -> list[Path]:
