@@ -4,6 +4,7 @@ itself, outside every namespace, speaks to host A's services on their unix socke
 system, which namespaces do not separate)."""
 from __future__ import annotations
 
+import contextlib
 import glob
 import http.client
 import json
@@ -21,7 +22,7 @@ from pathlib import Path
 import redis
 import sqlalchemy as sa
 
-from tests.support.netns import Host, Network
+from tests.support.netns import SUBNET, Host, Network
 from tests.support.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,6 +100,11 @@ class Cluster:
     base: Path
     processes: list[subprocess.Popen] = field(default_factory=list)
     workers: dict[str, Worker] = field(default_factory=dict)
+    # host A's services as the test reaches them (set by `start`)
+    db: sa.Engine = field(init=False)
+    redis: redis.Redis = field(init=False)
+    api: ApiClient = field(init=False)
+    postgres: subprocess.Popen | None = field(init=False, default=None)
 
     @property
     def a(self) -> Host:
@@ -136,12 +142,11 @@ class Cluster:
         subprocess.run([*as_postgres, _pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
                         "--no-sync"], check=True, capture_output=True, timeout=120)
         with open(data / "pg_hba.conf", "a") as hba:  # the other hosts, over their links
-            hba.write(f"host all all {self.a.address.rsplit('.', 1)[0]}.0/24 trust\n")
-        proc = self._spawn(self.a, [*as_postgres, _pg_bin("postgres"), "-D", str(data),
-                                    "-c", f"listen_addresses={self.a.address}",
-                                    "-c", f"unix_socket_directories={sockets}", "-c", "fsync=off",
-                                    "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
-                           self.base / "postgres.log")
+            hba.write(f"host all all {SUBNET}.0/24 trust\n")
+        server = [_pg_bin("postgres"), "-D", str(data), "-c", f"listen_addresses={self.a.address}",
+                  "-c", f"unix_socket_directories={sockets}",
+                  "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        proc = self.postgres = self._spawn(self.a, [*as_postgres, *server], self.base / "postgres.log")
         admin = sa.create_engine(f"postgresql+psycopg://postgres@/postgres?host={sockets}",
                                  isolation_level="AUTOCOMMIT")
 
@@ -281,13 +286,14 @@ class Cluster:
 
         for proc in reversed(self.processes):
             if proc.poll() is None:
-                proc.send_signal(signal.SIGINT if proc is self.processes[0] else signal.SIGTERM)
+                proc.send_signal(signal.SIGINT if proc is self.postgres else signal.SIGTERM)  # INT: fast shutdown
         deadline = time.monotonic() + 30
         for proc in self.processes:
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
         if getattr(self, "db", None) is not None:
             self.db.dispose()
         hosts = list(self.network.hosts.values())
