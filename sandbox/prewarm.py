@@ -2,7 +2,7 @@
 
 A JVM compiler spends most of a small compile loading and warming itself (javac: ~0.4 s cold,
 ~0.03 s warm). So the worker keeps jails started ahead of need, as many per language as its
-recent compiles need (sandbox/warm_pool.py), and starts a replacement as soon as one is taken:
+recent compiles need (sandbox/warm_pool.py), and starts a replacement once a taken one's run is over:
 fresh work dir, fresh cgroup with the compile limits, nsjail as always, and in it the compiler,
 which warms up on a throw-away program and then waits for one compile command on stdin. A
 compile of that language is handed to one; its wall and CPU time count from the hand-off.
@@ -144,7 +144,7 @@ class WarmJail:
 
 class WarmJails:
     """Idle warm jails per language, per worker process, as many as the recent compile rate needs
-    (sandbox/warm_pool.py); each taken one is replaced at once, on idle CPU."""
+    (sandbox/warm_pool.py); each taken one is replaced after its run, on idle CPU."""
 
     def __init__(self, settings: SandboxSettings, layout: cgroups.Layout, owner: Callable[[], str],
                  uid_pool: UidPool):
@@ -174,7 +174,7 @@ class WarmJails:
             old.close()
         if jail is not None:
             self.demand.warmed_up(lang.id, jail.cpu_so_far())
-        self.refill(lang, work_mb, limits)  # its replacement starts now, at idle priority
+        # its replacement starts after this compile's run (refill), so its set-up does not compete with it
         return jail
 
     def refill(self, lang: Language, work_mb: int, limits: CompileLimits) -> None:
