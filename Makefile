@@ -33,9 +33,10 @@ run: deps
 test: deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# workers on several hosts (network namespaces; docs/cluster.md): also part of `make test`
+# workers on several hosts (network namespaces; docs/cluster.md), Redis and RabbitMQ as the broker:
+# also part of `make test`
 test-cluster: deps
-	$(BIN)/pytest tests/integration/test_cluster.py $(PYTEST_ARGS)
+	$(BIN)/pytest tests/integration/test_cluster.py tests/integration/test_cluster_rabbitmq.py $(PYTEST_ARGS)
 
 # static checks (CI runs them before the suite): ruff on everything; mypy on app/, strict on the
 # sandbox, the worker and the client package

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,6 +99,7 @@ class Cluster:
     """Host A's services, started by `start`, and the workers started on the other hosts."""
     network: Network
     base: Path
+    broker: str = "redis"  # or "amqp": a RabbitMQ on host A is the Celery broker
     processes: list[subprocess.Popen] = field(default_factory=list)
     workers: dict[str, Worker] = field(default_factory=dict)
     # host A's services as the test reaches them (set by `start`)
@@ -114,16 +116,20 @@ class Cluster:
     def urls(self) -> dict[str, str]:
         """What every host is configured with: host A's addresses."""
         redis_url = f"redis://{self.a.address}:6379/0"
-        return {"REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url,
+        broker = f"amqp://guest:guest@{self.a.address}:5672//" if self.broker == "amqp" else redis_url
+        return {"REDIS_URL": redis_url, "CELERY_BROKER_URL": broker,
                 "DATABASE_URL": f"postgresql://postgres@{self.a.address}:5432/codestudio"}
 
     # host A ---------------------------------------------------------------------------------------
 
     def start(self) -> None:
         self.network.start()
+        rabbitmq_started = self._start_rabbitmq() if self.broker == "amqp" else None  # the slowest: first
         self._start_postgres()
         self._start_redis()
         self._codestudio("db", "upgrade")
+        if rabbitmq_started:
+            rabbitmq_started()
         self._start_api()
 
     def _spawn(self, host: Host, argv: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
@@ -171,6 +177,28 @@ class Cluster:
                              "--appendonly", "no", "--dir", str(self.base)], self.base / "redis.log")
         self.redis = redis.Redis(unix_socket_path=str(sock), db=0)
         wait_until(lambda: sock.exists() and self.redis.ping(), 30, interval=0.2, what="Redis on host A")
+
+    def _start_rabbitmq(self) -> Callable[[], None]:
+        """A node of its own (files, cookie and epmd) whose guest may log in from the other hosts;
+        returns the wait for it to accept connections."""
+        home = self.base / "rabbitmq"
+        home.mkdir()
+        (home / "rabbitmq.conf").write_text(f"loopback_users = none\nlisteners.tcp.1 = {self.a.address}:5672\n")
+        (home / "enabled_plugins").write_text("[].\n")
+        env = {**os.environ, "HOME": str(home), "RABBITMQ_NODENAME": "rabbit@localhost",
+               "RABBITMQ_MNESIA_BASE": str(home / "mnesia"), "RABBITMQ_LOG_BASE": str(home / "log"),
+               "RABBITMQ_CONFIG_FILE": str(home / "rabbitmq.conf"), "RABBITMQ_PID_FILE": str(home / "pid"),
+               "RABBITMQ_ENABLED_PLUGINS_FILE": str(home / "enabled_plugins")}
+        log = self.base / "rabbitmq.log"
+        proc = self._spawn(self.a, ["/usr/lib/rabbitmq/bin/rabbitmq-server"], log, env=env)
+
+        def started() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"rabbitmq-server exited:\n{log.read_text()[-3000:]}")
+            return "Starting broker... completed" in log.read_text()
+
+        return lambda: wait_until(started, 90, interval=0.5,
+                                  what=lambda: f"RabbitMQ on host A\n{log.read_text()[-3000:]}")
 
     def _env_a(self) -> dict[str, str]:
         return {**os.environ, **self.urls, "CODESTUDIO_INSTANCE": str(self.base / "instance-a"),
@@ -317,7 +345,7 @@ def _unmount_below(base: Path) -> None:
         subprocess.run(["umount", "--lazy", point], capture_output=True, timeout=30, check=False)
 
 
-def make_cluster() -> Cluster:
+def make_cluster(broker: str = "redis") -> Cluster:
     base = Path(tempfile.mkdtemp(prefix="cs-cluster-"))
     base.chmod(0o755)  # PostgreSQL (its own user) and the jails read below it
-    return Cluster(Network(), base)
+    return Cluster(Network(prefix=f"cs{os.getpid()}{broker[0]}"), base, broker)
