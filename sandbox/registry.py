@@ -72,6 +72,8 @@ class Language:
     warm_compile: tuple[str, ...] = ()  # a compiler started ahead of need (sandbox/prewarm.py)
     warm_requires: tuple[str, ...] = ()
     error_format: str = ""  # how its runtime reports an uncaught error on stderr: python, node, jvm or none
+    variant_of: str | None = None  # the base language this is another toolchain of (pypy -> python)
+    runtime: str = ""  # the toolchain's name where the language has several (node, deno, bun)
 
 
 class UnknownLanguage(KeyError):
@@ -94,6 +96,15 @@ class Registry:
 
     def __iter__(self) -> Iterator[Language]:
         return iter(self.languages.values())
+
+    def variants(self, base_id: str) -> list[Language]:
+        """The other toolchains of a base language, in definition order."""
+        return [lang for lang in self.languages.values() if lang.variant_of == base_id]
+
+    def family(self, lang: Language) -> list[Language]:
+        """The language's base first, then the base's variants: the toolchains one name may choose among."""
+        base = self.languages[lang.variant_of] if lang.variant_of else lang
+        return [base, *self.variants(base.id)]
 
 
 def _compile_limits(base: CompileLimits, overrides: dict[str, Any]) -> CompileLimits:
@@ -141,6 +152,8 @@ def _language(lang_id: str, entry: dict[str, Any], profiles: dict[str, Profile])
         warm_compile=tuple(entry.get("warm_compile", ())),
         warm_requires=tuple(entry.get("warm_requires", ())),
         error_format=entry.get("error_format", ""),
+        variant_of=entry.get("variant_of"),
+        runtime=entry.get("runtime", ""),
     )
 
 
@@ -152,7 +165,12 @@ def load_registry(path: Path = DEFINITIONS_FILE) -> Registry:
                       compile=_compile_limits(CompileLimits(), p.get("compile_limits", {})))
         for name, p in data["profiles"].items()
     }
-    return Registry({lid: _language(lid, e, profiles) for lid, e in data["languages"].items()})
+    languages = {lid: _language(lid, e, profiles) for lid, e in data["languages"].items()}
+    for lang in languages.values():  # a variant's base is a defined base, never another variant
+        base = languages.get(lang.variant_of or lang.id)
+        if base is None or base.variant_of:
+            raise ValueError(f"{lang.id}: variant_of names no base language ({lang.variant_of!r})")
+    return Registry(languages)
 
 
 @lru_cache(maxsize=1)
