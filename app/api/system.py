@@ -20,13 +20,16 @@ bp = Blueprint("system", __name__, description="Languages and health")
 @bp.doc(security=[])
 @bp.response(200, LanguageSchema(many=True))
 def languages():
-    """Every defined language; `available` when a live worker serves it, with its version."""
+    """Every defined language; `available` when a live worker serves it, with its version. Another
+    toolchain of a language (PyPy, Deno, Bun) is listed too, `variant_of` naming its base."""
     live, names = live_languages(), live_languages(kind="names")
     packages = live_languages(kind="packages")
     return [
         {"id": lang.id, "name": names.get(lang.id, lang.name), "version": live.get(lang.id),
          "aliases": list(lang.aliases),
-         "extension": lang.extension, "available": lang.id in live, "packages": len(packages.get(lang.id, {}))}
+         "extension": lang.extension, "available": lang.id in live, "packages": len(packages.get(lang.id, {})),
+         "runtime": lang.runtime or None, "variant_of": lang.variant_of,
+         "variants": [variant.id for variant in registry().variants(lang.id)]}
         for lang in registry()
     ]
 

@@ -19,6 +19,10 @@ STATUSES = tuple(ExecutionStatus)
 class RunRequestSchema(Schema):
     language = Text(load_default=None, validate=validate.Length(min=1, max=64),
                     metadata={"description": "id or alias; defaults to the project's language"})
+    version = Text(load_default=None, validate=validate.Length(min=1, max=64), metadata={
+        "description": "which of the language's toolchains: a runtime (`pypy`, `deno`, `bun`), a language id or "
+                       "a SemVer range of the version it runs (`2.x`); without it the language's own (422 "
+                       "`unknown_version` when none matches)"})
     code = Text(load_default=None, metadata={"description": "the entry file; without it a project's entry file runs"})
     filename = FileName(load_default=None,
                         metadata={"description": "with project_id and no code: the project file to run"})
@@ -50,7 +54,7 @@ class RunRequestSchema(Schema):
             language=data["language"], code=data["code"], stdin=data["stdin"], args=tuple(data["args"]),
             files=tuple(SourceFile(f["name"], f["content"]) for f in data["files"]),
             limits=Limits(**data["limits"]), wait=data["wait"], project_id=data["project_id"],
-            filename=data["filename"])
+            filename=data["filename"], version=data["version"])
 
 
 class ProblemSchema(Schema):
@@ -159,6 +163,11 @@ class LanguageSchema(Schema):
     available = fields.Boolean()
     packages = fields.Integer(metadata={"description": "how many library packages the sandbox carries "
                                                       "(GET /codestudio/languages/{id}/packages)"})
+    runtime = fields.String(allow_none=True, metadata={"description": "the toolchain, where a language has several "
+                                                                      "(cpython, pypy; node, deno, bun)"})
+    variant_of = fields.String(allow_none=True, metadata={
+        "description": "the language this is another toolchain of (a run's `version` chooses it); null for a base"})
+    variants = fields.List(fields.String(), metadata={"description": "the ids of this language's other toolchains"})
 
 
 class PackageSchema(Schema):

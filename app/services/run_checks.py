@@ -10,17 +10,32 @@ from sandbox import Language, UnknownLanguage, filenames, registry
 
 from ..errors import Problem
 from ..models import User
+from . import language_versions
 from .run_request import Limits
 from .tiers import refuse, tier_of
+from .workers import live_languages
 
 
-def resolve_language(name: str) -> Language:
+def resolve_language(name: str, version: str | None = None) -> Language:
+    """The language a name (id or alias) means; with `version`, the toolchain of its family that it
+    chooses (language_versions.choose)."""
     try:
-        return registry().get(name)
+        lang = registry().get(name)
     except UnknownLanguage:
         known = sorted(lang.id for lang in registry())
         raise Problem(422, "unknown_language", f"unknown language {name!r}; known: {', '.join(known)}",
                       language=name) from None
+    return lang if version is None else _version(lang, version)
+
+
+def _version(lang: Language, version: str) -> Language:
+    chosen = language_versions.choose(lang, version, live_languages())
+    if chosen is None:
+        live = live_languages()
+        offered = [f"{v.id} ({v.runtime or v.id} {live.get(v.id, 'not served now')})" for v in registry().family(lang)]
+        raise Problem(422, "unknown_version", f"no {lang.id} toolchain matches version {version!r}; "
+                      f"there are: {', '.join(offered)}", language=lang.id, version=version)
+    return chosen
 
 
 def effective_limits(user: User, requested: Limits) -> tuple[float, int]:

@@ -35,6 +35,7 @@ class RunRequest:
     entry: str | None = None  # the entry file's name, where the API names it (Piston)
     runs: int = 1  # run this many times, compiled once (Judge0's number_of_runs)
     live: LiveOptions | None = None  # a live run (app/api/live.py): the caller talks to it while it runs
+    version: str | None = None  # which of the language's toolchains (services/language_versions.py); None: its own
 
 
 @dataclass(frozen=True)
