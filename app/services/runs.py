@@ -52,7 +52,7 @@ def prepare(user: User, request: RunRequest) -> PreparedRun:
     language = request.language or (project.language if project else None)
     if language is None:  # the schema requires one unless a project is named
         raise Problem(422, "language_required", "the project has no language; send `language`")
-    lang = resolve_language(language)
+    lang = resolve_language(language, request.version)
     if project is not None:
         code, files, entry = _from_project(project, request, lang)
     else:
