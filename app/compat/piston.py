@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from sandbox import ExecutionStatus as S
-from sandbox import registry
+from sandbox import Language, registry
 from sandbox.verdict import signal_name
 
 from ..auth import current_user
@@ -39,9 +39,16 @@ foreign_errors(bp, "message")
 def runtimes():
     """The languages live workers run now, with the version they run."""
     live = live_languages()
-    return jsonify([{"language": piston_name(lang), "version": str(version_of(live[lang.id])),
-                     "aliases": [a for a in (lang.id, *lang.aliases) if a != piston_name(lang)]}
-                    for lang in registry() if lang.id in live])
+    return jsonify([_runtime(lang, live[lang.id]) for lang in registry() if lang.id in live])
+
+
+def _runtime(lang: Language, version: str) -> dict:
+    """One runtime; where a language has several (Node, Deno, Bun), each says which it is."""
+    entry = {"language": piston_name(lang), "version": str(version_of(version)),
+             "aliases": [a for a in (lang.id, *lang.aliases) if a != piston_name(lang)]}
+    if lang.runtime:
+        entry["runtime"] = lang.runtime
+    return entry
 
 
 @bp.route("/execute", methods=["POST"])

@@ -17,6 +17,8 @@ from sandbox import UnknownLanguage, registry
 from sandbox.registry import Language
 
 from ..schemas.common import check_args, check_file_layout, check_file_name, check_text, is_number
+from ..services.language_versions import by_range
+from ..services.language_versions import version_of as version_of  # the Piston modules' version parsing
 from ..services.run_request import Limits, RunRequest, SourceFile
 from ..services.tiers import compile_limits_for, tier_of
 from ..services.workers import live_languages
@@ -34,24 +36,31 @@ class PistonError(Exception):
 
 
 def piston_name(lang: Language) -> str:
-    return PISTON_NAMES.get(lang.id, lang.id)
+    """A variant (Deno, PyPy) is listed under its base's name, as Piston lists its runtimes."""
+    base = lang.variant_of or lang.id
+    return PISTON_NAMES.get(base, base)
 
 
-def version_of(raw: str) -> semver.Version:
-    return semver.Version.coerce(raw)
+def _candidates(name: str, lang: Language) -> list[Language]:
+    """The language name (`javascript`) means every runtime of it, base first; an alias (`node`,
+    `deno`, `js`) only the one it names, as in Piston."""
+    family = registry().family(lang)
+    return family if name.strip().lower() == piston_name(lang) else [lang]
 
 
 def runtime(language: str, selector: str) -> tuple[Language, str]:
-    """The language and the live version matching Piston's SemVer selector (`*`, `3.x`, `^3.10`…)."""
+    """The runtime and its live version matching Piston's SemVer selector (`*`, `3.x`, `^3.10`…);
+    where the base language's version matches too, the base."""
     try:
         lang = registry().get(language)
-        spec = semver.NpmSpec(selector)
+        semver.NpmSpec(selector)
     except (UnknownLanguage, ValueError):
         raise PistonError(f"{language}-{selector} runtime is unknown") from None
-    live = live_languages().get(lang.id)
-    if live is None or not spec.match(version_of(live)):
+    live = live_languages()
+    chosen = by_range(_candidates(language, lang), selector, live)
+    if chosen is None:
         raise PistonError(f"{language}-{selector} runtime is unknown")
-    return lang, live
+    return chosen, live[chosen.id]
 
 
 def _decode(file: dict, index: int) -> str:

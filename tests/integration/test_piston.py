@@ -17,6 +17,11 @@ def piston_language(lang_id: str) -> str:
     return {"cpp": "c++"}.get(lang_id, lang_id)
 
 
+def listed_as(lang_id: str) -> str:
+    """A variant (Deno, PyPy) is asked for by its alias and answers under its base's name, as in Piston."""
+    return piston_language(registry().get(lang_id).variant_of or lang_id)
+
+
 @pytest.fixture
 def execute(client, user, worker):
     def _execute(language, files, expect=200, version="*", headers=None, **fields):
@@ -44,9 +49,11 @@ def language(request, worker):
 
 def test_runtimes_list_live_languages_with_their_versions(client, worker):
     runtimes = client.get("/api/v2/runtimes").get_json()  # public, as in Piston
-    by_name = {r["language"]: r for r in runtimes}
+    by_name: dict[str, dict] = {}
+    for entry in runtimes:  # a language's base toolchain is listed first, its variants (PyPy, Deno) after
+        by_name.setdefault(entry["language"], entry)
     assert {"python", "javascript", "java", "c++"} <= set(by_name)
-    assert all(set(r) == {"language", "version", "aliases"} for r in runtimes)
+    assert all(set(r) - {"runtime"} == {"language", "version", "aliases"} for r in runtimes)
     assert by_name["python"]["version"].startswith("3.") and "py" in by_name["python"]["aliases"]
     assert "cpp" in by_name["c++"]["aliases"]
 
@@ -56,7 +63,7 @@ def test_runtimes_list_live_languages_with_their_versions(client, worker):
 def test_hello_ok_in_every_language(execute, language):
     lang = registry().get(language)
     body = execute(piston_language(language), [{"name": lang.main, "content": ok_program(language)}])
-    assert body["language"] == piston_language(language) and body["version"]
+    assert body["language"] == listed_as(language) and body["version"]
     assert_stage(body["run"])
     assert body["run"]["stdout"] == "OK\n" and body["run"]["signal"] is None
     assert body["run"]["wall_time"] >= 0 and body["run"]["memory"] > 0
