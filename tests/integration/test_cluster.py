@@ -7,7 +7,6 @@ finishes once, on the other host, billed once); GET /codestudio/languages follow
 going. The tests share the hosts, in file order: the last one leaves no Python host running."""
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -16,12 +15,7 @@ from tests.support import cluster_checks as checks
 from tests.support.cluster import Cluster, Worker, make_cluster
 from tests.support.polling import wait_until
 
-SKIP_ON_SESSION_STORES = pytest.mark.skipif(
-    # it brings its own PostgreSQL and Redis (on host A): the session's stores change nothing, so CI's
-    # pass against the machine's PostgreSQL would only run it twice
-    bool(os.environ.get("CODESTUDIO_TEST_DATABASE_URL")),
-    reason="brings its own stores: runs in the embedded pass (make test-cluster)")
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), SKIP_ON_SESSION_STORES]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), checks.SKIP_ON_SESSION_STORES]
 
 JVM = ["lang.java", "lang.kotlin", "batch.java", "batch.kotlin"]
 JAVA = 'class Main { public static void main(String[] a) { System.out.println("jvm"); } }'

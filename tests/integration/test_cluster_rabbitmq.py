@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_cluster import SKIP_ON_SESSION_STORES
 from tests.support import cluster_checks as checks
 from tests.support.cluster import Cluster, Worker, make_cluster
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), SKIP_ON_SESSION_STORES]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), checks.SKIP_ON_SESSION_STORES]
 
 
 @pytest.fixture(scope="module")
