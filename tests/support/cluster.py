@@ -1,7 +1,7 @@
-"""Code Studio on several "hosts" (tests/support/netns.py): host A runs PostgreSQL, Redis and the API
-(gunicorn), the other hosts run Celery workers that reach host A over their veth links only. The test
-itself, outside every namespace, speaks to host A's services on their unix sockets (paths in the file
-system, which namespaces do not separate)."""
+"""Code Studio on several "hosts" (tests/support/netns.py): host A runs PostgreSQL, Redis, the API
+(gunicorn) and, when it is the broker, RabbitMQ; the other hosts run Celery workers that reach host A
+over their veth links only. The test itself, outside every namespace, speaks to host A's services on
+their unix sockets (paths in the file system, which namespaces do not separate)."""
 from __future__ import annotations
 
 import contextlib
