@@ -22,6 +22,7 @@ import struct
 import threading
 import time
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -169,6 +170,15 @@ class ReadyJails:
         self._wake, self._closed = threading.Event(), threading.Event()
         self._keeper: threading.Thread | None = None
         atexit.register(self.close)
+        forget = weakref.WeakMethod(self._forget_after_fork)
+        os.register_at_fork(after_in_child=lambda: (method := forget()) and method())
+
+    def _forget_after_fork(self) -> None:
+        """A forked child starts with no jails: the parent's are its children, not ours, and
+        the keeper thread and the lock's state did not come along."""
+        self._lock = threading.Lock()
+        self._idle, self._used = OrderedDict(), []
+        self._wake, self._keeper = threading.Event(), None
 
     def take(self, kind: RunKind) -> ReadyJail | None:
         with self._lock:

@@ -183,3 +183,29 @@ def test_without_jail_exec_every_run_starts_fresh(stack_env):
         assert runner.ready.count() == 0
     runner.close()
     remove_test_parent(runner.cgroups)
+
+
+def test_a_forked_process_starts_without_its_parents_jails(ready_runner):
+    """A pool process forked from a process that keeps ready jails neither takes nor closes
+    them: they are its parent's (their nsjail is the parent's child)."""
+    ready_runner.run(python("print(1)"))
+    parents = ready_jail(ready_runner)
+    runner = ready_runner.runner
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            seen = runner.ready.count()
+            result = runner.run(python("print('child')"))
+            runner.close()
+            os.write(write_end, f"{seen} {result.status} {result.stdout.strip()}".encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as report:
+        answer = report.read()
+    os.waitpid(child, 0)
+    assert answer == "0 success child", answer
+    assert parents.alive() and ready_runner.ready.idle("python") is parents
+    assert ready_runner.run(python("print('parent')")).stdout == "parent\n"
+    used_once(parents)
