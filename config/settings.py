@@ -79,6 +79,20 @@ def retention_settings(env) -> dict:
             "RETENTION_DRY_RUN": env.get("RETENTION_DRY_RUN", "").lower() in ("1", "true", "yes")}
 
 
+# libpq's own bounds on a PostgreSQL server that stops answering (a worker host cut off from the
+# database): connecting, and unacknowledged writes or a silent peer, fail in seconds instead of
+# the kernel's ~15 minutes of TCP retries, and the caller's retry/recovery path takes over
+POSTGRES_CONNECT_ARGS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+                         "keepalives_count": 3, "tcp_user_timeout": 30000}
+
+
+def engine_options(url: str) -> dict:
+    options: dict = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        options["connect_args"] = dict(POSTGRES_CONNECT_ARGS)
+    return options
+
+
 DEV_SECRET = "dev-insecure-secret"
 
 
@@ -101,7 +115,7 @@ def from_env(instance_path: str) -> dict:
         "ENV_NAME": env.get("CODESTUDIO_ENV", "development"),
         "SECRET_KEY": env.get("SECRET_KEY", DEV_SECRET),
         "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url(instance_path)),
         "REDIS_URL": redis,
         "CELERY_BROKER_URL": broker_url(redis),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_REQUEST_BYTES", 8 * 1024 * 1024)),
