@@ -14,10 +14,10 @@ from ..models import Judge0Submission
 from .judge0_view import DEFAULT_FIELDS, render
 
 
-def wants_callback(execution_id: str) -> bool:
-    """Asked while the execution is claimed, inside the claim's transaction."""
-    return db.session.execute(sa.select(Judge0Submission.callback_url).where(
-        Judge0Submission.execution_id == execution_id)).scalar() is not None
+def callback_wanted(execution_id: sa.ColumnExpressionArgument[str]) -> sa.ColumnElement[bool]:
+    """Whether the execution was submitted with a callback_url: a condition the worker's claim
+    reads in its own statement."""
+    return sa.exists().where(Judge0Submission.execution_id == execution_id, Judge0Submission.callback_url.isnot(None))
 
 
 def callback_for(execution_id: str) -> Callback | None:

@@ -1,15 +1,13 @@
 """The SQL implementations of the worker's ports (tasks/ports.py), built together: `sql_ports`."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
 from tasks.artifact_store import StoreSettings, blob_store
 from tasks.ports import ArtifactPorts, Ports, RetentionPorts
 
-from ..compat.judge0_callbacks import callback_for
-from ..models import Judge0Submission
+from ..compat.judge0_callbacks import callback_for, callback_wanted
 from ..services import artifacts
 from .batches import SqlBatchStore
 from .executions import SqlExecutionStore
@@ -37,14 +35,8 @@ def retention_ports(app: Flask) -> RetentionPorts:
                           chunk_rows=app.config["RETENTION_CHUNK_ROWS"])
 
 
-def judge0_callback_wanted(execution_id: sa.ColumnExpressionArgument[str]) -> sa.ColumnElement[bool]:
-    """Whether the execution was submitted through Judge0 with a callback_url (as
-    app/compat/judge0_callbacks.wants_callback asks it), as a condition the claim's query reads."""
-    return sa.exists().where(Judge0Submission.execution_id == execution_id, Judge0Submission.callback_url.isnot(None))
-
-
 def sql_ports(app: Flask) -> Ports:
-    return Ports(executions=SqlExecutionStore(callback_wanted=judge0_callback_wanted), batches=SqlBatchStore(),
+    return Ports(executions=SqlExecutionStore(callback_wanted=callback_wanted), batches=SqlBatchStore(),
                  lost_work=SqlLostWork(app), callback_for=callback_for,
                  unavailable=(OperationalError,),  # the database is down or unreachable
                  artifacts=artifact_ports(app), retention=retention_ports(app))
