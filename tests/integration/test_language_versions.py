@@ -11,9 +11,12 @@ from tests.support.languages import installed
 WHICH = {
     "javascript": 'console.log(typeof Deno !== "undefined" ? "deno" : typeof Bun !== "undefined" ? "bun" : "node")',
     "python": "import platform\nprint(platform.python_implementation().lower())",
+    "typescript": 'console.log(typeof (globalThis as any).Deno !== "undefined" ? "deno" : "node")',
 }
-RUNTIMES = {"javascript": "node", "deno": "deno", "bun": "bun", "python": "cpython", "pypy": "pypy"}
-BASE = {"javascript": "javascript", "deno": "javascript", "bun": "javascript", "python": "python", "pypy": "python"}
+RUNTIMES = {"javascript": "node", "deno": "deno", "bun": "bun", "python": "cpython", "pypy": "pypy",
+            "typescript": "node", "deno_ts": "deno"}  # what WHICH prints
+BASE = {"javascript": "javascript", "deno": "javascript", "bun": "javascript", "python": "python", "pypy": "python",
+        "typescript": "typescript", "deno_ts": "typescript"}
 
 
 @pytest.fixture
@@ -27,9 +30,10 @@ def major_range(version: str) -> str:
 
 def test_languages_list_variants_and_their_base(listed):
     assert {"deno", "bun"} <= set(listed["javascript"]["variants"]) and listed["python"]["variants"] == ["pypy"]
-    for base in ("javascript", "python", "c"):
+    assert listed["typescript"]["variants"] == ["deno_ts"]
+    for base in ("javascript", "python", "typescript", "c"):
         assert listed[base]["variant_of"] is None, listed[base]
-    for variant, base in (("deno", "javascript"), ("bun", "javascript"), ("pypy", "python")):
+    for variant, base in (("deno", "javascript"), ("bun", "javascript"), ("pypy", "python"), ("deno_ts", "typescript")):
         assert (listed[variant]["variant_of"], listed[variant]["variants"]) == (base, []), listed[variant]
         assert listed[variant]["runtime"] == RUNTIMES[variant]
     assert listed["c"]["variants"] == [] and listed["javascript"]["runtime"] == "node"
@@ -38,7 +42,8 @@ def test_languages_list_variants_and_their_base(listed):
 @pytest.mark.parametrize("language, version, expected", [
     ("javascript", "deno", "deno"), ("js", "bun", "bun"), ("javascript", "node", "javascript"),
     ("python", "pypy", "pypy"), ("py", "cpython", "python"), ("deno", "javascript", "javascript"),
-    ("javascript", "deno-js", "deno"),
+    ("javascript", "deno-js", "deno"), ("typescript", "deno", "deno_ts"), ("ts", "deno-ts", "deno_ts"),
+    ("deno", "node", "javascript"),
 ])
 def test_a_run_chooses_a_toolchain_by_name(run, language, version, expected):
     installed(expected)
@@ -46,7 +51,7 @@ def test_a_run_chooses_a_toolchain_by_name(run, language, version, expected):
     assert (body["status"], body["language"], body["stdout"]) == ("success", expected, RUNTIMES[expected] + "\n"), body
 
 
-@pytest.mark.parametrize("expected", ["javascript", "deno", "bun", "python", "pypy"])
+@pytest.mark.parametrize("expected", ["javascript", "deno", "bun", "python", "pypy", "deno_ts"])
 def test_a_run_chooses_a_toolchain_by_version_range(run, listed, expected):
     installed(expected)
     family = [lang for lang in listed.values() if BASE.get(lang["id"]) == BASE[expected] and lang["available"]]
@@ -86,7 +91,8 @@ def test_piston_runtimes_list_each_toolchain_under_the_language(client, worker, 
     expected = {"javascript": ("javascript", "node", {"js", "node"}),
                 "deno": ("javascript", "deno", {"deno", "deno-js"}), "bun": ("javascript", "bun", {"bun"}),
                 "python": ("python", "cpython", {"py"}),
-                "pypy": ("python", "pypy", {"pypy", "pypy3"})}
+                "pypy": ("python", "pypy", {"pypy", "pypy3"}),
+                "deno_ts": ("typescript", "deno", {"deno_ts", "deno-ts"})}
     for lang_id, (name, runtime, aliases) in expected.items():
         if not listed[lang_id]["available"]:
             continue
@@ -94,14 +100,14 @@ def test_piston_runtimes_list_each_toolchain_under_the_language(client, worker, 
         assert aliases <= set(entry["aliases"]) and entry["version"] == listed[lang_id]["version"], entry
 
 
-@pytest.mark.parametrize("expected", ["deno", "bun", "pypy"])
+@pytest.mark.parametrize("expected", ["deno", "bun", "pypy", "deno_ts"])
 def test_piston_version_selector_chooses_among_a_languages_runtimes(client, user, listed, expected):
     installed(expected)
     name, version = BASE[expected], listed[expected]["version"]
     body = execute(client, user, name, version, WHICH[name])
     assert (body["language"], body["version"], body["run"]["stdout"]) == (name, version, RUNTIMES[expected] + "\n")
     body = execute(client, user, name, "*", WHICH[name])  # any version: the base, as before
-    assert body["run"]["stdout"] == RUNTIMES[name] + "\n", body
+    assert body["version"] == listed[name]["version"], body
     body = execute(client, user, expected, "*", WHICH[name])  # the runtime's alias: that runtime only
     assert (body["language"], body["run"]["stdout"]) == (name, RUNTIMES[expected] + "\n"), body
 
