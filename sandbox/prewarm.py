@@ -288,6 +288,11 @@ class WarmJails:
             warm_archive.install(jail.work.path, archive)
         log.info("made the %s warm compiler's class-data archive %s", lang.id, archive.host_path)
 
+    def idle_counts(self) -> dict[str, int]:
+        """Started jails waiting for a compile, per language."""
+        with self._lock:
+            return {lang_id: len(pool) for lang_id, pool in self._idle.items() if pool}
+
     def ready(self, lang_id: str) -> WarmJail | None:
         """The oldest idle jail waiting for one of the language's next compiles, if one has started."""
         with self._lock:

@@ -286,6 +286,15 @@ class ReadyJails:
         with self._lock:
             return next((j for k, j in self._idle.items() if j is not None and k.language_id == language_id), None)
 
+    def idle_counts(self) -> dict[str, int]:
+        """Started jails waiting for a run, per language."""
+        counts: dict[str, int] = {}
+        with self._lock:
+            for kind, jail in self._idle.items():
+                if jail is not None:
+                    counts[kind.language_id] = counts.get(kind.language_id, 0) + 1
+        return counts
+
     def count(self) -> int:
         with self._lock:
             return sum(1 for j in self._idle.values() if j is not None)

@@ -12,7 +12,6 @@ from typing import Any
 
 from celery import signals
 
-from sandbox import registry
 from sandbox.settings import SandboxSettings
 
 from . import keys
@@ -62,8 +61,8 @@ def disk() -> dict[str, Any]:
 
 
 def warm_jails() -> dict[str, Any]:
-    warm = runner().warm
-    return {lang.id: 1 for lang in registry() if lang.warm_compile and warm.ready(lang.id) is not None}
+    """The jails this pool process keeps started ahead of need, idle, per language."""
+    return {"compile": runner().warm.idle_counts(), "run": runner().ready.idle_counts()}
 
 
 _reporters: dict[str, Reporter] = {}

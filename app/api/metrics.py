@@ -90,13 +90,18 @@ def _reports(client: redis.Redis, prefix: str) -> Iterator[tuple[str, dict]]:
 def worker_reports(client: redis.Redis) -> Iterator[Metric]:
     warm = GaugeMetricFamily("codestudio_warm_compilers", "Idle warm compile jails ready, per language",
                              labels=("language",))
-    counts = {lang.id: 0 for lang in registry() if lang.warm_compile}
+    ready = GaugeMetricFamily("codestudio_ready_run_jails", "Idle run jails started ahead of need, per language",
+                              labels=("language",))
+    compiling = {lang.id: 0 for lang in registry() if lang.warm_compile}
+    running: dict[str, int] = {}
     for _, report in _reports(client, metrics.WARM_PREFIX):
-        for lang_id, count in report.items():
-            counts[lang_id] = counts.get(lang_id, 0) + int(count)
-    for lang_id, count in sorted(counts.items()):
-        warm.add_metric([lang_id], count)
-    yield warm
+        for counts, kind in ((compiling, "compile"), (running, "run")):
+            for lang_id, count in report.get(kind, {}).items():
+                counts[lang_id] = counts.get(lang_id, 0) + int(count)
+    for family, counts in ((warm, compiling), (ready, running)):
+        for lang_id, count in sorted(counts.items()):
+            family.add_metric([lang_id], count)
+        yield family
     free = GaugeMetricFamily("codestudio_runs_dir_free_bytes", "Free bytes on a worker host's runs directory",
                              labels=("hostname",))
     size = GaugeMetricFamily("codestudio_runs_dir_size_bytes", "Size in bytes of a worker host's runs directory's "

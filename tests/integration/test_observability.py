@@ -184,7 +184,7 @@ def test_every_api_process_answers_the_same(traffic, observed):
     assert len(scraping_pids(observed["log"])) == 2  # answered by both gunicorn processes
 
 
-def test_gauges_from_heartbeats_and_worker_reports(traffic, worker):
+def test_gauges_from_heartbeats_and_worker_reports(traffic, worker, observed):
     after = traffic["after"]
     assert value(after, "codestudio_worker_up", hostname=worker["name"]) == 1
     assert 0 <= value(after, "codestudio_worker_heartbeat_age_seconds", hostname=worker["name"]) <= 15
@@ -194,6 +194,10 @@ def test_gauges_from_heartbeats_and_worker_reports(traffic, worker):
     size = value(after, "codestudio_runs_dir_size_bytes", hostname=worker["name"])
     assert 0 < free <= size
     assert ("codestudio_warm_compilers", (("language", "java"),)) in after
+    # the traffic ran Python: its pool processes keep the next run's jail ready (sandbox/ready_jails.py),
+    # and report it with their next report (every 5 s)
+    wait_until(lambda: value(scrape(observed["url"]), "codestudio_ready_run_jails", language="python") >= 1, 15,
+               what="a ready Python run jail reported")
     assert value(after, "codestudio_executions_active", status="running") >= 0
 
 
