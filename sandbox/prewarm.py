@@ -15,18 +15,17 @@ import atexit
 import dataclasses
 import logging
 import os
-import signal
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from contextlib import ExitStack
 
-from . import cgroups, warm_archive, workdir
-from .jail import StageLimits, expand, jail_command
-from .process import ProcessOutcome, collect, start_process
+from . import cgroups, warm_archive
+from .jail import StageLimits, expand
+from .process import ProcessOutcome, collect
 from .registry import CompileLimits, Language
 from .settings import SandboxSettings
+from .started_jail import StartedJail
 from .uids import UidPool
 from .warm_pool import Demand, PoolPolicy
 
@@ -38,15 +37,7 @@ RENEW_CHECK_SECONDS = 5.0  # how often expired or dead idle jails are looked for
 WARM_UP_SECONDS = 30  # nsjail's own wall and CPU backstops allow for the warm-up, on top of the compile's
 
 
-def _idle_priority() -> list[str]:
-    """chrt starts nsjail, and so the warming compiler, under SCHED_IDLE: a run that wants the
-    CPU preempts it at once (cpu.shares alone still let a JVM warm-up slow runs ~2x). Every
-    thread is set back to normal scheduling at the hand-off."""
-    chrt = next((p for p in ("/usr/bin/chrt", "/bin/chrt") if os.access(p, os.X_OK)), None)
-    return [chrt, "--idle", "0"] if chrt else []
-
-
-class WarmJail:
+class WarmJail(StartedJail):
     """One started compile jail: its work dir, cgroup and the waiting compiler, with the compile
     limits it was started for (the language's, clamped by a tier): it takes only a compile of those."""
 
@@ -55,31 +46,13 @@ class WarmJail:
         self.lang, self.name, self.work_mb, self.limits = lang, name, work_mb, limits
         self.started_at = time.monotonic()
         self.expires_at = self.started_at + IDLE_SECONDS
-        self.log_read: int | None = None
-        self._stack = ExitStack()
-        try:
-            ids = self._stack.enter_context(uid_pool.lease())  # held until the jail is gone (closed last)
-            self.work = self._stack.enter_context(workdir.Workdir(settings.runs_dir, name, work_mb, ids))
-            self.cgroup = cgroups.RunCgroup(layout, f"{name}-compile")
-            memory_bytes = limits.memory_mb << 20
-            self._stack.callback(self.cgroup.destroy)
-            self.cgroup.create(memory_bytes, limits.pids)
-            self.cgroup.set_background(True)  # warming up must not slow down the runs going on
+        with self._starting():
+            ids = self._hold(settings, uid_pool, name, work_mb)
             backstop = IDLE_SECONDS + limits.timeout + WARM_UP_SECONDS
             stage = StageLimits(backstop, backstop, limits.memory_mb, limits.pids, limits.tmp_mb)
-            self.log_read, log_write = os.pipe()
             # its heap sized for these limits
             argv_in_jail = expand(command or lang.warm_compile, lang, limits.memory_mb)
-            join, home = self.cgroup.own_cpu_paths()
-            with jail_command(settings, lang, ids, self.work.path, argv_in_jail, stage, log_write,
-                              self.cgroup.nsjail_flags(memory_bytes, limits.pids)) as (argv, inherited):
-                self.proc = start_process(_idle_priority() + argv, log_write, self.log_read, tuple(join), home,
-                                          inherited)
-        except BaseException:
-            self.log_read = None  # start_process closed it, or the pipe never existed
-            self._stack.close()
-            raise
-        self._stack.callback(self._stop)
+            self._launch(settings, layout, lang, ids, f"{name}-compile", argv_in_jail, stage)
 
     def usable(self, lang: Language, work_mb: int, limits: CompileLimits) -> bool:
         return (lang == self.lang and work_mb == self.work_mb and limits == self.limits
@@ -116,30 +89,6 @@ class WarmJail:
         if log_read is None:
             raise ValueError("a warm jail takes one compile")
         return collect(self.proc, b"", log_read, output_cap, wall_seconds, grace, stop)
-
-    def _stop(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            if stream and not stream.closed:
-                stream.close()
-        if self.log_read is not None:
-            os.close(self.log_read)
-            self.log_read = None
-
-    def close(self) -> None:
-        """Kills what is left, destroys the cgroup, unmounts the work dir (never follows a link)."""
-        self._stack.close()
-
-    def __enter__(self) -> WarmJail:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class WarmJails:

@@ -25,14 +25,14 @@ import uuid
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 
-from . import cgroups, workdir
-from .jail import StageLimits, jail_command
-from .process import ProcessOutcome, collect, end_process, idle_priority, start_process
+from . import cgroups
+from .jail import StageLimits
+from .process import ProcessOutcome, collect
 from .registry import Language
 from .settings import SandboxSettings
+from .started_jail import StartedJail
 from .uids import UidPool
 
 log = logging.getLogger(__name__)
@@ -73,38 +73,19 @@ def _place_exec(source: str, work_fd_path: str) -> None:
         os.close(fd)
 
 
-class ReadyJail:
+class ReadyJail(StartedJail):
     """One started run jail: its work dir, cgroup, and jail-exec waiting for the command."""
 
     def __init__(self, settings: SandboxSettings, layout: cgroups.Layout, kind: RunKind, name: str,
                  uid_pool: UidPool):
         self.kind, self.name = kind, name
         self.last_wanted = time.monotonic()
-        self.log_read: int | None = None
-        self._stack = ExitStack()
-        try:
-            lang = kind.language
-            ids = self._stack.enter_context(uid_pool.lease())  # held until the jail is gone (closed last)
-            self.work = self._stack.enter_context(workdir.Workdir(settings.runs_dir, name, kind.work_mb, ids))
+        with self._starting():
+            ids = self._hold(settings, uid_pool, name, kind.work_mb)
             _place_exec(settings.jail_exec, str(self.work.path))
-            self.cgroup = cgroups.RunCgroup(layout, f"{name}-run")
-            memory_bytes = kind.memory_mb << 20
-            self._stack.callback(self.cgroup.destroy)
-            self.cgroup.create(memory_bytes, lang.pids)
-            self.cgroup.set_background(True)  # starting up must not slow down the runs going on
             backstop = IDLE_SECONDS + EXPIRE_CHECK_SECONDS + kind.timeout + BACKSTOP_SECONDS
-            stage = StageLimits(backstop, kind.timeout, kind.memory_mb, lang.pids, kind.tmp_mb)
-            self.log_read, log_write = os.pipe()
-            join, home = self.cgroup.own_cpu_paths()
-            with jail_command(settings, lang, ids, self.work.path, [f"/work/{EXEC_NAME}"], stage, log_write,
-                              self.cgroup.nsjail_flags(memory_bytes, lang.pids)) as (argv, inherited):
-                self.proc = start_process(idle_priority() + argv, log_write, self.log_read, tuple(join), home,
-                                          inherited)
-        except BaseException:
-            self.log_read = None  # start_process closed it, or the pipe never existed
-            self._stack.close()
-            raise
-        self._stack.callback(self._stop)
+            stage = StageLimits(backstop, kind.timeout, kind.memory_mb, kind.language.pids, kind.tmp_mb)
+            self._launch(settings, layout, kind.language, ids, f"{name}-run", [f"/work/{EXEC_NAME}"], stage)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -138,22 +119,6 @@ class ReadyJail:
                     pending += [int(child) for child in children.read().split()]
             except (ProcessLookupError, FileNotFoundError, PermissionError):
                 pass  # gone meanwhile: the run's result says so
-
-    def _stop(self) -> None:
-        end_process(self.proc)
-        if self.log_read is not None:
-            os.close(self.log_read)
-            self.log_read = None
-
-    def close(self) -> None:
-        """Kills what is left, destroys the cgroup, unmounts the work dir (never follows a link)."""
-        self._stack.close()
-
-    def __enter__(self) -> ReadyJail:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class ReadyJails:

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.support import cluster_checks as checks
-from tests.support.cluster import Cluster, Worker, make_cluster
+from tests.support.cluster_checks import python_hosts_fixture, user_fixture  # noqa: F401 (fixtures)
 from tests.support.polling import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), checks.SKIP_ON_SESSION_STORES]
@@ -23,27 +23,7 @@ JAVA = 'class Main { public static void main(String[] a) { System.out.println("j
 
 @pytest.fixture(scope="module")
 def cluster():
-    made = make_cluster()
-    try:
-        made.start()
-        for label in ("b", "c", "d"):
-            made.network.add(label)
-        yield made
-    except Exception:
-        print(made.logs())  # what each host said, in the failure's captured output
-        raise
-    finally:
-        made.close()
-
-
-@pytest.fixture(scope="module")
-def python_hosts(cluster: Cluster) -> dict[str, Worker]:
-    return checks.python_hosts(cluster)
-
-
-@pytest.fixture(scope="module")
-def user(cluster: Cluster) -> dict:
-    return checks.new_user(cluster)
+    yield from checks.running_cluster(("b", "c", "d"))
 
 
 def test_runs_and_a_batch_are_shared_by_both_hosts(cluster, python_hosts, user):

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
 from tests.support.batches import SUM_TESTS, post_batch, verdicts, wait_batch
-from tests.support.cluster import Cluster, Worker
+from tests.support.cluster import Cluster, Worker, make_cluster
 from tests.support.polling import get_json, wait_until
 
 # they bring their own PostgreSQL and Redis (on host A): the session's stores change nothing, so CI's
@@ -20,6 +21,31 @@ SKIP_ON_SESSION_STORES = pytest.mark.skipif(bool(os.environ.get("CODESTUDIO_TEST
 PYTHON = ["lang.python", "batch.python"]
 SUM = "import time\na, b = map(int, input().split())\ntime.sleep(0.3)\nprint(a + b)"
 SLOW = "import time\ntime.sleep(3)\nprint('done')"  # run with a 5 s limit: overdue 8 s after its claim
+
+
+def running_cluster(hosts: tuple[str, ...], broker: str = "redis") -> Iterator[Cluster]:
+    """Host A started, then the worker hosts' links; each host's log printed if anything fails."""
+    made = make_cluster(broker=broker)
+    try:
+        made.start()
+        for label in hosts:
+            made.network.add(label)
+        yield made
+    except Exception:
+        print(made.logs())  # what each host said, in the failure's captured output
+        raise
+    finally:
+        made.close()
+
+
+@pytest.fixture(scope="module", name="python_hosts")
+def python_hosts_fixture(cluster: Cluster) -> dict[str, Worker]:
+    return python_hosts(cluster)
+
+
+@pytest.fixture(scope="module", name="user")
+def user_fixture(cluster: Cluster) -> dict:
+    return new_user(cluster)
 
 
 def python_hosts(cluster: Cluster) -> dict[str, Worker]:
