@@ -6,6 +6,7 @@ Usage: python -m bench.languages [--runs 10] [--only python,java]
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import statistics
 import subprocess
@@ -30,11 +31,13 @@ def hello(lang_id: str) -> str:
     return tomllib.loads((PROGRAMS / f"{lang_id}.toml").read_text())["hello"]
 
 
-def host_argv(argv: list[str], work: Path) -> list[str]:
-    """The jail's paths mapped back onto the host for a bare run."""
-    kotlin_home = f"{TOOLCHAINS_DIR}/node_modules/kotlin-compiler"
-    return [a.replace("/work", str(work)).replace("/opt/toolchains/kotlin", kotlin_home)
-             .replace("/opt/toolchains", TOOLCHAINS_DIR) for a in argv]
+def host_argv(lang, argv: list[str], work: Path) -> list[str]:
+    """The jail's paths mapped back onto the host for a bare run, in one pass (a host path may
+    itself contain `/work`): the language's own binds (`host:inside`), /opt/toolchains, /work."""
+    paths = dict(tuple(bind.split(":", 1))[::-1] for bind in lang.binds if ":" in bind)  # inside -> host
+    paths |= {"/opt/toolchains": TOOLCHAINS_DIR, "/work": str(work)}
+    pattern = re.compile("|".join(re.escape(inside) for inside in sorted(paths, key=len, reverse=True)))
+    return [pattern.sub(lambda found: paths[found.group(0)], arg) for arg in argv]
 
 
 def bare_once(lang, code: str) -> float:
@@ -46,7 +49,7 @@ def bare_once(lang, code: str) -> float:
         start = time.perf_counter()
         for template in (lang.compile, lang.run):
             if template:
-                argv = host_argv(expand(template, lang, 512, main), work)
+                argv = host_argv(lang, expand(template, lang, 512, main), work)
                 subprocess.run(argv, cwd=work, env=env, check=True, capture_output=True, timeout=120)
         return time.perf_counter() - start
     finally:
