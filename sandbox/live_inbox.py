@@ -55,14 +55,16 @@ class Inbox:
         return self._wake_read
 
     def start(self) -> None:
-        wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        # the pipe is in place before the reader starts: input already waiting in the channel is
+        # delivered at once, and its wake-up byte must not go to an fd not set yet (then lost)
+        self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         try:
             _READERS.submit(self._read)
         except BaseException:
-            os.close(wake_read)
-            os.close(wake_write)
+            os.close(self._wake_read)
+            os.close(self._wake_write)
+            self._wake_read = self._wake_write = -1
             raise
-        self._wake_read, self._wake_write = wake_read, wake_write
 
     def take(self) -> list[ClientEvent]:
         """Every event received since the last take."""
