@@ -319,8 +319,7 @@ class Runner:
 
     def _hand_off(self, ready: ReadyJail, command: list[str], stdin: bytes, limits: StageLimits,
                   stop: threading.Event | None) -> RunResult:
-        if (reason := _unpassable(command)) is not None:
-            return _unstartable(reason)
+        """A command exec cannot take never gets here: such a run starts fresh (_run_kind)."""
         try:
             outcome, usage = ready.hand_off(command, stdin, limits, self.settings.output_limit_bytes,
                                             self.settings.kill_grace, stop)
